@@ -1,0 +1,104 @@
+"""Clean: normalize decoded text without damaging meaning.
+
+In:  text (the body of a parsed document), a ``CleanConfig``; for boilerplate, the language.
+Out: text that is NFC, has one kind of line ending, no control or invisible characters, single
+     spaces, paragraphs separated by exactly one blank line, and no boilerplate lines.
+
+The whitespace rule (one rule, for every language): a run of horizontal white space becomes one
+character. If the run holds a typographic space (no-break U+00A0, narrow no-break U+202F, thin
+U+2009, figure U+2007, ideographic U+3000), the first such character is kept, because French and
+other typographies put them before « : ; ! ? » and inside guillemets on purpose; otherwise the run
+becomes one ASCII space. Other typographic characters (« » ’ “ ” – — …) are never replaced:
+straightening quotes or dashes changes what a quote-extractor or a reader sees.
+
+Removed: C0/C1 controls except newline (tab becomes a space), zero-width space U+200B, word
+joiner U+2060, BOM U+FEFF inside text, soft hyphen U+00AD. Kept: zero-width joiner and non-joiner
+(U+200C/U+200D carry meaning in Persian, Indic scripts and emoji) and bidi marks.
+
+Boilerplate: whole lines matching the ``CleanConfig.boilerplate`` patterns of the document's
+language and of "*" (share/comment/ad/cookie lines, the ``Réagissez`` of the reference header).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from typing import Mapping
+
+from .config import CleanConfig
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85\x0b\x0c]")
+
+_REMOVE = {c: None for c in list(range(0, 9)) + list(range(11, 32)) + [0x7F] + list(range(0x80, 0xA0))}
+_REMOVE.update({0x200B: None, 0x2060: None, 0xFEFF: None, 0x00AD: None, 0x180E: None, 0x09: " "})
+_REMOVE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff\u00ad\u180e\t]")
+
+TYPOGRAPHIC_SPACES = "\u00a0\u202f\u2009\u2007\u3000"
+_HSPACE = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_WS_RUN = re.compile(f"[{_HSPACE}]{{2,}}|[\u1680\u2000-\u2006\u2008\u200a\u205f]")
+_LINE_EDGES = re.compile(f"^[{_HSPACE}]+|[{_HSPACE}]+$", re.M)
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def _collapse(m: re.Match[str]) -> str:
+    run = m.group(0)
+    for ch in run:
+        if ch in TYPOGRAPHIC_SPACES:
+            return ch
+    return " "
+
+
+def unescape_entities(text: str) -> str:
+    if "&" not in text:
+        return text
+    return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
+    """Entities, line endings, NFC, controls, spaces, blank lines. Idempotent."""
+    if config.unescape_entities:
+        text = unescape_entities(text)
+    if "\r" in text or not text.isascii():
+        text = _NEWLINES.sub("\n", text)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if _REMOVE_RE.search(text):
+        text = text.translate(_REMOVE)
+    text = _WS_RUN.sub(_collapse, text)
+    text = _LINE_EDGES.sub("", text)
+    text = _BLANKS.sub("\n\n", text)
+    return text.strip("\n")
+
+
+_compiled: dict[tuple[int, str], re.Pattern[str] | None] = {}
+
+
+def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | None) -> re.Pattern[str] | None:
+    key = (id(patterns), language or "")
+    if key not in _compiled:
+        chosen = list(patterns.get("*", ())) + (list(patterns.get(language, ())) if language else [])
+        _compiled[key] = (
+            re.compile(r"^(?:" + "|".join(f"(?:{p})" for p in chosen) + r")[\s.!:…]*$", re.I | re.M)
+            if chosen
+            else None
+        )
+    return _compiled[key]
+
+
+def remove_boilerplate(text: str, language: str | None, config: CleanConfig = CleanConfig()) -> tuple[str, int]:
+    """Drop whole boilerplate lines; (text, lines removed)."""
+    pattern = _boilerplate_re(config.boilerplate, language)
+    if pattern is None:
+        return text, 0
+    new, count = pattern.subn("", text)
+    if not count:
+        return text, 0
+    new = _BLANKS.sub("\n\n", re.sub(r"\n[ ]*(?=\n\n)|^\n+", "", new)).strip("\n")
+    return new, count
+
+
+def clean(text: str, language: str | None = None, config: CleanConfig = CleanConfig()) -> str:
+    """normalize + remove_boilerplate, for callers that know the language already."""
+    return remove_boilerplate(normalize(text, config), language, config)[0]

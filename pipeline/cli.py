@@ -1,0 +1,129 @@
+"""The ``news-etl`` command: the same library the DAGs call, without Airflow.
+
+    news-etl run --source SRC --output OUT [--date YYYY-MM-DD]
+
+Exit codes: 0 the run completed (quarantined rows included); 1 the run failed (a batch
+expectation, an unreadable source ...), with a one-line reason on stderr; 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import RunConfig, ValidateConfig
+from .errors import NewsEtlError
+
+EPILOG = """\
+examples:
+  news-etl run --source samples/landing --output out --date 2016-12-07
+  news-etl run --source samples/landing --output out               # every date under SRC
+  news-etl run --source s3://bucket/landing --output out --date 2024-03-01
+
+The source is a landing zone: files under SRC/YYYY-MM-DD/ (or SRC/YYYY/MM/DD/), any encoding,
+optionally compressed (.gz .bz2 .xz) or archived (.zip .tar .tgz). Output:
+  OUT/articles/year=YYYY/month=MM/*.parquet   articles, partitioned by publication date
+  OUT/quarantine/landing=YYYY-MM-DD/*.parquet rejected documents with a reason
+  OUT/_runs/<run_id>.json                     the run report (every input accounted for)
+Rerunning a date replaces exactly that date's output, atomically.
+"""
+
+
+def _progress(state: dict) -> None:
+    files, done = state["files"], state["files_done"]
+    pct = 100.0 * done / files if files else 100.0
+    rate = state["documents"] / state["seconds"] if state["seconds"] > 0 else 0.0
+    print(f"\r  {done}/{files} files ({pct:5.1f}%)  {state['articles']} articles  "
+          f"{state['quarantined']} quarantined  {rate:,.0f} docs/s", end="", file=sys.stderr, flush=True)
+
+
+def _summary(report) -> str:
+    out = Path(report.output)
+    lines = [
+        f"news-etl {__version__}  run {report.run_id}  {report.status}  in {report.seconds:.1f}s with {report.workers} worker(s)",
+        f"  documents seen   {report.documents_seen:>8}   ({report.files_seen} files, {len(report.files_skipped)} skipped)",
+        f"  articles written {report.articles_written:>8}",
+        f"  quarantined      {report.quarantined:>8}",
+        f"  duplicates       {report.duplicates:>8}",
+    ]
+    if report.quarantine_reasons:
+        lines.append("  quarantine reasons:")
+        for reason, n in sorted(report.quarantine_reasons.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {n:>6}  {reason}")
+    failed = {k: v for k, v in report.batches.items() if v.get("failures")}
+    for key, info in failed.items():
+        lines.append(f"  batch {key} NOT published: " + "; ".join(info["failures"]))
+    if report.articles_written:
+        lines += [
+            f"  data:    {out / 'articles'}   (quarantine: {out / 'quarantine'})",
+            f"  report:  {out / '_runs' / (report.run_id + '.json')}",
+            "  query it:",
+            f"    duckdb -c \"SELECT year, month, language, count(*) FROM read_parquet('{out}/articles/**/*.parquet', "
+            f"hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"",
+        ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="news-etl",
+        description="Batch ETL for news corpora: article files in, clean, validated, hive-partitioned Parquet out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"news-etl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="process the article files of a date (or of the whole source)",
+                       description="Fetch, decode, clean, date, describe, validate and publish the article files of one "
+                                   "landing date (or of every date under SRC).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    r.add_argument("--source", required=True, help="landing zone: a folder or an fsspec URL (s3://, gs://, file://)")
+    r.add_argument("--output", required=True, help="output folder (created if missing)")
+    r.add_argument("--date", help="landing date YYYY-MM-DD; without it, everything under SRC")
+    r.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    r.add_argument("--expectations", type=Path, help="folder of the GX suites (default: the repository's expectations/)")
+    r.add_argument("--run-id", help="name of this run in OUT/_runs/ (default: a timestamp)")
+    r.add_argument("--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        from .run import run  # heavy imports after argument errors
+
+        validate = ValidateConfig(enabled=not args.no_validate)
+        if args.expectations:
+            validate = ValidateConfig(expectations_dir=args.expectations, enabled=not args.no_validate)
+        config = RunConfig(source=args.source, output=args.output, date=args.date, workers=args.workers,
+                           run_id=args.run_id, validate=validate)
+        show = not args.quiet and sys.stderr.isatty()
+        try:
+            report = run(config, on_progress=_progress if show else None)
+        except NewsEtlError as exc:
+            if show:
+                print(file=sys.stderr)
+            print(f"news-etl: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nnews-etl: interrupted; nothing of this run was published", file=sys.stderr)
+            return 130
+        if show:
+            print(file=sys.stderr)
+        print(report.to_json() if args.json else _summary(report))
+        if report.status == "empty":
+            print(f"news-etl: no article files found for {args.date or 'any date'} under {args.source}", file=sys.stderr)
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

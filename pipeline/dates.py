@@ -1,0 +1,289 @@
+"""Dates: normalize publication dates to UTC with an honest precision.
+
+In:  the raw header date (``2016-12``, ``8-1-2019``, ISO 8601, RFC 2822, ``15 novembre 2016``,
+     ``Dec. 7, 2016`` ...), a dateline (``Publié le 3 décembre 2016 à 10h30``), the article URL,
+     the landing date, a ``DateConfig``.
+Out: a ``DateResult``: ``published_at`` (UTC, truncated to its precision), ``date_precision``
+     (year, month, day, minute, second), ``date_source`` (header, dateline, url, landing) and
+     warnings (a header date that could not be read is said, never silently replaced).
+
+Parsing is by compiled patterns for the dialects news files use; no general-purpose date guesser
+runs, so nothing fills in a day or a time that the source did not give: ``2016-12`` is a month
+and is stored as 2016-12-01T00:00Z with precision ``month``. Dates without a time are not shifted
+by time zones (a day is a day); times without a zone are read in ``DateConfig.default_timezone``.
+
+Not here: dates mentioned in the prose ("on Friday"), which are not publication dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from email.utils import parsedate_tz
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from .config import DateConfig
+
+PRECISIONS = ("year", "month", "day", "minute", "second")
+UTC = dt.timezone.utc
+
+MONTHS: dict[str, int] = {}
+for _num, _names in enumerate(
+    [
+        "january jan janvier janv janv. januar jänner enero gennaio",
+        "february feb février fevrier févr fevr fév fev februar febrero febbraio",
+        "march mar mars märz maerz marzo",
+        "april apr avril avr abril aprile",
+        "may mai mayo maggio",
+        "june jun juin juni junio giugno",
+        "july jul juillet juil juli julio luglio",
+        "august aug août aout augusto agosto",
+        "september sep sept septembre septiembre settembre",
+        "october oct octobre oktober octubre ottobre",
+        "november nov novembre noviembre",
+        "december dec décembre decembre déc dezember diciembre dicembre",
+    ],
+    start=1,
+):
+    for _n in _names.split():
+        MONTHS[_n.rstrip(".")] = _num
+
+WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche "
+    "montag dienstag mittwoch donnerstag freitag samstag sonntag"
+).split()
+
+ZONES = {
+    "z": 0, "utc": 0, "gmt": 0, "ut": 0, "wet": 0, "bst": 60, "cet": 60, "cest": 120, "met": 60,
+    "mest": 120, "eet": 120, "eest": 180, "msk": 180, "est": -300, "edt": -240, "cst": -360,
+    "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420, "jst": 540, "ist": 330,
+}
+
+_MON = "(?P<mon>" + "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True)) + r")\.?"
+_WD = "(?:(?:" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\.?,?\s+)?"
+_ZONE = r"(?:\s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|(?:UTC|GMT)(?:[+-]\d{1,2}(?::?\d{2})?)?|" + "|".join(
+    z.upper() for z in ZONES if z not in ("z", "utc", "gmt")
+) + r")\b)?"
+_TIME = (
+    r"(?:(?:\s*[,T]\s*|\s+(?:à|a|at|um|-|–)?\s*)(?P<H>\d{1,2})\s*(?:[:h]|heures?)\s*(?P<M>\d{2})?"
+    r"(?::(?P<S>\d{2})(?:[.,]\d+)?)?(?:\s*(?P<ampm>[ap]\.?m\.?))?" + _ZONE + ")?"
+)
+_END = r"(?![\w])"
+
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    # ISO 8601: 2016, 2016-12, 2016-12-07, 2016-12-07T10:30[:00[.123]][Z|+01:00]
+    ("iso", re.compile(
+        r"(?P<y>\d{4})(?:(?P<sep>[-/])(?P<m>\d{1,2})(?:(?P=sep)(?P<d>\d{1,2})"
+        r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + ")?)?)?" + r"(?![\d])",
+        re.I)),
+    # RFC 2822: Wed, 07 Dec 2016 10:30:00 +0100
+    ("rfc2822", re.compile(
+        r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|[A-Z]{1,5})?" + _END)),
+    # numeric day first (8-1-2019, 08/01/2019, 8.1.2019), month first where the numbers say so
+    ("numeric", re.compile(r"(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})" + _TIME + r"(?![\d])", re.I)),
+    # 15 novembre 2016, samedi 17 novembre 2018 à 10h30, 1er décembre 2016, 7 Dec. 2016 10:30 GMT
+    ("dmy", re.compile(_WD + r"(?P<d>\d{1,2})(?:er|st|nd|rd|th|\.)?(?:\s+|-)" + _MON + r",?(?:\s+|-)(?P<y>\d{4})" + _TIME + _END, re.I)),
+    # Dec. 7, 2016 / December 7th, 2016 10:30 AM EST
+    ("mdy", re.compile(_WD + _MON + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})" + _TIME + _END, re.I)),
+    # décembre 2016, December 2016
+    ("my", re.compile(_MON + r"\s+(?P<y>\d{4})" + _END, re.I)),
+]
+
+# A dateline: a line that is only a publication date, possibly introduced.
+_DATELINE_LEAD = re.compile(
+    r"^\s*(?:(?:publié|publiée|mis à jour|mise à jour|modifié|posted|published|updated|last updated|"
+    r"date|veröffentlicht|aktualisiert|stand)\s*(?:le|on|am|:)?\s*:?\s*)",
+    re.I,
+)
+
+_URL_PATTERNS = [
+    (re.compile(r"/(?P<y>(?:19|20)\d{2})/(?P<m>\d{1,2})/(?P<d>\d{1,2})(?=/|$|[-_.])"), "day"),
+    (re.compile(r"(?<![\d])(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})(?![\d])"), "day"),
+    (re.compile(r"(?<![\d])(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>(?:19|20)\d{2})(?![\d])"), "day"),
+    (re.compile(r"[/_-](?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?=[/_.-]|$)"), "day"),
+    (re.compile(r"/(?P<y>(?:19|20)\d{2})/(?P<m>[01]?\d)(?=/)"), "month"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDate:
+    value: dt.datetime  # UTC, truncated to precision
+    precision: str
+    end: int  # characters of the input that the date used
+
+
+@dataclass(frozen=True, slots=True)
+class DateResult:
+    published_at: dt.datetime | None
+    precision: str | None
+    source: str | None
+    warnings: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> dt.tzinfo:
+    return UTC if name.upper() == "UTC" else ZoneInfo(name)
+
+
+def _tz_offset(tz: str | None) -> dt.tzinfo | None:
+    if not tz:
+        return None
+    t = tz.strip().lower()
+    if t in ZONES:
+        return dt.timezone(dt.timedelta(minutes=ZONES[t]))
+    m = re.fullmatch(r"(?:utc|gmt)?([+-])(\d{1,2}):?(\d{2})?", t)
+    if m:
+        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+        return dt.timezone(dt.timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
+    return None
+
+
+def truncate(value: dt.datetime, precision: str) -> dt.datetime:
+    if precision == "year":
+        return value.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    if precision == "month":
+        return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if precision == "day":
+        return value.replace(hour=0, minute=0, second=0, microsecond=0)
+    if precision == "minute":
+        return value.replace(second=0, microsecond=0)
+    return value.replace(microsecond=0)
+
+
+def _build(y, m, d, H, M, S, ampm, tz, config: DateConfig) -> tuple[dt.datetime, str] | None:
+    try:
+        year = int(y)
+        if m is None:
+            return dt.datetime(year, 1, 1, tzinfo=UTC), "year"
+        month = int(m)
+        if d is None:
+            return dt.datetime(year, month, 1, tzinfo=UTC), "month"
+        day = int(d)
+        if H is None:
+            return dt.datetime(year, month, day, tzinfo=UTC), "day"
+        hour, minute = int(H), int(M or 0)
+        if ampm:
+            pm = ampm.lower().startswith("p")
+            if hour > 12:
+                return None
+            hour = (hour % 12) + (12 if pm else 0)
+        second = int(S) if S is not None else 0
+        precision = "second" if S is not None else "minute"
+        zone = _tz_offset(tz) if tz else None
+        if tz and zone is None:
+            return None
+        local = dt.datetime(year, month, day, hour, minute, second, tzinfo=zone or _zone(config.default_timezone))
+        return local.astimezone(UTC), precision
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_date(text: str, config: DateConfig = DateConfig()) -> ParsedDate | None:
+    """Parse a date at the start of ``text`` (leading spaces allowed); None if there is none."""
+    s = text.lstrip()
+    offset = len(text) - len(s)
+    for kind, pattern in PATTERNS:
+        m = pattern.match(s)
+        if not m:
+            continue
+        g = m.groupdict()
+        if kind == "rfc2822":
+            parts = parsedate_tz(m.group(0))
+            if not parts:
+                continue
+            y, mo, d, H, M, S, *_rest, off = parts
+            has_seconds = m.group(0).count(":") >= 2
+            try:
+                zone = dt.timezone(dt.timedelta(seconds=off or 0))
+                value = dt.datetime(y, mo, d, H, M, S, tzinfo=zone).astimezone(UTC)
+            except ValueError:
+                continue
+            built = (value, "second" if has_seconds else "minute")
+        elif kind == "numeric":
+            a, b = int(g["a"]), int(g["b"])
+            day_first = config.day_first
+            if a > 12 and b <= 12:
+                day_first = True
+            elif b > 12 and a <= 12:
+                day_first = False
+            d, mo = (a, b) if day_first else (b, a)
+            built = _build(g["y"], mo, d, g["H"], g["M"], g["S"], g["ampm"], g["tz"], config)
+        elif kind in ("dmy", "mdy", "my"):
+            mo = MONTHS.get(g["mon"].lower().rstrip("."))
+            if mo is None:
+                continue
+            built = _build(g["y"], mo, g.get("d"), g.get("H"), g.get("M"), g.get("S"), g.get("ampm"), g.get("tz"), config)
+        else:
+            built = _build(g["y"], g.get("m"), g.get("d"), g.get("H"), g.get("M"), g.get("S"), None, g.get("tz"), config)
+        if built is None:
+            continue
+        value, precision = built
+        if value.year < config.min_year:
+            continue
+        return ParsedDate(truncate(value, precision), precision, offset + m.end())
+    return None
+
+
+def parse_dateline(line: str, config: DateConfig = DateConfig()) -> ParsedDate | None:
+    """A line that is only a (possibly introduced) publication date, e.g. ``Publié le 3 décembre
+    2016 à 10h30`` or ``Dec. 7, 2016``; None for any line that says more than a date."""
+    lead = _DATELINE_LEAD.match(line)
+    rest = line[lead.end():] if lead else line
+    parsed = parse_date(rest, config)
+    if parsed is None:
+        return None
+    tail = rest[parsed.end:].strip(" .,;|-–—")
+    if tail:
+        return None
+    if not lead and parsed.precision == "year":
+        return None  # a lone number is not a dateline
+    return parsed
+
+
+def date_in_url(url: str | None, config: DateConfig = DateConfig()) -> ParsedDate | None:
+    if not url:
+        return None
+    path = re.sub(r"^[a-z]+://[^/]+", "", url)
+    for pattern, precision in _URL_PATTERNS:
+        for m in pattern.finditer(path):
+            g = m.groupdict()
+            built = _build(g["y"], g["m"], g.get("d"), None, None, None, None, None, config)
+            if built and built[0].year >= config.min_year:
+                return ParsedDate(built[0], built[1], m.end())
+    return None
+
+
+def _plausible(value: dt.datetime, landing: dt.date | None, config: DateConfig) -> bool:
+    if landing is None:
+        return value.year <= 2100
+    return value.date() <= landing + dt.timedelta(days=config.max_future_days)
+
+
+def resolve(
+    header_date: str | None,
+    dateline: ParsedDate | None,
+    url: str | None,
+    landing: dt.date | None,
+    config: DateConfig = DateConfig(),
+) -> DateResult:
+    """The publication date by precedence: header, dateline, URL, landing date."""
+    warnings: list[str] = []
+    if header_date:
+        parsed = parse_date(header_date, config)
+        if parsed and _plausible(parsed.value, landing, config):
+            return DateResult(parsed.value, parsed.precision, "header")
+        if parsed:
+            warnings.append(f"header date {header_date.strip()!r} is after the landing date {landing}; ignored")
+        else:
+            warnings.append(f"header date {header_date.strip()!r} could not be read; ignored")
+    if dateline and _plausible(dateline.value, landing, config):
+        return DateResult(dateline.value, dateline.precision, "dateline", tuple(warnings))
+    parsed = date_in_url(url, config)
+    if parsed and _plausible(parsed.value, landing, config):
+        return DateResult(parsed.value, parsed.precision, "url", tuple(warnings))
+    if landing is not None:
+        return DateResult(dt.datetime(landing.year, landing.month, landing.day, tzinfo=UTC), "day", "landing", tuple(warnings))
+    return DateResult(None, None, None, tuple(warnings))

@@ -1,0 +1,271 @@
+"""Decode: bytes to text, with every repair recorded.
+
+In:  the bytes of one document, a ``DecodeConfig``.
+Out: a ``Decoded`` (text, the encoding that won, the repairs made, undecodable bytes counted).
+
+Order of work, cheapest first (most files stop at step 3):
+1. a BOM (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE) decides;
+2. BOM-less UTF-16 is recognised by its NUL bytes;
+3. strict UTF-8 (the fast path);
+4. not UTF-8: if the file holds valid UTF-8 sequences too, it is UTF-8 with stray legacy bytes
+   (each read as cp1252 and counted); otherwise a legacy code page is chosen by scoring each
+   candidate's reading for implausible characters;
+5. mojibake (UTF-8 that was read as cp1252/latin-1, even twice) is repaired only where its
+   signature appears, sequence by sequence, so a legitimate ``São`` or ``Ãngela`` stays.
+
+Undecodable bytes (bytes a code page leaves undefined, broken UTF-16) are never silently lost:
+they are dropped from the text, counted in ``undecodable_bytes`` and named in ``repairs``.
+
+Not here: Unicode normalization, control characters, whitespace (``clean``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+from .config import DecodeConfig
+
+# ---------------------------------------------------------------------------------------------
+# cp1252 tables. The byte of a character as cp1252 would write it; the five bytes cp1252 leaves
+# undefined (81 8D 8F 90 9D) and all of 80-9F are reachable too through latin-1's C1 controls,
+# which is what UTF-8 read as latin-1 leaves behind.
+
+_CHAR_TO_BYTE: dict[str, int] = {}
+for _b in range(0x80, 0x100):
+    _CHAR_TO_BYTE.setdefault(bytes([_b]).decode("latin-1"), _b)
+    try:
+        _CHAR_TO_BYTE[bytes([_b]).decode("cp1252")] = _b
+    except UnicodeDecodeError:
+        pass
+_CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
+_CP1252_SPECIALS = "".join(sorted(ch for ch in _CHAR_TO_BYTE if ord(ch) > 0xFF))
+_BYTE_CHAR_CLASS = "\u0080-\u00ff" + re.escape(_CP1252_SPECIALS)
+
+# A lead char (the cp1252/latin-1 reading of a UTF-8 lead byte C2-F4) followed by a continuation
+# char (the reading of 80-BF). This pair never occurs in real text in any language we know of.
+_CONT = "\u0080-\u00bf" + re.escape("".join(ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF and ord(ch) > 0xFF))
+MOJIBAKE_RE = re.compile(f"[\u00c2-\u00f4][{_CONT}]")
+_RUN_RE = re.compile(f"[{_BYTE_CHAR_CLASS}]{{2,}}")
+
+_UTF8_MULTIBYTE_RE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+# Characters that a wrong legacy reading produces and real prose almost never has.
+_IMPLAUSIBLE_ALWAYS = re.compile("[\u0080-\u009f\u00a4\u00a6\u00a8\u00b4\u00b8]")
+_FRACTION_BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])[\u00bc-\u00be](?=[^\W\d_])")
+_LETTER_ALONE = re.compile(r"(?<![^\W\d_])[\u0160\u0161\u017d\u017e\u0152\u0153\u0178](?![^\W\d_])")
+_EURO_BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])\u20ac(?=[^\W\d_])")
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    text: str
+    encoding: str
+    repairs: tuple[str, ...]
+    undecodable_bytes: int
+
+
+class _Counter:
+    """A codec error handler that counts what it had to drop or substitute."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.dropped = 0
+        self.substituted = 0
+
+    def __call__(self, exc: UnicodeDecodeError):
+        bad = exc.object[exc.start:exc.end]
+        if self.mode == "cp1252":
+            out = []
+            for b in bad:
+                if b in _CP1252_UNDEFINED or b < 0x80:
+                    self.dropped += 1
+                else:
+                    out.append(bytes([b]).decode("cp1252"))
+                    self.substituted += 1
+            return "".join(out), exc.end
+        self.dropped += len(bad)
+        return "", exc.end
+
+
+_handler_counter = 0
+
+
+def _decode_counting(data: bytes, encoding: str, mode: str = "drop") -> tuple[str, _Counter]:
+    global _handler_counter
+    counter = _Counter(mode)
+    _handler_counter += 1
+    name = f"news_etl_{mode}_{_handler_counter % 64}"
+    codecs.register_error(name, counter)
+    return data.decode(encoding, errors=name), counter
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "utf-32le-bom"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "utf-32be-bom"),
+    (codecs.BOM_UTF8, "utf-8", "utf-8-bom"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16le-bom"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16be-bom"),
+)
+
+
+def _sniff_utf16(data: bytes) -> str | None:
+    """BOM-less UTF-16: text in Latin scripts has a NUL in every other byte."""
+    sample = data[:4096]
+    if len(sample) < 8 or b"\x00" not in sample:
+        return None
+    even = sample[0::2]
+    odd = sample[1::2]
+    ze, zo = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zo > 0.4 and ze < 0.05:
+        return "utf-16-le"
+    if ze > 0.4 and zo < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _legacy_score(text: str) -> int:
+    return (
+        len(_IMPLAUSIBLE_ALWAYS.findall(text))
+        + len(_FRACTION_BETWEEN_LETTERS.findall(text))
+        + len(_LETTER_ALONE.findall(text))
+        + len(_EURO_BETWEEN_LETTERS.findall(text))
+    )
+
+
+def _decode_legacy(data: bytes, config: DecodeConfig) -> tuple[str, str, int]:
+    """(text, encoding, undecodable bytes) for a non-UTF-8 file: the most plausible candidate."""
+    best: tuple[int, int, str, str, int] | None = None
+    for rank, enc in enumerate(config.legacy_encodings):
+        if enc.replace("_", "-").lower() in ("cp1252", "windows-1252"):
+            text, counter = _decode_counting(data, "cp1252", "drop")
+            dropped = counter.dropped
+        else:
+            try:
+                text, dropped = data.decode(enc), 0
+            except UnicodeDecodeError:
+                continue
+        score = _legacy_score(text) + dropped
+        if best is None or (score, rank) < (best[0], best[1]):
+            best = (score, rank, text, enc, dropped)
+    if best is None:  # no candidate at all: latin-1 is total
+        return data.decode("latin-1"), "latin-1", 0
+    return best[2], best[3], best[4]
+
+
+def _fix_run(run: str) -> tuple[str, int]:
+    """Re-read, inside one run of byte-range characters, each complete UTF-8 sequence."""
+    out: list[str] = []
+    fixed = 0
+    i, n = 0, len(run)
+    while i < n:
+        b0 = _CHAR_TO_BYTE.get(run[i])
+        if b0 is not None and 0xC2 <= b0 <= 0xF4:
+            need = 2 if b0 < 0xE0 else 3 if b0 < 0xF0 else 4
+            if i + need <= n:
+                seq = [b0]
+                for ch in run[i + 1:i + need]:
+                    b = _CHAR_TO_BYTE.get(ch)
+                    if b is None or not 0x80 <= b <= 0xBF:
+                        break
+                    seq.append(b)
+                if len(seq) == need:
+                    try:
+                        out.append(bytes(seq).decode("utf-8"))
+                        fixed += 1
+                        i += need
+                        continue
+                    except UnicodeDecodeError:
+                        pass
+        out.append(run[i])
+        i += 1
+    return "".join(out), fixed
+
+
+def repair_mojibake(text: str, max_passes: int = 3) -> tuple[str, list[str]]:
+    """Undo UTF-8-read-as-cp1252/latin-1 where its signature appears; (text, repairs)."""
+    repairs: list[str] = []
+    for n in range(1, max_passes + 1):
+        if text.isascii() or not MOJIBAKE_RE.search(text):
+            break
+        total = 0
+
+        def fix(m: re.Match[str]) -> str:
+            nonlocal total
+            fixed_text, fixed = _fix_run(m.group(0))
+            total += fixed
+            return fixed_text
+
+        new = _RUN_RE.sub(fix, text)
+        if total == 0:
+            break
+        repairs.append(f"mojibake: {total} UTF-8 sequences read as cp1252/latin-1 re-read (pass {n})")
+        text = new
+    return text, repairs
+
+
+def _truncated_utf8(data: bytes, exc: UnicodeDecodeError) -> str | None:
+    """Valid UTF-8 whose only fault is an incomplete sequence at the very end (a cut download)."""
+    if exc.reason != "unexpected end of data" or len(data) - exc.start > 3:
+        return None
+    try:
+        return data[: exc.start].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def decode(data: bytes, config: DecodeConfig = DecodeConfig()) -> Decoded:
+    """Bytes to text; never raises for any input."""
+    repairs: list[str] = []
+    undecodable = 0
+    truncated = 0
+    encoding: str | None = None
+    text: str | None = None
+
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            if codec == "utf-8":
+                data = data[len(bom):]
+                encoding = name
+            else:
+                text, counter = _decode_counting(data[len(bom):], codec)
+                encoding = name
+                undecodable = counter.dropped
+            break
+
+    if text is None and encoding is None:
+        utf16 = _sniff_utf16(data)
+        if utf16:
+            text, counter = _decode_counting(data, utf16)
+            encoding = utf16.replace("-le", "le").replace("-be", "be")
+            undecodable = counter.dropped
+            repairs.append(f"no BOM: {encoding} recognised by its NUL bytes")
+
+    if text is None:
+        try:
+            text = data.decode("utf-8")  # the fast path
+            encoding = encoding or "utf-8"
+        except UnicodeDecodeError as exc:
+            text = _truncated_utf8(data, exc)
+            if text is not None:
+                encoding = encoding or "utf-8"
+                truncated = len(data) - exc.start
+                repairs.append(f"file ends inside a UTF-8 sequence (truncated?): {truncated} trailing bytes dropped")
+        if text is None:
+            valid = len(_UTF8_MULTIBYTE_RE.findall(data))
+            text, counter = _decode_counting(data, "utf-8", "cp1252")
+            invalid = counter.substituted + counter.dropped
+            if valid >= max(1, invalid):
+                encoding = encoding or "utf-8"
+                undecodable = counter.dropped
+                if counter.substituted:
+                    repairs.append(f"{counter.substituted} invalid UTF-8 bytes read as cp1252")
+            else:
+                text, encoding, undecodable = _decode_legacy(data, config)
+
+    if undecodable:
+        repairs.append(f"{undecodable} undecodable bytes dropped")
+    text, mojibake = repair_mojibake(text, config.max_mojibake_passes)
+    repairs.extend(mojibake)
+    return Decoded(text, encoding or "utf-8", tuple(repairs), undecodable + truncated)

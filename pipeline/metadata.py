@@ -1,0 +1,138 @@
+"""Metadata: what can be said about an article beyond its text.
+
+In:  a cleaned body, the parsed header, a ``MetadataConfig``.
+Out: ``Extracted``: title (header attribute, else a title line, else none), sub-headings, the text
+     with the title line and any dateline taken out, the dateline's date, quotes, word and character
+     counts; plus helpers for language (ISO 639-1), content hash and stable article id.
+
+Language comes from py3langid, whose model ships inside its wheel: nothing is downloaded at run
+time. It runs on a bounded prefix so that its cost per article is constant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .config import DateConfig, MetadataConfig
+from .dates import ParsedDate, parse_dateline
+
+_identifier = None
+_identifier_langs: tuple[str, ...] | None = None
+
+
+def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tuple[str, float]:
+    """(ISO 639-1 code, probability) of the text's first ``language_prefix_chars`` characters."""
+    global _identifier, _identifier_langs
+    if _identifier is None or _identifier_langs != config.languages:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        if config.languages:
+            _identifier.set_languages(list(config.languages))
+        _identifier_langs = config.languages
+    sample = text[: config.language_prefix_chars]
+    if not sample.strip():
+        return "und", 0.0
+    code, prob = _identifier.classify(sample)
+    return str(code), float(prob)
+
+
+def content_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def article_id(source_path: str) -> str:
+    """Stable id: the same file at the same place in the landing zone keeps its id across reruns,
+    whatever the cleaning rules of the day (which change ``content_sha256``, not the id)."""
+    return hashlib.blake2b(source_path.encode("utf-8"), digest_size=10).hexdigest()
+
+
+_WORD = re.compile(r"\w+(?:[’'\-]\w+)*")
+_QUOTES = re.compile(r"«\s*([^«»]{2,600}?)\s*»|“([^“”]{2,600}?)”|„([^„“”]{2,600}?)[“”]|\"([^\"\n]{2,600}?)\"")
+_SENTENCE_END = re.compile(r"[.;,:]$")
+_ELLIPSIS_END = re.compile(r"(\.\.\.|…)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    title: str | None
+    subheadings: list[str]
+    text: str
+    dateline: ParsedDate | None
+    quotes: list[str]
+    word_count: int
+    char_count: int
+
+
+def _is_title(line: str, config: MetadataConfig) -> bool:
+    if len(line) > config.title_max_chars or len(line.split()) > config.title_max_words:
+        return False
+    if _SENTENCE_END.search(line) and not _ELLIPSIS_END.search(line):
+        return False
+    return any(ch.isalpha() for ch in line)
+
+
+def _is_subheading(par: str, next_par: str | None, config: MetadataConfig) -> bool:
+    if "\n" in par or next_par is None:
+        return False
+    if len(par) > config.subheading_max_chars or len(par.split()) > config.subheading_max_words:
+        return False
+    if _SENTENCE_END.search(par) or par.endswith(("!", "?", "»", "”", "\"")):
+        return False
+    first = par[0]
+    return (first.isupper() or first.isdigit()) and len(next_par) > len(par)
+
+
+def extract(
+    body: str,
+    header_title: str | None,
+    config: MetadataConfig = MetadataConfig(),
+    dates: DateConfig = DateConfig(),
+) -> Extracted:
+    lines = body.split("\n")
+    dateline: ParsedDate | None = None
+    # A dateline among the first lines is metadata, not text.
+    seen = 0
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        seen += 1
+        if seen > 3:
+            break
+        parsed = parse_dateline(line, dates)
+        if parsed:
+            dateline = parsed
+            del lines[i]
+            break
+
+    title = header_title
+    first = next((i for i, line in enumerate(lines) if line), None)
+    if first is not None:
+        rest_nonempty = any(line for line in lines[first + 1:])
+        line = lines[first]
+        if title and line.strip().casefold() == title.strip().casefold():
+            del lines[first]  # the header title repeated as the first line
+        elif title is None and rest_nonempty and _is_title(line, config):
+            title = line
+            del lines[first]
+    text = "\n".join(lines).strip("\n")
+    if "\n\n\n" in text:
+        text = re.sub(r"\n{3,}", "\n\n", text)
+
+    paragraphs = text.split("\n\n")
+    subheadings = [
+        p for i, p in enumerate(paragraphs)
+        if _is_subheading(p, paragraphs[i + 1] if i + 1 < len(paragraphs) else None, config)
+    ]
+    quotes = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTES.finditer(text)]
+    return Extracted(
+        title=title,
+        subheadings=subheadings,
+        text=text,
+        dateline=dateline,
+        quotes=quotes,
+        word_count=len(_WORD.findall(text)),
+        char_count=len(text),
+    )

@@ -1,0 +1,150 @@
+"""The typed records that travel between stages, and the one Arrow schema of each dataset.
+
+``Article`` is what a document becomes; ``Quarantined`` is what a document becomes when it cannot
+be an article (with the stage and the reason); ``LedgerEntry`` accounts for every document of a
+run. Each has exactly one Arrow schema, declared here and nowhere else; ``tests/test_records.py``
+keeps the dataclasses and the schemas from drifting apart.
+
+Partition columns (``year``, ``month`` of the articles; ``landing`` of the quarantine) are not
+stored inside the Parquet files: they live in the hive paths, where every reader finds them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+TS_UTC = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    article_id: str  # stable: derived from the source path (and position inside a container)
+    source_uri: str  # where the bytes came from (file, URL, or archive!member)
+    source_path: str  # path relative to the source root
+    landing_date: dt.date | None  # the landing folder's date, if the layout gave one
+    url: str | None  # the article's own URL, from its header
+    source_name: str | None  # the publication, from its header
+    title: str | None
+    subheadings: list[str]
+    text: str
+    language: str
+    language_score: float
+    published_at: dt.datetime | None  # UTC; truncated to date_precision
+    date_precision: str | None  # year | month | day | minute | second
+    date_source: str | None  # header | dateline | url | landing
+    encoding: str
+    repairs: list[str]  # every change decode made beyond a plain decode
+    undecodable_bytes: int
+    content_sha256: str  # of `text`
+    raw_sha256: str  # of the input bytes (after decompression)
+    word_count: int
+    char_count: int
+    quotes: list[str]
+    warnings: list[str]  # things worth a look that did not stop the article
+    pipeline_version: str
+
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source_uri", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("landing_date", pa.date32()),
+        pa.field("url", pa.string()),
+        pa.field("source_name", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("subheadings", pa.list_(pa.string())),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("language", pa.string()),
+        pa.field("language_score", pa.float32()),
+        pa.field("published_at", TS_UTC),
+        pa.field("date_precision", pa.string()),
+        pa.field("date_source", pa.string()),
+        pa.field("encoding", pa.string()),
+        pa.field("repairs", pa.list_(pa.string())),
+        pa.field("undecodable_bytes", pa.int32()),
+        pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("raw_sha256", pa.string()),
+        pa.field("word_count", pa.int32()),
+        pa.field("char_count", pa.int32()),
+        pa.field("quotes", pa.list_(pa.string())),
+        pa.field("warnings", pa.list_(pa.string())),
+        pa.field("pipeline_version", pa.string()),
+    ],
+    metadata={"news_etl.schema_version": str(SCHEMA_VERSION), "news_etl.dataset": "articles"},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    source_uri: str
+    source_path: str
+    landing_date: dt.date | None
+    stage: str  # fetch | decode | parse | dates | metadata | validate
+    reason: str  # one line a person can act on
+    expectation: str | None  # the failed expectation, when validate sent it here
+    article_id: str | None
+    encoding: str | None
+    size_bytes: int
+    raw_sha256: str | None
+    # Bytes of small inputs are kept so that nothing is lost; large ones by reference only.
+    raw: bytes | None
+    text_excerpt: str | None
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("source_uri", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("landing_date", pa.date32()),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("expectation", pa.string()),
+        pa.field("article_id", pa.string()),
+        pa.field("encoding", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("raw_sha256", pa.string()),
+        pa.field("raw", pa.large_binary()),
+        pa.field("text_excerpt", pa.string()),
+    ],
+    metadata={"news_etl.schema_version": str(SCHEMA_VERSION), "news_etl.dataset": "quarantine"},
+)
+
+# Quarantined inputs up to this size keep their bytes in the quarantine dataset.
+QUARANTINE_KEEP_RAW_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    source_uri: str
+    outcome: str  # written | quarantined | duplicate
+    article_id: str | None
+    duplicate_of: str | None
+    reason: str | None
+
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("source_uri", pa.string(), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("article_id", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("reason", pa.string()),
+    ]
+)
+
+
+def to_batch(records: list, schema: pa.Schema) -> pa.RecordBatch:
+    """Records (dataclasses of one type) to one Arrow batch of the declared schema."""
+    names = schema.names
+    columns = {name: [getattr(r, name) for r in records] for name in names}
+    return pa.RecordBatch.from_pydict(columns, schema=schema)
+
+
+def field_names(cls) -> list[str]:
+    return [f.name for f in fields(cls)]

@@ -1,0 +1,178 @@
+"""Validate: Great Expectations 1.x suites, loaded from ``expectations/*.json``.
+
+In:  Arrow tables of articles (row level: every column; batch level: one landing date's articles
+     without ``text``), a ``ValidateConfig``.
+Out: for rows, the failing row positions with the failed expectations (``RowFailure``), bound for
+     quarantine; for a batch, a ``BatchResult`` (success, the failed expectations named, counts).
+
+Great Expectations is imported on first use only (its import takes seconds), its analytics and
+progress bars are off and its loggers are held at WARNING: a run logs our lines, not its.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .config import ValidateConfig
+from .errors import StageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RowFailure:
+    index: int
+    expectations: tuple[str, ...]  # "type(column)"
+    reason: str  # hints joined
+
+
+@dataclass(slots=True)
+class BatchResult:
+    success: bool
+    failures: list[str]
+    evaluated: int
+    statistics: dict[str, Any] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_suite_json(directory: Path, name: str) -> dict[str, Any]:
+    path = Path(directory) / f"{name}.json"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise StageError(
+            "validate",
+            f"expectation suite {name!r} not found",
+            source=str(path),
+            hint="pass --expectations with the folder that holds the suites (the repository's expectations/)",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise StageError("validate", f"expectation suite is not valid JSON: {exc}", source=str(path),
+                         hint="fix the JSON; `python -m json.tool FILE` shows where") from None
+
+
+def describe(config: dict[str, Any]) -> str:
+    kwargs = config.get("kwargs", {})
+    column = kwargs.get("column")
+    return f"{config['type']}({column})" if column else config["type"]
+
+
+_gx_lock = threading.Lock()
+_gx_state: dict[str, Any] = {}
+
+
+def _quiet_gx() -> None:
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _context():
+    """One ephemeral GX context per process, created on first use."""
+    with _gx_lock:
+        if "batch_definition" not in _gx_state:
+            # NOTE: GX reads this at import; it is the one environment variable the library sets,
+            # because a pipeline must not phone home from every worker and Airflow task.
+            os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+            _quiet_gx()
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            _quiet_gx()
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+            _quiet_gx()
+            asset = context.data_sources.add_pandas("news_etl").add_dataframe_asset("articles")
+            _gx_state["gx"] = gx
+            _gx_state["context"] = context
+            _gx_state["batch_definition"] = asset.add_batch_definition_whole_dataframe("batch")
+        return _gx_state["gx"], _gx_state["batch_definition"]
+
+
+class Validator:
+    """Holds the suites of one run; cheap to build (JSON only), GX is imported on first use."""
+
+    def __init__(self, config: ValidateConfig):
+        self.config = config
+        self.row_json = load_suite_json(config.expectations_dir, config.row_suite)
+        self.batch_json = load_suite_json(config.expectations_dir, config.batch_suite)
+        self._suites: dict[str, Any] = {}
+
+    def _suite(self, which: str):
+        if which not in self._suites:
+            gx, _ = _context()
+            data = self.row_json if which == "row" else self.batch_json
+            try:
+                self._suites[which] = gx.ExpectationSuite(
+                    name=data.get("name", which), expectations=data["expectations"], meta=data.get("meta")
+                )
+            except Exception as exc:  # GX raises many types for a malformed suite
+                raise StageError("validate", f"cannot load expectation suite {data.get('name')!r}: {exc}",
+                                 source=str(self.config.expectations_dir),
+                                 hint="check each expectation's type and kwargs against the GX 1.x gallery") from exc
+        return self._suites[which]
+
+    def _validate(self, which: str, frame):
+        _, batch_definition = _context()
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(self._suite(which), result_format={"result_format": "COMPLETE"})
+
+    @staticmethod
+    def _frame(table: pa.Table):
+        # Lists are not needed by any row expectation and convert slowly: leave them out.
+        keep = [f.name for f in table.schema if not pa.types.is_list(f.type)]
+        return table.select(keep).to_pandas()
+
+    def rows(self, table: pa.Table) -> list[RowFailure]:
+        """Failing rows of one chunk (positions in ``table``), each with every expectation it broke."""
+        if table.num_rows == 0:
+            return []
+        result = self._validate("row", self._frame(table))
+        failed: dict[int, list[tuple[str, str]]] = {}
+        for er in result.results:
+            cfg = er.expectation_config.to_json_dict()
+            if er.exception_info and er.exception_info.get("raised_exception"):
+                raise StageError("validate", f"expectation {describe(cfg)} could not run: "
+                                 f"{er.exception_info.get('exception_message')}",
+                                 hint="fix the suite in expectations/")
+            if er.success:
+                continue
+            hint = (cfg.get("meta") or {}).get("hint", "")
+            for idx in er.result.get("unexpected_index_list") or []:
+                failed.setdefault(int(idx), []).append((describe(cfg), hint))
+        return [
+            RowFailure(i, tuple(name for name, _ in items), "; ".join(f"{name}: {hint}" if hint else name for name, hint in items))
+            for i, items in sorted(failed.items())
+        ]
+
+    def batch(self, table: pa.Table) -> BatchResult:
+        """Batch-level expectations on one batch (every column but ``text``)."""
+        result = self._validate("batch", self._frame_all(table))
+        failures: list[str] = []
+        results: list[dict[str, Any]] = []
+        for er in result.results:
+            cfg = er.expectation_config.to_json_dict()
+            hint = (cfg.get("meta") or {}).get("hint", "")
+            observed = er.result.get("observed_value")
+            results.append({"expectation": describe(cfg), "success": bool(er.success),
+                            "observed": observed if isinstance(observed, (int, float, str, type(None))) else str(observed)[:200],
+                            "unexpected_count": er.result.get("unexpected_count")})
+            if not er.success:
+                failures.append(f"{describe(cfg)}: {hint}" if hint else describe(cfg))
+        stats = dict(result.statistics) if result.statistics else {}
+        return BatchResult(not failures, failures, len(result.results), stats, results)
+
+    @staticmethod
+    def _frame_all(table: pa.Table):
+        # Lists become Python lists here: the batch view is small (no text), so this is cheap.
+        return table.to_pandas()
