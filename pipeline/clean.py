@@ -80,7 +80,7 @@ def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | Non
     if key not in _compiled:
         chosen = list(patterns.get("*", ())) + (list(patterns.get(language, ())) if language else [])
         _compiled[key] = (
-            re.compile(r"^(?:" + "|".join(f"(?:{p})" for p in chosen) + r")[\s.!:…]*$", re.I | re.M)
+            re.compile(r"^(?:" + "|".join(f"(?:{p})" for p in chosen) + r")(?:[^\S\n]|[.!:…])*(?:\n|\Z)", re.I | re.M)
             if chosen
             else None
         )
@@ -95,7 +95,7 @@ def remove_boilerplate(text: str, language: str | None, config: CleanConfig = Cl
     new, count = pattern.subn("", text)
     if not count:
         return text, 0
-    new = _BLANKS.sub("\n\n", re.sub(r"\n[ ]*(?=\n\n)|^\n+", "", new)).strip("\n")
+    new = _BLANKS.sub("\n\n", new).strip("\n")
     return new, count
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Mapping
 
 MiB = 1024 * 1024
@@ -54,7 +53,7 @@ class DecodeConfig:
 # Whole-line boilerplate, per language (ISO 639-1) plus "*" for every language. Patterns are
 # regular expressions matched case-insensitively against a whole stripped line. Keep them tight:
 # a pattern that matches a real sentence deletes text.
-DEFAULT_BOILERPLATE: Mapping[str, tuple[str, ...]] = MappingProxyType(
+_DEFAULT_BOILERPLATE: dict[str, tuple[str, ...]] = (
     {
         "*": (
             r"(share|partager|teilen)( (this|on|sur|via) \w+)?( (article|story))?",
@@ -99,9 +98,15 @@ DEFAULT_BOILERPLATE: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 
 
+def default_boilerplate() -> dict[str, tuple[str, ...]]:
+    """A fresh copy of the default lists, to extend: ``{**default_boilerplate(), "es": (...)}``."""
+    return dict(_DEFAULT_BOILERPLATE)
+
+
 @dataclass(frozen=True)
 class CleanConfig:
-    boilerplate: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_BOILERPLATE)
+    # A plain dict (it must pickle to worker processes); treat it as read-only.
+    boilerplate: Mapping[str, tuple[str, ...]] = field(default_factory=default_boilerplate)
     # Unescape HTML/XML entities (&quot; &amp; &#8217;) that scrapers leave in plain text.
     unescape_entities: bool = True
 

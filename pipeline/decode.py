@@ -209,6 +209,9 @@ def _truncated_utf8(data: bytes, exc: UnicodeDecodeError) -> str | None:
     """Valid UTF-8 whose only fault is an incomplete sequence at the very end (a cut download)."""
     if exc.reason != "unexpected end of data" or len(data) - exc.start > 3:
         return None
+    # Only with evidence that the file is UTF-8: a lone é at the end of a cp1252 file looks the same.
+    if not _UTF8_MULTIBYTE_RE.search(data, 0, exc.start):
+        return None
     try:
         return data[: exc.start].decode("utf-8")
     except UnicodeDecodeError:

@@ -1,0 +1,53 @@
+"""Metadata: title, sub-headings, datelines, quotes, counts, language, ids."""
+
+from __future__ import annotations
+
+from pipeline.metadata import article_id, content_sha256, detect_language, extract
+
+
+def test_title_line_then_paragraphs():
+    e = extract("Port expansion wins approval\n\nThe harbour authority agreed.\n\nMore text.", None)
+    assert e.title == "Port expansion wins approval"
+    assert e.text.startswith("The harbour authority")
+
+
+def test_no_title_when_the_first_line_is_a_paragraph():
+    body = "Fort de ses succès militaires, le régime a refusé les appels à cesser le feu.\n\nSuite."
+    assert extract(body, None).title is None
+
+
+def test_header_title_wins_and_its_repetition_is_dropped():
+    e = extract("Budget adopted\n\nThe council voted.", "Budget adopted")
+    assert e.title == "Budget adopted" and e.text == "The council voted."
+
+
+def test_subheadings_are_short_standalone_lines_between_paragraphs():
+    body = ("Premier paragraphe assez long pour être un paragraphe.\n\nLes écoles d’abord\n\n"
+            "Un paragraphe qui suit la sous-partie et qui est long.\n\nConclusion.")
+    e = extract(body, "Titre")
+    assert e.subheadings == ["Les écoles d’abord"]
+
+
+def test_dateline_is_metadata_not_text():
+    e = extract("Publié le 5 décembre 2016 à 10h30\n\nGrève des transports\n\nLe trafic est perturbé.", None)
+    assert e.dateline is not None and e.dateline.precision == "minute"
+    assert "Publié" not in e.text and e.title == "Grève des transports"
+
+
+def test_quotes_and_counts():
+    e = extract("Titre\n\nIl a dit «\u00a0un tournant\u00a0» puis “a new era” et \"encore\".", None)
+    assert e.quotes == ["un tournant", "a new era", "encore"]
+    assert e.word_count == len("Il a dit un tournant puis a new era et encore".split())
+    assert e.char_count == len(e.text)
+
+
+def test_language_on_a_bounded_prefix():
+    assert detect_language("Le conseil municipal a adopté le budget de la ville pour l’année prochaine.")[0] == "fr"
+    assert detect_language("The county council approved the transport plan on Monday night.")[0] == "en"
+    assert detect_language("   ") == ("und", 0.0)
+
+
+def test_ids_and_hashes_are_stable():
+    assert article_id("2016-12-07/a.txt") == article_id("2016-12-07/a.txt") != article_id("2016-12-07/b.txt")
+    assert len(article_id("x")) == 20
+    assert content_sha256("é") == content_sha256("é") and len(content_sha256("")) == 64

@@ -1,0 +1,71 @@
+"""Parse: what a document is, and its header dialects."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.parse import parse, sniff
+
+
+@pytest.mark.parametrize(
+    "head,text,fmt",
+    [
+        (b"", "", "empty"),
+        (b"   ", "  \n\n ", "empty"),
+        (b"%PDF-1.4", "%PDF-1.4 ...", "binary"),
+        (b"\x89PNG\r\n", "\x89PNG", "binary"),
+        (b"x", "\x00\x01\x02\x03\x04\x05" * 50, "binary"),
+        (b"<", "<!DOCTYPE html><html><body>x</body></html>", "html"),
+        (b"<", "<html lang='fr'><head><title>t</title></head></html>", "html"),
+        (b"{", '{"title": "a", "text": "b"}', "json"),
+        (b"{", '{"a": 1}\n{"a": 2}\n', "json"),
+        (b"<", "<!DOCTYPE lewis SYSTEM \"lewis.dtd\">\n<REUTERS TOPICS=\"NO\">", "sgml"),
+        (b"<", "<?xml version='1.0'?><rss></rss>", "xml"),
+    ],
+)
+def test_sniff_rejects_what_is_not_a_plain_text_article(head, text, fmt):
+    rejected = sniff(head, text)
+    assert rejected is not None and rejected.format == fmt
+    assert rejected.reason
+
+
+def test_sniff_accepts_articles_that_mention_brackets():
+    assert sniff(b"T", "Title\n\nThe {budget} and [notes] and <b> tags in prose.") is None
+    assert sniff(b"<", '<ARTICLE url="u" date="2018-11-17">\nTitre\nTexte.') is None
+
+
+def test_reference_header_line_keeps_the_glued_word_as_body():
+    p = parse(" date 2016-12 Réagissez\n\nFort de ses succès.\n")
+    assert p.header.date == "2016-12" and p.header_kind == "lines"
+    assert p.body.split("\n")[0] == "Réagissez"
+    assert "date" not in p.body
+
+
+def test_pseudo_xml_attributes_become_metadata_never_text():
+    p = parse('<ARTICLE url="https://a.example/x-17-11-2018.php" date="8-1-2019">\nTitre\nTexte ici.\n</ARTICLE>\n')
+    assert (p.header.url, p.header.date) == ("https://a.example/x-17-11-2018.php", "8-1-2019")
+    assert p.body == "Titre\nTexte ici."
+    p = parse("<doc url=https://www.journal.example/2018/11/17/story\n>\n Corps du texte.")
+    assert p.header.url == "https://www.journal.example/2018/11/17/story"
+    assert "http" not in p.body
+    p = parse('<doc title="Les &quot;gilets jaunes&quot; à Chambord" source="La DH">\nTexte.\n</doc>')
+    assert p.header.title == 'Les "gilets jaunes" à Chambord' and p.header.source_name == "La DH"
+    assert p.body == "Texte."
+
+
+def test_key_value_header_block():
+    p = parse("Date: Wed, 07 Dec 2016 10:30:00 +0100\nTitle: Budget passes\nURL: https://n.example/b\n\nBody text.")
+    assert p.header.date == "Wed, 07 Dec 2016 10:30:00 +0100"
+    assert p.header.title == "Budget passes" and p.header.url == "https://n.example/b"
+    assert p.body == "Body text."
+
+
+@pytest.mark.parametrize("first_line", ["Date night is back in fashion.", "Title holders lost again", "Source: the minister said."])
+def test_prose_that_starts_like_a_header_stays_text(first_line):
+    text = first_line + "\n\nMore text follows here."
+    p = parse(text)
+    if first_line.startswith("Source:"):
+        # "Source: ..." with a colon is a header field by design; the body keeps the rest.
+        assert p.header.source_name == "the minister said."
+    else:
+        assert p.body == text and p.header_kind is None

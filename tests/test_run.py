@@ -1,0 +1,167 @@
+"""The run, end to end on the sample landing zone (written for the project)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import RunConfig
+from pipeline.errors import BatchValidationError
+from pipeline.run import run
+from pipeline.write import current_snapshot
+
+BAD = {
+    "2016-12-05/empty.txt": "empty file",
+    "2016-12-06/scan.bin": "binary file",
+    "2016-12-07/truncated.txt.gz": "corrupt compressed file",
+    "2016-12-07/readings.csv": "no prose found",
+    "2016-12-07/archive.tar.gz!/../escape.txt": "unsafe member path",
+}
+
+
+def rows(out, dataset="articles"):
+    t = pq.read_table(out / dataset, partitioning="hive")
+    return sorted(t.to_pylist(), key=lambda r: r["source_path"])
+
+
+@pytest.fixture(scope="module")
+def sample_run(samples, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    report = run(RunConfig(source=str(samples), output=str(out), workers=2, task_files=4))
+    return out, report
+
+
+def test_every_input_is_accounted_for(sample_run, samples):
+    out, report = sample_run
+    assert report.status == "succeeded"
+    assert report.balanced()
+    assert report.documents_seen == report.articles_written + report.quarantined + report.duplicates
+    ledger = pq.read_table(report.ledger).to_pylist()
+    assert len(ledger) == report.documents_seen
+    assert len({r["source_uri"] for r in ledger}) == report.documents_seen
+    listed = [p for p in samples.rglob("*") if p.is_file()]
+    assert report.files_seen + len(report.files_skipped) == len(listed)
+    saved = json.loads((out / "_runs" / f"{report.run_id}.json").read_text())
+    assert saved["documents_seen"] == report.documents_seen and saved["status"] == "succeeded"
+
+
+def test_bad_files_land_in_quarantine_with_reasons(sample_run):
+    out, report = sample_run
+    q = {r["source_path"]: r for r in rows(out, "quarantine")}
+    for path, phrase in BAD.items():
+        assert path in q, path
+        assert phrase in q[path]["reason"], (path, q[path]["reason"])
+    assert q["2016-12-05/empty.txt"]["raw"] == b""
+    assert q["2016-12-06/scan.bin"]["raw"] is not None  # small bad inputs keep their bytes
+    assert report.quarantined == len(BAD)
+
+
+def test_duplicate_is_counted_and_linked(sample_run):
+    out, report = sample_run
+    assert report.duplicates == 1
+    ledger = {r["source_uri"].split("landing/")[-1]: r for r in pq.read_table(report.ledger).to_pylist()}
+    dup = ledger["2016-12-07/syndicated/phone-review-copy.txt"]
+    assert dup["outcome"] == "duplicate" and dup["duplicate_of"] == ledger["2016-12-07/phone-review.txt"]["article_id"]
+
+
+def test_articles_are_right(sample_run):
+    out, _ = sample_run
+    by = {r["source_path"]: r for r in rows(out)}
+    ref = by["2016-12-05/valmont-budget.txt"]
+    assert ref["title"] is None and ref["language"] == "fr" and ref["date_precision"] == "month"
+    assert ref["published_at"].isoformat() == "2016-12-01T00:00:00+00:00" and ref["date_source"] == "header"
+    assert "Réagissez" not in ref["text"] and ref["subheadings"] == ["Les écoles d’abord", "Une dette sous surveillance"]
+    assert by["2016-12-05/council-transport.txt"]["encoding"] == "utf-16le-bom"
+    assert by["2016-12-05/marche-de-noel.txt"]["encoding"] == "cp1252"
+    assert by["2016-12-06/mediatheque.txt"]["encoding"] == "iso-8859-15" and "cœur" in by["2016-12-06/mediatheque.txt"]["text"]
+    assert by["2016-12-06/port-expansion.txt"]["repairs"] and "£240" in by["2016-12-06/port-expansion.txt"]["text"]
+    assert len(by["2016-12-07/regionales-sondage.txt"]["repairs"]) == 2  # double mojibake, two passes
+    assert by["2016-12-06/riverbank-volunteers.txt"]["date_source"] == "landing"
+    assert by["2016-12-05/greve-transports.txt.gz"]["date_source"] == "dateline"
+    assert by["2016/12/08/coastal-road.txt"]["published_at"].isoformat() == "2016-12-08T06:45:00+00:00"
+    for r in by.values():
+        assert "\ufffd" not in r["text"] and "Ã" not in r["text"] and "â€" not in r["text"]
+        assert r["published_at"].tzinfo is not None
+
+
+def _snapshot_rows(out):
+    return sorted((r["article_id"], r["content_sha256"], r["published_at"], r["title"]) for r in rows(out))
+
+
+def test_same_date_twice_is_identical_and_other_dates_are_untouched(samples, tmp_path):
+    run(RunConfig(source=str(samples), output=str(tmp_path), date="2016-12-06", workers=1))
+    other = tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-06.parquet"
+    other_bytes = other.read_bytes()
+    run(RunConfig(source=str(samples), output=str(tmp_path), date="2016-12-07", workers=1))
+    first = _snapshot_rows(tmp_path)
+    files = sorted(p.relative_to(tmp_path / "current") for p in (tmp_path / "current").rglob("*.parquet"))
+    run(RunConfig(source=str(samples), output=str(tmp_path), date="2016-12-07", workers=2, task_files=2))
+    assert _snapshot_rows(tmp_path) == first
+    assert sorted(p.relative_to(tmp_path / "current") for p in (tmp_path / "current").rglob("*.parquet")) == files
+    assert other.read_bytes() == other_bytes
+
+
+def test_one_worker_and_many_give_the_same_rows(samples, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(RunConfig(source=str(samples), output=str(a), workers=1))
+    run(RunConfig(source=str(samples), output=str(b), workers=2, task_files=1))
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "source_uri"} for r in rs]  # noqa: E731
+    assert strip(rows(a)) == strip(rows(b))
+
+
+def test_a_batch_that_breaks_a_batch_expectation_is_not_published(samples, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(samples, src)
+    bad_day = src / "2016-12-09"
+    bad_day.mkdir()
+    (bad_day / "empty.txt").write_bytes(b"")
+    (bad_day / "numbers.csv").write_bytes(b"1,2,3\n4,5,6\n")
+    out = tmp_path / "out"
+    run(RunConfig(source=str(src), output=str(out), date="2016-12-07"))
+    before = current_snapshot(out)
+    with pytest.raises(BatchValidationError, match="expect_table_row_count_to_be_between"):
+        run(RunConfig(source=str(src), output=str(out), date="2016-12-09", run_id="bad-day"))
+    assert current_snapshot(out) == before
+    assert not (out / "quarantine" / "landing=2016-12-09").exists()
+    report = json.loads((out / "_runs" / "bad-day.json").read_text())
+    assert report["status"] == "failed" and "expect_table_row_count_to_be_between" in report["error"]
+    assert report["batches"]["2016-12-09"]["published"] is False
+
+
+def test_empty_date_is_not_an_error(samples, tmp_path):
+    report = run(RunConfig(source=str(samples), output=str(tmp_path), date="1999-01-01"))
+    assert report.status == "empty" and report.documents_seen == 0
+
+
+def test_run_killed_mid_publish_leaves_no_partial_data_and_the_next_run_completes(samples, tmp_path):
+    out = tmp_path / "out"
+    run(RunConfig(source=str(samples), output=str(out), date="2016-12-07", workers=1))
+    before = _snapshot_rows(out)
+    # A real process dies (SIGKILL) at the moment it would swap the snapshot in.
+    script = textwrap.dedent(f"""
+        import os, signal
+        import pipeline.write as w
+        real = os.replace
+        def dying(src, dst, *a, **k):
+            if str(dst).endswith("current"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(src, dst, *a, **k)
+        w.os.replace = dying
+        from pipeline.config import RunConfig
+        from pipeline.run import run
+        run(RunConfig(source={str(samples)!r}, output={str(out)!r}, date="2016-12-05", workers=1))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == -9
+    assert _snapshot_rows(out) == before  # readers see the old, complete version
+    assert not list((out / "articles").rglob("2016-12-05*"))
+    run(RunConfig(source=str(samples), output=str(out), date="2016-12-05", workers=1))
+    assert len(_snapshot_rows(out)) > len(before)
+    assert sorted(os.listdir(out / ".snapshots")) == ["00000001", "00000002"]

@@ -1,0 +1,101 @@
+"""Validate: every suite in expectations/ on a known-good and known-bad batches, with real GX."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pyarrow as pa
+import pytest
+
+from factories import article
+from pipeline.config import DEFAULT_EXPECTATIONS_DIR, ValidateConfig
+from pipeline.errors import StageError
+from pipeline.records import ARTICLE_SCHEMA, to_batch
+from pipeline.validate import Validator
+
+
+@pytest.fixture(scope="module")
+def validator():
+    return Validator(ValidateConfig())
+
+
+def table(rows):
+    return pa.Table.from_batches([to_batch(rows, ARTICLE_SCHEMA)])
+
+
+def test_suites_are_gx_json_files():
+    for name in ("articles_rows", "articles_batch"):
+        data = json.loads((DEFAULT_EXPECTATIONS_DIR / f"{name}.json").read_text())
+        assert data["name"] == name and data["expectations"]
+        assert all("hint" in e["meta"] for e in data["expectations"])
+
+
+def test_good_rows_pass(validator):
+    assert validator.rows(table([article(i) for i in range(50)])) == []
+
+
+BAD_ROWS = {
+    "expect_column_values_to_not_be_null(published_at)": dict(published_at=None, date_precision=None),
+    "expect_column_values_to_be_in_set(date_precision)": dict(date_precision="week"),
+    "expect_column_values_to_match_regex(text)": dict(text="12.5, 13.1, 11.9, 12.0, 11.8, 13.3, 12.2, 12.9"),
+    "expect_column_values_to_be_between(word_count)": dict(word_count=3),
+    "expect_column_values_to_not_match_regex(text)": dict(text="Un texte abîmé \ufffd au milieu de la phrase écrite."),
+    "expect_column_values_to_match_regex(language)": dict(language="French"),
+    "expect_column_value_lengths_to_be_between(title)": dict(title="x" * 401),
+}
+
+
+@pytest.mark.parametrize("expectation,change", BAD_ROWS.items(), ids=list(BAD_ROWS))
+def test_each_row_expectation_quarantines_its_bad_row(validator, expectation, change):
+    rows = [article(i) for i in range(5)]
+    rows[3] = dataclasses.replace(rows[3], **change)
+    failures = validator.rows(table(rows))
+    assert [f.index for f in failures] == [3]
+    assert expectation in failures[0].expectations
+    assert expectation in failures[0].reason and ":" in failures[0].reason
+
+
+def test_mojibake_left_is_caught(validator):
+    rows = [article(0, text="Le rÃ©gime a refusÃ© les appels Ã  cesser le feu dans la ville.")]
+    (f,) = validator.rows(table(rows))
+    assert "expect_column_values_to_not_match_regex(text)" in f.expectations and "mojibake" in f.reason
+
+
+def test_good_batch_passes(validator):
+    result = validator.batch(table([article(i) for i in range(20)]).drop(["text"]))
+    assert result.success, result.failures
+    assert result.evaluated == len(validator.batch_json["expectations"])
+
+
+BAD_BATCHES = {
+    "expect_table_row_count_to_be_between": lambda rows: [],
+    "expect_column_values_to_be_unique(article_id)": lambda rows: rows + [dataclasses.replace(rows[0], content_sha256="f" * 64)],
+    "expect_column_values_to_be_unique(content_sha256)": lambda rows: rows + [dataclasses.replace(rows[0], article_id="other")],
+    "expect_column_values_to_not_be_null(published_at)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], published_at=None)],
+    "expect_column_values_to_be_in_set(date_source)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], date_source="guess")],
+}
+
+
+@pytest.mark.parametrize("expectation,breaker", BAD_BATCHES.items(), ids=list(BAD_BATCHES))
+def test_each_batch_expectation_fails_its_bad_batch(validator, expectation, breaker):
+    rows = breaker([article(i) for i in range(5)])
+    t = table(rows).drop(["text"]) if rows else ARTICLE_SCHEMA.empty_table().drop(["text"])
+    result = validator.batch(t)
+    assert not result.success
+    assert any(f.startswith(expectation) for f in result.failures), result.failures
+
+
+def test_schema_drift_fails_the_batch(validator):
+    t = table([article(i) for i in range(3)]).drop(["text", "quotes"])
+    result = validator.batch(t)
+    assert any(f.startswith("expect_table_columns_to_match_set") for f in result.failures)
+
+
+def test_missing_or_broken_suite_is_a_clear_error(tmp_path):
+    with pytest.raises(StageError, match="not found"):
+        Validator(ValidateConfig(expectations_dir=tmp_path))
+    (tmp_path / "articles_rows.json").write_text("{not json")
+    (tmp_path / "articles_batch.json").write_text("{}")
+    with pytest.raises(StageError, match="not valid JSON"):
+        Validator(ValidateConfig(expectations_dir=tmp_path))
