@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
+    e = sub.add_parser("evaluate", help="score text, date, title and language fidelity on the labelled corpora",
+                       description="Run every labelled corpus found under CORPORA through the pipeline and print a "
+                                   "fidelity table, side by side with trafilatura and htmldate on the same files.")
+    e.add_argument("--corpora", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared" / "corpora",
+                   help="folder of the corpora (default: ../shared/corpora next to the repository)")
+    e.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
 
 
@@ -120,6 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         print(report.to_json() if args.json else _summary(report))
         if report.status == "empty":
             print(f"news-etl: no article files found for {args.date or 'any date'} under {args.source}", file=sys.stderr)
+        return 0
+    if args.command == "evaluate":
+        import dataclasses
+        import json
+
+        from .evaluate import evaluate, table
+
+        if not args.corpora.is_dir():
+            print(f"news-etl: [evaluate] no corpora folder at {args.corpora}: pass --corpora", file=sys.stderr)
+            return 1
+        metrics = evaluate(args.corpora, args.workers)
+        print(json.dumps([dataclasses.asdict(m) for m in metrics], indent=2) if args.json else table(metrics))
         return 0
     parser.error(f"unknown command {args.command}")
     return 2

@@ -179,6 +179,12 @@ class RunConfig:
     task_bytes: int = 32 * MiB
     run_id: str | None = None
     progress: bool = False
+    # Near duplicates: MinHash-estimated Jaccard similarity of word 5-shingles at or above which two
+    # articles are one story (None: exact duplicates only). 0.7 keeps small edits together and
+    # template stories (market reports, weather) apart.
+    near_duplicate_jaccard: float | None = 0.7
+    # Also look for duplicates among the articles earlier runs published (other landing dates).
+    dedup_against_published: bool = True
     fetch: FetchConfig = field(default_factory=FetchConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)

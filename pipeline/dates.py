@@ -113,6 +113,7 @@ class ParsedDate:
     value: dt.datetime  # UTC, truncated to precision
     precision: str
     end: int  # characters of the input that the date used
+    offset_minutes: int | None = None  # the source's UTC offset, when it gave a time with a zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class DateResult:
     precision: str | None
     source: str | None
     warnings: tuple[str, ...] = ()
+    offset_minutes: int | None = None  # published_at + offset = the source's local time
 
 
 @lru_cache(maxsize=32)
@@ -153,17 +155,17 @@ def truncate(value: dt.datetime, precision: str) -> dt.datetime:
     return value.replace(microsecond=0)
 
 
-def _build(y, m, d, H, M, S, ampm, tz, config: DateConfig) -> tuple[dt.datetime, str] | None:
+def _build(y, m, d, H, M, S, ampm, tz, config: DateConfig) -> tuple[dt.datetime, str, int | None] | None:
     try:
         year = int(y)
         if m is None:
-            return dt.datetime(year, 1, 1, tzinfo=UTC), "year"
+            return dt.datetime(year, 1, 1, tzinfo=UTC), "year", None
         month = int(m)
         if d is None:
-            return dt.datetime(year, month, 1, tzinfo=UTC), "month"
+            return dt.datetime(year, month, 1, tzinfo=UTC), "month", None
         day = int(d)
         if H is None:
-            return dt.datetime(year, month, day, tzinfo=UTC), "day"
+            return dt.datetime(year, month, day, tzinfo=UTC), "day", None
         hour, minute = int(H), int(M or 0)
         if ampm:
             pm = ampm.lower().startswith("p")
@@ -176,7 +178,8 @@ def _build(y, m, d, H, M, S, ampm, tz, config: DateConfig) -> tuple[dt.datetime,
         if tz and zone is None:
             return None
         local = dt.datetime(year, month, day, hour, minute, second, tzinfo=zone or _zone(config.default_timezone))
-        return local.astimezone(UTC), precision
+        # The offset is recorded only when the source stated a zone; an assumed default zone is not the source's.
+        return local.astimezone(UTC), precision, (int(local.utcoffset().total_seconds() // 60) if zone else None)
     except (ValueError, OverflowError):
         return None
 
@@ -201,7 +204,7 @@ def parse_date(text: str, config: DateConfig = DateConfig()) -> ParsedDate | Non
                 value = dt.datetime(y, mo, d, H, M, S, tzinfo=zone).astimezone(UTC)
             except ValueError:
                 continue
-            built = (value, "second" if has_seconds else "minute")
+            built = (value, "second" if has_seconds else "minute", off // 60 if off is not None else None)
         elif kind == "numeric":
             a, b = int(g["a"]), int(g["b"])
             day_first = config.day_first
@@ -220,10 +223,10 @@ def parse_date(text: str, config: DateConfig = DateConfig()) -> ParsedDate | Non
             built = _build(g["y"], g.get("m"), g.get("d"), g.get("H"), g.get("M"), g.get("S"), None, g.get("tz"), config)
         if built is None:
             continue
-        value, precision = built
+        value, precision, tz_minutes = built
         if value.year < config.min_year:
             continue
-        return ParsedDate(truncate(value, precision), precision, offset + m.end())
+        return ParsedDate(truncate(value, precision), precision, offset + m.end(), tz_minutes)
     return None
 
 
@@ -274,13 +277,13 @@ def resolve(
     if header_date:
         parsed = parse_date(header_date, config)
         if parsed and _plausible(parsed.value, landing, config):
-            return DateResult(parsed.value, parsed.precision, "header")
+            return DateResult(parsed.value, parsed.precision, "header", (), parsed.offset_minutes)
         if parsed:
             warnings.append(f"header date {header_date.strip()!r} is after the landing date {landing}; ignored")
         else:
             warnings.append(f"header date {header_date.strip()!r} could not be read; ignored")
     if dateline and _plausible(dateline.value, landing, config):
-        return DateResult(dateline.value, dateline.precision, "dateline", tuple(warnings))
+        return DateResult(dateline.value, dateline.precision, "dateline", tuple(warnings), dateline.offset_minutes)
     parsed = date_in_url(url, config)
     if parsed and _plausible(parsed.value, landing, config):
         return DateResult(parsed.value, parsed.precision, "url", tuple(warnings))

@@ -218,8 +218,48 @@ def _truncated_utf8(data: bytes, exc: UnicodeDecodeError) -> str | None:
         return None
 
 
-def decode(data: bytes, config: DecodeConfig = DecodeConfig()) -> Decoded:
-    """Bytes to text; never raises for any input."""
+def codec_name(label: str | None) -> str | None:
+    """Python's codec for a charset label (``ISO-8859-1``, ``windows-1250``, ``gb2312``), or None."""
+    if not label:
+        return None
+    try:
+        return codecs.lookup(label.strip().strip("\"'").lower()).name
+    except LookupError:
+        return None
+
+
+def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | None = None) -> Decoded:
+    """Bytes to text; never raises for any input.
+
+    ``declared`` is the charset the document claims (an HTML meta tag, an HTTP header). It is
+    evidence, not truth: valid UTF-8 wins over any declaration; a declared legacy charset wins
+    over our guess when the bytes decode cleanly in it. Which won is recorded in ``repairs``.
+    """
+    codec = codec_name(declared)
+    if codec in ("latin-1", "iso8859-1", "ascii") and declared and declared.strip().lower() not in ("utf-8",):
+        codec = "cp1252"  # as browsers do (WHATWG Encoding Standard): these labels mean windows-1252
+    if codec and codec not in ("utf-8", "ascii") and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode(codec)
+            except (UnicodeDecodeError, LookupError):
+                pass
+            else:
+                text, mojibake = repair_mojibake(text, config.max_mojibake_passes)
+                return Decoded(text, codec, (f"declared charset {declared} used",) + tuple(mojibake), 0)
+        else:
+            if not data.isascii():
+                got = decode(data, config)
+                return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: the bytes are valid UTF-8",) + got.repairs,
+                               got.undecodable_bytes)
+    elif codec == "utf-8" and not data.isascii():
+        got = decode(data, config)
+        if got.encoding not in ("utf-8", "utf-8-bom"):
+            return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: the bytes are not UTF-8",) + got.repairs,
+                           got.undecodable_bytes)
+        return got
     repairs: list[str] = []
     undecodable = 0
     truncated = 0

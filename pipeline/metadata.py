@@ -39,6 +39,63 @@ def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tup
     return str(code), float(prob)
 
 
+_SHINGLE = 5
+_MAX_WORDS = 3000  # bounded cost per article; a near-duplicate shows in its first 3,000 words
+_SIMHASH_WORD = re.compile(r"\w+")
+MINHASH_PERMUTATIONS = 64
+_minhash_params = None
+
+
+def _params():
+    global _minhash_params
+    if _minhash_params is None:
+        import numpy as np
+
+        rng = np.random.default_rng(20161207)  # fixed: signatures must compare across runs
+        a = rng.integers(1, 2**63, size=MINHASH_PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
+        b = rng.integers(0, 2**63, size=MINHASH_PERMUTATIONS, dtype=np.uint64)
+        powers = (rng.integers(1, 2**63, size=_SHINGLE, dtype=np.uint64) | np.uint64(1))
+        _minhash_params = (a, b, powers)
+    return _minhash_params
+
+
+def minhash(text: str) -> bytes:
+    """MinHash signature (64 x uint32, 256 bytes) of the lower-cased word 5-shingles.
+
+    The share of equal positions between two signatures estimates the Jaccard similarity of the
+    texts' shingle sets; ``run`` calls two articles near-duplicates above
+    ``RunConfig.near_duplicate_jaccard``. Words are hashed with crc32 (stable across processes and
+    runs, unlike hash()), shingles and permutations with wrapping uint64 arithmetic.
+    """
+    import zlib
+
+    import numpy as np
+
+    words = _SIMHASH_WORD.findall(text.lower())[:_MAX_WORDS]
+    a, b, powers = _params()
+    if not words:
+        return b"\xff" * (4 * MINHASH_PERMUTATIONS)
+    wh = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
+    n = max(1, len(words) - _SHINGLE + 1)
+    with np.errstate(over="ignore"):
+        if len(words) < _SHINGLE:
+            sh = np.array([int((wh * powers[: len(words)]).sum())], dtype=np.uint64)
+        else:
+            sh = np.zeros(n, dtype=np.uint64)
+            for k in range(_SHINGLE):
+                sh += wh[k:k + n] * powers[k]
+        sig = ((sh[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0)
+    return sig.astype("<u4").tobytes()
+
+
+def jaccard_estimate(sig_a: bytes, sig_b: bytes) -> float:
+    import numpy as np
+
+    x = np.frombuffer(sig_a, dtype="<u4")
+    y = np.frombuffer(sig_b, dtype="<u4")
+    return float((x == y).mean())
+
+
 def content_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

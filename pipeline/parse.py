@@ -21,6 +21,7 @@ Not here: datelines inside the body and titles (``metadata``), whitespace (``cle
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 
@@ -30,26 +31,36 @@ from .dates import parse_date
 
 @dataclass(frozen=True, slots=True)
 class Header:
+    """Metadata a document states about itself (header lines, attributes, meta tags, fields)."""
+
     date: str | None = None
     title: str | None = None
     url: str | None = None
     source_name: str | None = None
-    author: str | None = None
+    authors: tuple[str, ...] = ()
     language: str | None = None
+    description: str | None = None
+    topics: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    # Fields the reader does not map (JSON keys, SGML attributes): kept, JSON-encoded, never dropped.
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    format: str  # "text" (plain-text article)
+    format: str  # text | html | json | sgml
     header: Header
     body: str
-    header_kind: str | None  # pseudo-xml | lines | None
+    header_kind: str | None  # pseudo-xml | lines | meta | fields | None
+    position: int | None = None  # 1-based position inside a multi-document container
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
     format: str
     reason: str
+    position: int | None = None
 
 
 _BINARY_MAGIC = (
@@ -65,8 +76,6 @@ _BINARY_MAGIC = (
     (b"PAR1", "Parquet file"),
 )
 
-_NOT_YET = "plain-text articles are supported in this version; {what} support is planned (HTML, JSON and SGML inputs)"
-
 _PSEUDO_XML = re.compile(r"\A\s*<(?P<tag>ARTICLE|doc|DOC|article)\b(?P<attrs>[^>]*)>[ \t]*\n?", re.S)
 _ATTR = re.compile(r"""(?P<k>[\w:-]+)\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))""")
 _CLOSE = re.compile(r"\s*</(?:ARTICLE|doc|DOC|article)>\s*\Z")
@@ -77,13 +86,13 @@ _HEADER_LINE = re.compile(
 )
 _KEYS = {
     "date": "date", "dateline": "date", "published": "date", "title": "title", "titre": "title",
-    "url": "url", "link": "url", "source": "source_name", "author": "author", "auteur": "author",
-    "by": "author", "language": "language", "lang": "language",
+    "url": "url", "link": "url", "source": "source_name", "author": "authors", "auteur": "authors",
+    "by": "authors", "language": "language", "lang": "language",
 }
 
 
 def sniff(head: bytes, text: str) -> Rejected | None:
-    """Reject what is not a plain-text article; None when it may be one."""
+    """Reject what is no document at all (empty, binary); None when a reader should try it."""
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
             return Rejected("binary", f"binary file ({what}), not an article")
@@ -93,17 +102,8 @@ def sniff(head: bytes, text: str) -> Rejected | None:
     controls = sum(1 for ch in sample if ch < " " and ch not in "\n\r\t\f\v")
     if controls > max(2, len(sample) // 50):
         return Rejected("binary", f"binary file ({controls} control characters in the first {len(sample)}), not an article")
-    lead = sample.lstrip()[:512].lower()
-    if lead.startswith(("<!doctype html", "<html", "<head")) or re.search(r"<(html|body|head)[\s>]", lead):
-        return Rejected("html", "HTML page: " + _NOT_YET.format(what="HTML"))
-    if lead.startswith(("<!doctype lewis", "<reuters")) or "<reuters " in lead:
-        return Rejected("sgml", "SGML newswire container: " + _NOT_YET.format(what="SGML"))
-    if lead.startswith("<?xml"):
-        return Rejected("xml", "XML document: " + _NOT_YET.format(what="XML"))
-    if lead.startswith(("{", "[")):
-        stripped = text.strip()
-        if stripped.endswith(("}", "]")) or "\n{" in sample:
-            return Rejected("json", "JSON records: " + _NOT_YET.format(what="JSON"))
+    if sample.lstrip()[:5].lower() == "<?xml" and "<rss" not in sample.lower():
+        return Rejected("xml", "XML document: not an article format news-etl reads")
     return None
 
 
@@ -121,12 +121,15 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
     m = _PSEUDO_XML.match(text)
     if m:
         attrs = _attrs(m.group("attrs"))
+        extra = []
         for key, value in attrs.items():
             name = _KEYS.get(key)
             if name and value and name not in fields:
-                fields[name] = value
+                fields[name] = (value,) if name == "authors" else value
+            elif not name:
+                extra.append((key, json.dumps(value, ensure_ascii=False)))
         body = _CLOSE.sub("", text[m.end():])
-        return Parsed("text", Header(**fields), body, "pseudo-xml")
+        return Parsed("text", Header(**fields, extra=tuple(extra)), body, "pseudo-xml")
 
     lines = text.split("\n")
     i = 0
@@ -154,7 +157,7 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
             if rest:
                 leftovers.append(rest)
         elif hm.group("colon") and value:
-            fields.setdefault(key, value)
+            fields.setdefault(key, tuple(a.strip() for a in re.split(r",| and | et ", value) if a.strip()) if key == "authors" else value)
         else:
             break
         consumed = True

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TS_UTC = pa.timestamp("us", tz="UTC")
 
@@ -27,9 +27,14 @@ class Article:
     source_uri: str  # where the bytes came from (file, URL, or archive!member)
     source_path: str  # path relative to the source root
     landing_date: dt.date | None  # the landing folder's date, if the layout gave one
+    format: str  # text | html | json | sgml
     url: str | None  # the article's own URL, from its header
     source_name: str | None  # the publication, from its header
     title: str | None
+    authors: list[str]
+    description: str | None
+    topics: list[str]  # topics, categories, tags
+    places: list[str]
     subheadings: list[str]
     text: str
     language: str
@@ -37,6 +42,7 @@ class Article:
     published_at: dt.datetime | None  # UTC; truncated to date_precision
     date_precision: str | None  # year | month | day | minute | second
     date_source: str | None  # header | dateline | url | landing
+    utc_offset_minutes: int | None  # the source's own UTC offset: published_at + offset = local time
     encoding: str
     repairs: list[str]  # every change decode made beyond a plain decode
     undecodable_bytes: int
@@ -46,6 +52,8 @@ class Article:
     char_count: int
     quotes: list[str]
     warnings: list[str]  # things worth a look that did not stop the article
+    minhash: bytes  # MinHash signature of the text (64 x uint32): near-duplicate detection
+    extra: dict[str, str]  # unmapped source fields (JSON keys, SGML attributes), JSON-encoded
     pipeline_version: str
 
 
@@ -55,9 +63,14 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("source_uri", pa.string(), nullable=False),
         pa.field("source_path", pa.string(), nullable=False),
         pa.field("landing_date", pa.date32()),
+        pa.field("format", pa.string()),
         pa.field("url", pa.string()),
         pa.field("source_name", pa.string()),
         pa.field("title", pa.string()),
+        pa.field("authors", pa.list_(pa.string())),
+        pa.field("description", pa.string()),
+        pa.field("topics", pa.list_(pa.string())),
+        pa.field("places", pa.list_(pa.string())),
         pa.field("subheadings", pa.list_(pa.string())),
         pa.field("text", pa.string(), nullable=False),
         pa.field("language", pa.string()),
@@ -65,6 +78,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("published_at", TS_UTC),
         pa.field("date_precision", pa.string()),
         pa.field("date_source", pa.string()),
+        pa.field("utc_offset_minutes", pa.int16()),
         pa.field("encoding", pa.string()),
         pa.field("repairs", pa.list_(pa.string())),
         pa.field("undecodable_bytes", pa.int32()),
@@ -74,6 +88,8 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("char_count", pa.int32()),
         pa.field("quotes", pa.list_(pa.string())),
         pa.field("warnings", pa.list_(pa.string())),
+        pa.field("minhash", pa.binary(256)),
+        pa.field("extra", pa.map_(pa.string(), pa.string())),
         pa.field("pipeline_version", pa.string()),
     ],
     metadata={"news_etl.schema_version": str(SCHEMA_VERSION), "news_etl.dataset": "articles"},

@@ -38,11 +38,12 @@ from . import __version__
 from .clean import normalize, remove_boilerplate
 from .config import RunConfig
 from .dates import resolve
-from .decode import decode
+from .dedup import DuplicateIndex, load_published
 from .errors import BatchValidationError, StageError
 from .fetch import FetchFailure, FetchItem, RawDocument, Skipped, Source, list_items, read_item
-from .metadata import article_id, content_sha256, detect_language, extract
-from .parse import parse, sniff
+from .formats import read_document
+from .metadata import article_id, content_sha256, detect_language, extract, minhash
+from .parse import Parsed, Rejected
 from .records import (
     ARTICLE_SCHEMA,
     LEDGER_SCHEMA,
@@ -63,46 +64,68 @@ log = logging.getLogger("news_etl")
 # One document
 
 
-def process_document(raw: RawDocument, config: RunConfig) -> Article | Quarantined:
-    """Every per-document stage, as a pure function of the bytes and the config."""
+def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quarantined]:
+    """Every per-document stage, as a pure function of the bytes and the config. A container
+    (SGML, a JSON array, JSONL) gives one result per document it holds."""
 
-    def quarantine(stage: str, reason: str, encoding: str | None = None, text: str | None = None) -> Quarantined:
+    def quarantine(stage: str, reason: str, encoding: str | None = None, text: str | None = None,
+                   position: int | None = None) -> Quarantined:
         keep = raw.data if len(raw.data) <= QUARANTINE_KEEP_RAW_BYTES else None
-        return Quarantined(raw.source_uri, raw.source_path, raw.landing_date, stage, reason, None,
-                           article_id(raw.source_path), encoding, len(raw.data), raw.raw_sha256, keep,
-                           text[:2000] if text else None)
+        uri, path = _at(raw, position)
+        return Quarantined(uri, path, raw.landing_date, stage, reason, None, article_id(path), encoding,
+                           len(raw.data), raw.raw_sha256, keep, text[:2000] if text else None)
 
-    decoded = decode(raw.data, config.decode)
-    rejected = sniff(raw.data[:16], decoded.text)
-    if rejected:
-        return quarantine("parse", rejected.reason, decoded.encoding)
-    parsed = parse(decoded.text, config.dates)
-    body = normalize(parsed.body, config.clean)
-    header = parsed.header
+    decoded, documents = read_document(raw.data, config.decode, config.dates)
+    out: list[Article | Quarantined] = []
+    for doc in documents:
+        if isinstance(doc, Rejected):
+            out.append(quarantine("parse", doc.reason, decoded.encoding, position=doc.position))
+            continue
+        out.append(_article(raw, decoded, doc, config, quarantine))
+    return out
+
+
+def _at(raw: RawDocument, position: int | None) -> tuple[str, str]:
+    if position is None:
+        return raw.source_uri, raw.source_path
+    return f"{raw.source_uri}#{position}", f"{raw.source_path}#{position}"
+
+
+def _article(raw: RawDocument, decoded, doc: Parsed, config: RunConfig, quarantine) -> Article | Quarantined:
+    header = doc.header
+    body = normalize(doc.body, config.clean)
     language, score = detect_language(body, config.metadata)
-    if header.language and 2 <= len(header.language) <= 3 and header.language.isalpha():
-        language, score = header.language.lower(), 1.0
+    if header.language:
+        code = header.language.strip().lower().replace("_", "-").split("-")[0]
+        if 2 <= len(code) <= 3 and code.isalpha():
+            language, score = code, 1.0
     body, _removed = remove_boilerplate(body, language, config.clean)
     title = normalize(header.title, config.clean) if header.title else None
     ext = extract(body, title or None, config.metadata, config.dates)
     date = resolve(header.date, ext.dateline, header.url, raw.landing_date, config.dates)
+    uri, path = _at(raw, doc.position)
     if not ext.text:
         return quarantine("clean", "no text left once the header, title and boilerplate are removed",
-                          decoded.encoding, body)
+                          decoded.encoding, body, doc.position)
     if date.published_at is None:
         reason = "no publication date: no header, dateline or URL date, and no landing date " \
                  "(run with --date, or land files under SRC/YYYY-MM-DD/)"
         if date.warnings:
             reason += "; " + "; ".join(date.warnings)
-        return quarantine("dates", reason, decoded.encoding, ext.text)
+        return quarantine("dates", reason, decoded.encoding, ext.text, doc.position)
     return Article(
-        article_id=article_id(raw.source_path),
-        source_uri=raw.source_uri,
-        source_path=raw.source_path,
+        article_id=article_id(path),
+        source_uri=uri,
+        source_path=path,
         landing_date=raw.landing_date,
+        format=doc.format,
         url=header.url,
         source_name=header.source_name,
         title=ext.title,
+        authors=list(header.authors),
+        description=normalize(header.description, config.clean) if header.description else None,
+        topics=list(header.topics),
+        places=list(header.places),
         subheadings=ext.subheadings,
         text=ext.text,
         language=language,
@@ -110,6 +133,7 @@ def process_document(raw: RawDocument, config: RunConfig) -> Article | Quarantin
         published_at=date.published_at,
         date_precision=date.precision,
         date_source=date.source,
+        utc_offset_minutes=date.offset_minutes,
         encoding=decoded.encoding,
         repairs=list(decoded.repairs),
         undecodable_bytes=decoded.undecodable_bytes,
@@ -118,7 +142,9 @@ def process_document(raw: RawDocument, config: RunConfig) -> Article | Quarantin
         word_count=ext.word_count,
         char_count=ext.char_count,
         quotes=ext.quotes,
-        warnings=list(date.warnings),
+        warnings=list(doc.warnings) + list(date.warnings),
+        minhash=minhash(ext.text),
+        extra=dict(header.extra),
         pipeline_version=__version__,
     )
 
@@ -157,14 +183,16 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
                 continue
             nbytes += len(got.data)
             try:
-                out = process_document(got, config)
+                results = process_document(got, config)
             except Exception as exc:  # a bug must not lose the document: quarantine it, say so
                 log.exception("unexpected error on %s", got.source_uri)
-                out = Quarantined(got.source_uri, got.source_path, got.landing_date, "internal",
-                                  f"unexpected error ({type(exc).__name__}: {exc}); please report it",
-                                  None, article_id(got.source_path), None, len(got.data), got.raw_sha256,
-                                  got.data if len(got.data) <= QUARANTINE_KEEP_RAW_BYTES else None, None)
-            (articles if isinstance(out, Article) else quarantined).append(out)
+                results = [Quarantined(got.source_uri, got.source_path, got.landing_date, "internal",
+                                       f"unexpected error ({type(exc).__name__}: {exc}); please report it",
+                                       None, article_id(got.source_path), None, len(got.data), got.raw_sha256,
+                                       got.data if len(got.data) <= QUARANTINE_KEEP_RAW_BYTES else None, None)]
+            documents += len(results) - 1
+            for out in results:
+                (articles if isinstance(out, Article) else quarantined).append(out)
     return TaskResult(to_batch(articles, ARTICLE_SCHEMA), quarantined, skipped, len(items), documents, nbytes,
                       time.perf_counter() - t0)
 
@@ -234,6 +262,8 @@ class RunReport:
     articles_written: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    duplicate_kinds: dict[str, int] = field(default_factory=dict)
+    published_indexed: int = 0
     bytes_read: int = 0
     files_skipped: list[dict] = field(default_factory=list)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
@@ -305,7 +335,12 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
         output.mkdir(parents=True, exist_ok=True)
         stager = Stager(output, run_id, config.write)
         ledger: list[LedgerEntry] = []
-        seen_text: dict[str, str] = {}
+        duplicates = DuplicateIndex(config.near_duplicate_jaccard)
+        if config.dedup_against_published:
+            t0 = time.perf_counter()
+            replaced = {key_of(i.landing_date) for i in items}
+            report.published_indexed = load_published(output, duplicates, replaced)
+            stage["dedup (load published)"] += time.perf_counter() - t0
         buffer: list[pa.RecordBatch] = []
         buffered = 0
         keys_seen: set[str] = set()
@@ -342,21 +377,26 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
                 ])
                 mask = pa.array([i not in bad for i in range(table.num_rows)])
                 table = table.filter(mask)
-            # De-duplicate on the cleaned text; first in path order wins.
+            # De-duplicate: exact text, then near (MinHash); first in path order wins.
+            t0 = time.perf_counter()
             keep = []
             shas = table.column("content_sha256").to_pylist()
             ids = table.column("article_id").to_pylist()
             uris = table.column("source_uri").to_pylist()
-            for sha, aid, uri in zip(shas, ids, uris):
-                first = seen_text.get(sha)
-                if first is None:
-                    seen_text[sha] = aid
+            sigs = table.column("minhash").to_pylist()
+            for sha, aid, uri, sig in zip(shas, ids, uris, sigs):
+                dup = duplicates.check(sha, sig)
+                if dup is None:
+                    duplicates.add(aid, sha, sig)
                     keep.append(True)
                     ledger.append(LedgerEntry(uri, "written", aid, None, None))
                 else:
                     keep.append(False)
                     report.duplicates += 1
-                    ledger.append(LedgerEntry(uri, "duplicate", aid, first, "same text as an earlier article"))
+                    report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
+                    what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
+                    ledger.append(LedgerEntry(uri, "duplicate", aid, dup.of, f"{what} article {dup.of}"))
+            stage["dedup"] += time.perf_counter() - t0
             if not all(keep):
                 table = table.filter(pa.array(keep))
             t0 = time.perf_counter()

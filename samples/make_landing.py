@@ -157,6 +157,82 @@ Engineers expect to reopen one lane by midday. Drivers are advised to use the in
 """
 
 
+EN_PARK = [
+    "The borough council approved on Tuesday a plan to turn the disused railway yard behind the station into a "
+    "park with playgrounds, allotments and a covered market, after three years of consultation with residents.",
+    "The project will be paid for by the council and a regional regeneration fund. Work is expected to start in "
+    "the spring and to last eighteen months, according to the planning documents published with the decision.",
+    "Market traders welcomed the plan but asked for parking spaces nearby. \u201cPeople will still come by car on "
+    "Saturdays,\u201d said the chair of the traders\u2019 association, who wants a review after the first year.",
+]
+
+FR_SALON = [
+    "Le salon du livre jeunesse de Montreuil-sur-Lys a fermé ses portes dimanche soir après avoir accueilli "
+    "près de 40 000 visiteurs en cinq jours, un record depuis sa création il y a vingt ans.",
+    "Les organisateurs se félicitent de la présence de nombreuses classes venues de toute la région. Les "
+    "ateliers d\u2019illustration, complets dès le premier jour, seront doublés l\u2019an prochain.",
+]
+
+
+def html_page(title: str, paragraphs: list[str], published: str, charset: str = "utf-8", site: str = "The Borough Courier",
+              url: str = "https://courier.example/news/2016/12/09/railway-yard-park", lang: str = "en") -> str:
+    body = "".join(f"<p>{p}</p>\n" for p in paragraphs)
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="{charset}"><title>{title} | {site}</title>
+<meta property="og:title" content="{title}"><meta property="og:site_name" content="{site}">
+<meta name="author" content="Pat Quill"><link rel="canonical" href="{url}">
+<meta property="article:published_time" content="{published}">
+</head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li><li><a href="/sport">Sport</a></li></ul></nav>
+<div class="cookie-banner">We use cookies to improve your experience. Accept all cookies</div>
+<article><h1>{title}</h1>
+{body}</article>
+<aside class="share">Share on Facebook Share on Twitter</aside>
+<section id="comments"><h2>Comments</h2><div class="comment"><p>About time! Will there be a skate park too, or only benches?</p></div></section>
+<footer>Copyright 2016 {site}. All rights reserved.</footer>
+</body></html>
+"""
+
+
+def jsonl_records() -> bytes:
+    import json
+
+    records = [
+        {"title": "Harbour ferry returns after repairs", "maintext": (
+            "The harbour ferry returned to service on Friday morning after six weeks in dry dock, where engineers replaced "
+            "both propeller shafts and repainted the hull.\n\nCommuters had relied on a replacement bus that added forty "
+            "minutes to the journey around the bay. The operator said timetables would be back to normal from Monday."),
+         "date_publish": "2016-12-09 07:10:00", "authors": ["Jo Lind"], "language": "en", "url": "https://wire.example/ferry",
+         "source_domain": "wire.example", "image_url": "https://wire.example/ferry.jpg"},
+        {"title": "La piscine municipale rouvre ses bassins", "maintext": (
+            "Fermée depuis l\u2019été pour des travaux d\u2019isolation, la piscine municipale de Bréval a rouvert vendredi. "
+            "Le bassin sportif a été entièrement carrelé à neuf et un toboggan attend les enfants.\n\nLes horaires d\u2019ouverture "
+            "sont élargis le mercredi et le samedi, et les tarifs restent inchangés jusqu\u2019à la fin de l\u2019année."),
+         "date_publish": "2016-12-09",
+         "authors": "Claire Morel", "language": "fr", "url": "https://fil.example/piscine", "source_domain": "fil.example"},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    lines.insert(1, '{"title": "Cut off record", "maintext": "This line was cut by the crawler')
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def sgml_container() -> bytes:
+    return (
+        '<!DOCTYPE lewis SYSTEM "lewis.dtd">\n'
+        '<REUTERS TOPICS="YES" NEWID="9001">\n<DATE> 9-DEC-2016 14:05:09.12</DATE>\n'
+        "<TOPICS><D>grain</D><D>wheat</D></TOPICS>\n<PLACES><D>canada</D></PLACES>\n<TEXT>&#2;\n"
+        "<TITLE>PRAIRIE WHEAT HARVEST BEST IN A DECADE</TITLE>\n<DATELINE>    WINNIPEG, Dec 9 - </DATELINE><BODY>Farmers on the prairies\n"
+        "brought in the largest wheat harvest in ten years, the provincial grain board said, helped by\n"
+        "a warm and dry autumn that let combines work until late November.\n"
+        "    Prices fell slightly on the news, traders said.\n Reuter\n&#3;</BODY></TEXT>\n</REUTERS>\n"
+        '<REUTERS TOPICS="NO" NEWID="9002">\n<DATE> 9-DEC-2016 15:40:00.00</DATE>\n<TEXT>&#2;\n'
+        "<TITLE>CITY BUS FARES TO RISE IN JANUARY</TITLE>\n<BODY>Bus fares in the city will rise by five cents in January,\n"
+        "the transit authority said, the first increase in four years, to pay for new low-floor buses.\n Reuter\n&#3;</BODY></TEXT>\n</REUTERS>\n"
+        '<REUTERS TOPICS="NO" NEWID="9003">\n<DATE> 9-DEC-2016 16:02:00.00</DATE>\n<TEXT>&#2;\n'
+        "<TITLE>MILL CLOSES</TITLE>\n<BODY>The paper mill announced that its last shift would"
+    ).encode("ascii")
+
+
 def mojibake(text: str, times: int = 1) -> bytes:
     """UTF-8 bytes read as cp1252 and saved as UTF-8, ``times`` over."""
     for _ in range(times):
@@ -233,6 +309,16 @@ def files() -> dict[str, bytes]:
         }),
         # 2016/12/08: the nested layout, RFC 2822 header
         "2016/12/08/coastal-road.txt": EN_WIRE.encode("utf-8"),
+        # 2016-12-09: other formats, good and broken
+        "2016-12-09/courier-railway-park.html": html_page("Railway yard to become a park", EN_PARK, "2016-12-09T08:15:00+00:00").encode("utf-8"),
+        "2016-12-09/salon-livre.html": html_page(
+            "Salon du livre jeunesse : un record", FR_SALON, "2016-12-09T18:30:00+01:00", charset="utf-8",
+            site="La Gazette de la Lys", url="https://gazette.example/culture/salon-livre", lang="fr",
+        ).replace("\u2019", "'").encode("latin-1"),  # declares UTF-8, is Latin-1: a page that lies
+        "2016-12-09/cut-page.html": html_page("Cut", EN_PARK, "2016-12-09T08:15:00+00:00").split("<body>")[0].encode("utf-8"),
+        "2016-12-09/crawl.jsonl": jsonl_records(),
+        "2016-12-09/export.json": b'{"title": "Export", "maintext": "The export job stopped half way",\n  "date": ',
+        "2016-12-09/wire.sgm": sgml_container(),
     }
 
 

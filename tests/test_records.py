@@ -8,6 +8,7 @@ import typing
 import pyarrow as pa
 import pytest
 
+import factories
 from pipeline import records
 from pipeline.records import ARTICLE_SCHEMA, LEDGER_SCHEMA, QUARANTINE_SCHEMA, Article, LedgerEntry, Quarantined, to_batch
 
@@ -15,10 +16,11 @@ PY_TO_ARROW = {
     str: (pa.types.is_string, pa.types.is_large_string),
     int: (pa.types.is_integer,),
     float: (pa.types.is_floating,),
-    bytes: (pa.types.is_binary, pa.types.is_large_binary),
+    bytes: (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary),
     dt.date: (pa.types.is_date32,),
     dt.datetime: (pa.types.is_timestamp,),
     list: (pa.types.is_list,),
+    dict: (pa.types.is_map,),
 }
 
 
@@ -41,9 +43,8 @@ def test_timestamps_are_utc():
 
 
 def test_to_batch_round_trip():
-    a = Article("id", "file:///x", "x", dt.date(2016, 12, 7), None, None, "T", ["S"], "text", "fr", 0.9,
-                dt.datetime(2016, 12, 1, tzinfo=dt.timezone.utc), "month", "header", "utf-8", [], 0, "h", "r", 1, 4,
-                [], [], "0.1.0")
+    a = factories.article(0, title="T", subheadings=["S"], extra={"newid": "7"})
     batch = to_batch([a], ARTICLE_SCHEMA)
     assert batch.schema.equals(ARTICLE_SCHEMA, check_metadata=False)
-    assert batch.to_pylist()[0]["published_at"] == a.published_at
+    row = batch.to_pylist()[0]
+    assert row["published_at"] == a.published_at and row["extra"] == [("newid", "7")] and len(row["minhash"]) == 256

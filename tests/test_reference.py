@@ -40,7 +40,7 @@ def test_every_encoding_of_the_reference_gives_the_same_article(reference):
     out = {}
     for name, data in variants(reference).items():
         doc = RawDocument(f"file:///{name}.txt", f"2016-12-07/{name}.txt", dt.date(2016, 12, 7), data, "x")
-        art = process_document(doc, config)
+        (art,) = process_document(doc, config)
         assert isinstance(art, Article), (name, art)
         out[name] = art
     texts = {a.text for a in out.values()}

@@ -23,6 +23,10 @@ BAD = {
     "2016-12-07/truncated.txt.gz": "corrupt compressed file",
     "2016-12-07/readings.csv": "no prose found",
     "2016-12-07/archive.tar.gz!/../escape.txt": "unsafe member path",
+    "2016-12-09/cut-page.html": "the page looks truncated",
+    "2016-12-09/export.json": "JSON syntax error at line 2",
+    "2016-12-09/crawl.jsonl#2": "JSON syntax error on line 2",
+    "2016-12-09/wire.sgm#3": "document cut short",
 }
 
 
@@ -119,7 +123,7 @@ def test_one_worker_and_many_give_the_same_rows(samples, tmp_path):
 def test_a_batch_that_breaks_a_batch_expectation_is_not_published(samples, tmp_path):
     src = tmp_path / "src"
     shutil.copytree(samples, src)
-    bad_day = src / "2016-12-09"
+    bad_day = src / "2016-12-19"
     bad_day.mkdir()
     (bad_day / "empty.txt").write_bytes(b"")
     (bad_day / "numbers.csv").write_bytes(b"1,2,3\n4,5,6\n")
@@ -127,12 +131,12 @@ def test_a_batch_that_breaks_a_batch_expectation_is_not_published(samples, tmp_p
     run(RunConfig(source=str(src), output=str(out), date="2016-12-07"))
     before = current_snapshot(out)
     with pytest.raises(BatchValidationError, match="expect_table_row_count_to_be_between"):
-        run(RunConfig(source=str(src), output=str(out), date="2016-12-09", run_id="bad-day"))
+        run(RunConfig(source=str(src), output=str(out), date="2016-12-19", run_id="bad-day"))
     assert current_snapshot(out) == before
-    assert not (out / "quarantine" / "landing=2016-12-09").exists()
+    assert not (out / "quarantine" / "landing=2016-12-19").exists()
     report = json.loads((out / "_runs" / "bad-day.json").read_text())
     assert report["status"] == "failed" and "expect_table_row_count_to_be_between" in report["error"]
-    assert report["batches"]["2016-12-09"]["published"] is False
+    assert report["batches"]["2016-12-19"]["published"] is False
 
 
 def test_empty_date_is_not_an_error(samples, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from factories import article
 from pipeline.config import WriteConfig
-from pipeline.records import ARTICLE_SCHEMA, to_batch
+from pipeline.records import ARTICLE_SCHEMA, SCHEMA_VERSION, to_batch
 from pipeline.write import Stager, current_snapshot, publish, read_manifest
 
 
@@ -34,7 +34,7 @@ def test_publish_creates_hive_layout_and_manifest(tmp_path):
     assert (tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-07.parquet").is_file()
     assert read(tmp_path).num_rows == 3
     manifest = read_manifest(tmp_path, "2016-12-07")
-    assert manifest["run_id"] == "r1" and manifest["schema_version"] == 1
+    assert manifest["run_id"] == "r1" and manifest["schema_version"] == SCHEMA_VERSION
     (rel, info), = manifest["files"].items()
     assert rel == "articles/year=2016/month=12/2016-12-07.parquet" and info["rows"] == 3 and len(info["sha256"]) == 64
     assert current_snapshot(tmp_path).name == snap

@@ -1,0 +1,162 @@
+"""HTML pages: the article's text and metadata, without menus, ads, banners and comments.
+
+In:  the bytes of a saved web page (for the charset it declares) and their decoded text.
+Out: one ``Parsed`` (format ``html``): body = the main text, header = title, authors,
+     description, site name, canonical URL, publication date, categories; or a ``Rejected``
+     when no article text can be found (an index page, a redirect stub, a page cut before its body).
+
+Decoding: the page's declared charset (``<meta charset>``, ``http-equiv``) is evidence, weighed
+by ``decode.decode``: valid UTF-8 wins over any declaration, a declared legacy charset wins over
+our guess, and which won is recorded in ``repairs``. Pages that lie about their charset (declare
+UTF-8, are Latin-1) or carry mojibake come out clean.
+
+Main text: trafilatura, the field's reference extractor, run on our decoded text (so it never
+has to guess the charset), comments excluded. Date: the page's own structured metadata first
+(JSON-LD ``datePublished``, ``article:published_time``, ``<time datetime>`` in the article and
+similar meta tags), read with our date parser, which keeps their full precision; then htmldate
+(day precision) as the fallback, and the URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from .config import DateConfig
+from .dates import parse_date
+from .parse import Header, Parsed, Rejected
+
+_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_JSONLD = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(.*?)</script>""", re.I | re.S)
+_META = re.compile(r"""<meta\s+[^>]*?(?:property|name|itemprop)\s*=\s*["']([^"']+)["'][^>]*?content\s*=\s*["']([^"']*)["']""", re.I)
+_META_REV = re.compile(r"""<meta\s+[^>]*?content\s*=\s*["']([^"']*)["'][^>]*?(?:property|name|itemprop)\s*=\s*["']([^"']+)["']""", re.I)
+_CANONICAL = re.compile(r"""<link[^>]+rel\s*=\s*["']canonical["'][^>]*href\s*=\s*["']([^"']+)["']|<link[^>]+href\s*=\s*["']([^"']+)["'][^>]*rel\s*=\s*["']canonical["']""", re.I)
+_PUBLISHED_META = (
+    "article:published_time", "og:article:published_time", "datepublished", "publishdate", "pubdate",
+    "publish-date", "publication_date", "date.issued", "dc.date.issued", "dcterms.date", "dc.date", "sailthru.date",
+    "parsely-pub-date", "article.published", "published_time", "date", "og:published_time",
+)
+
+for _name in ("trafilatura", "htmldate", "courlan", "justext"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+def looks_like_html(text: str) -> bool:
+    lead = text.lstrip()[:1024].lower()
+    return lead.startswith(("<!doctype html", "<html", "<head", "<!--")) and bool(re.search(r"<(html|head|body|meta|title)[\s>]", text[:8192], re.I)) \
+        or bool(re.search(r"<(html|body|head)[\s>]", lead))
+
+
+def declared_charset(data: bytes) -> str | None:
+    m = _CHARSET.search(data[:8192])
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+def _jsonld_objects(text: str):
+    for block in _JSONLD.findall(text):
+        try:
+            data = json.loads(block.strip())
+        except (json.JSONDecodeError, ValueError):
+            continue
+        stack = [data]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, list):
+                stack.extend(obj)
+            elif isinstance(obj, dict):
+                yield obj
+                if "@graph" in obj:
+                    stack.append(obj["@graph"])
+
+
+_ARTICLE_TYPES = re.compile(r"Article|Posting|Report|BlogPosting|NewsArticle|WebPage", re.I)
+
+
+def _meta(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    head = text[:300_000]
+    for name, content in _META.findall(head):
+        out.setdefault(name.lower(), content)
+    for content, name in _META_REV.findall(head):
+        out.setdefault(name.lower(), content)
+    return out
+
+
+def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple[str, str] | None:
+    """(date text, where) from JSON-LD or meta tags, if our parser reads it.
+
+    The first candidate wins (JSON-LD before meta tags); when it is given in UTC and another
+    candidate states the same instant with the publisher's own offset, that one is kept instead,
+    so that ``utc_offset_minutes`` can give back the local day of publication.
+    """
+    candidates: list[tuple[str, str]] = []
+    for obj in _jsonld_objects(text):
+        kind = obj.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
+            value = obj.get("datePublished") or obj.get("dateCreated")
+            if isinstance(value, str):
+                candidates.append((value, "json-ld"))
+    for key in _PUBLISHED_META:
+        if meta.get(key):
+            candidates.append((meta[key], f"meta {key}"))
+    parsed = [(c, parse_date(c[0], dates)) for c in candidates]
+    parsed = [(c, p) for c, p in parsed if p is not None]
+    if not parsed:
+        return None
+    (first, p0) = parsed[0]
+    if p0.precision in ("minute", "second") and not p0.offset_minutes:
+        for c, p in parsed[1:]:
+            if p.offset_minutes and abs((p.value - p0.value).total_seconds()) < 60:
+                return c
+    return first
+
+
+def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str | None = None) -> Parsed | Rejected:
+    import trafilatura  # heavy: only pages pay for it
+
+    truncated = not re.search(r"</(html|body)\s*>", text[-200_000:], re.I)
+    meta = _meta(text)
+    canonical = _CANONICAL.search(text[:300_000])
+    url = (canonical.group(1) or canonical.group(2)) if canonical else meta.get("og:url") or url_hint
+    doc = trafilatura.bare_extraction(text, url=url, with_metadata=True, include_comments=False,
+                                      deduplicate=False)
+    body = (doc.text if doc is not None else "") or ""
+    if len(body.strip()) < 25:  # a menu word or two is what an index or error page leaves (CJK has no spaces)
+        reason = "no article text found in the HTML page"
+        if truncated:
+            reason += " (the page looks truncated: no closing </body> or </html>)"
+        elif "http-equiv=\"refresh\"" in text.lower() or "location.replace" in text:
+            reason += " (a redirect stub)"
+        return Rejected("html", reason)
+    warnings: list[str] = []
+    if truncated:
+        warnings.append("HTML page has no closing </body> or </html>: it may be truncated")
+    found = structured_date(text, meta, dates)
+    date = found[0] if found else None
+    if date is None:
+        import htmldate
+
+        try:
+            date = htmldate.find_date(text, url=url, original_date=True, extensive_search=True)
+        except Exception:  # htmldate raises on odd trees; the URL and landing date remain
+            date = None
+    authors = tuple(a.strip() for a in re.split(r";|,| and ", doc.author or "") if a.strip()) if doc.author else ()
+    extra = []
+    if found:
+        extra.append(("date_found_in", json.dumps(found[1])))
+    if doc.hostname:
+        extra.append(("hostname", json.dumps(doc.hostname)))
+    header = Header(
+        date=date,
+        title=doc.title or None,
+        url=doc.url or url,
+        source_name=doc.sitename or None,
+        authors=authors,
+        language=None,  # a page's declared language is often a site default: identify from text
+        description=doc.description or None,
+        topics=tuple(doc.categories or ()) + tuple(doc.tags or ()),
+        extra=tuple(extra),
+    )
+    return Parsed("html", header, body, "meta", None, tuple(warnings))
