@@ -68,3 +68,15 @@ def test_empty_date_exits_0_and_says_so(samples, tmp_path):
 
 def test_bad_arguments_exit_2():
     assert cli("run", "--output", "x").returncode == 2
+
+
+def test_broken_formats_are_quarantined_and_the_run_exits_0(samples, tmp_path):
+    p = cli("run", "--source", str(samples), "--output", str(tmp_path), "--date", "2016-12-09")
+    assert p.returncode == 0, p.stderr
+    for reason in ("JSON syntax error", "no article text found in the HTML page", "document cut short"):
+        assert reason in p.stdout
+
+
+def test_sample_landing_zone_matches_its_generator(repo):
+    p = subprocess.run([sys.executable, str(repo / "samples" / "make_landing.py"), "--check"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
