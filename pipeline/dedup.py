@@ -79,7 +79,7 @@ def load_published(output: Path, index: DuplicateIndex, exclude_keys: set[str]) 
         return 0
     n = 0
     for path in sorted(articles.rglob("*.parquet")):
-        if path.stem in exclude_keys:
+        if path.name.split(".", 1)[0] in exclude_keys:  # <key>.part-NNNNN.parquet
             continue
         schema = pq.read_schema(path)
         cols = ["article_id", "content_sha256"] + (["minhash"] if "minhash" in schema.names else [])

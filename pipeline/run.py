@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
 import secrets
+import shutil
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -242,7 +244,7 @@ def _results(source: Source, tasks: list[list[FetchItem]], config: RunConfig, wo
 
 
 # ---------------------------------------------------------------------------------------------
-# The run
+# The run: plan -> process_shard (one or many, anywhere) -> finalize
 
 
 @dataclass
@@ -256,6 +258,7 @@ class RunReport:
     finished_at: str = ""
     seconds: float = 0.0
     workers: int = 1
+    shards: int = 1
     pipeline_version: str = __version__
     files_seen: int = 0
     documents_seen: int = 0
@@ -269,6 +272,7 @@ class RunReport:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     quarantine_by_stage: dict[str, int] = field(default_factory=dict)
     encodings: dict[str, int] = field(default_factory=dict)
+    formats: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
     date_sources: dict[str, int] = field(default_factory=dict)
     date_precisions: dict[str, int] = field(default_factory=dict)
@@ -278,6 +282,7 @@ class RunReport:
     batches: dict[str, dict] = field(default_factory=dict)  # per landing date: counts, published
     published_snapshot: str | None = None
     partitions: list[str] = field(default_factory=list)
+    data_docs: str | None = None
     ledger: str | None = None
     error: str | None = None
 
@@ -301,164 +306,328 @@ def _count(counter: dict[str, int], values) -> None:
         counter[str(v)] = counter.get(str(v), 0) + 1
 
 
+def _merge(into: dict[str, int], other: dict[str, int]) -> None:
+    for k, v in other.items():
+        into[k] = into.get(k, 0) + v
+
+
 def new_run_id(date: str | None) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{date or 'all'}-{secrets.token_hex(3)}"
 
 
-def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) -> RunReport:
-    """Run the pipeline once; see the module docstring."""
-    started = time.perf_counter()
+def _staging(output: Path, run_id: str) -> Path:
+    return output / ".staging" / run_id
+
+
+def _shard_dir(output: Path, run_id: str, index: int) -> Path:
+    return _staging(output, run_id) / f"shard-{index:05d}"
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise StageError("fetch", f"--date {value!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+INDEX_SCHEMA = pa.schema([
+    pa.field("seq", pa.int64()), pa.field("article_id", pa.string()), pa.field("source_uri", pa.string()),
+    pa.field("landing_key", pa.string()), pa.field("content_sha256", pa.string()), pa.field("minhash", pa.binary(256)),
+    pa.field("raw_sha256", pa.string()),
+])
+
+
+def plan(config: RunConfig, shards: int = 1) -> dict:
+    """List the source and cut it into ``shards`` contiguous, path-ordered shards.
+
+    Writes ``OUT/.staging/<run_id>/plan.json`` and returns it (run_id, keys, shards). Balanced by
+    bytes, so that shards take about the same time.
+    """
     run_id = config.run_id or new_run_id(config.date)
     output = Path(config.output).expanduser().resolve()
-    report = RunReport(run_id=run_id, status="failed", source=config.source, output=str(output), date=config.date,
-                       started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    stage = collections.Counter()
+    date = _parse_date(config.date)
+    source = Source(config.source)
+    items, skipped = list_items(source, date, config.fetch)
+    n = max(1, min(shards, len(items) or 1))
+    total = sum(max(i.size, 1) for i in items) or 1
+    cuts: list[list[FetchItem]] = [[] for _ in range(n)]
+    acc = 0
+    for item in items:
+        index = min(n - 1, acc * n // total)
+        cuts[index].append(item)
+        acc += max(item.size, 1)
+    cuts = [c for c in cuts if c] or [[]]
+    body = {
+        "run_id": run_id, "source": config.source, "output": str(output), "date": config.date,
+        "keys": sorted({key_of(i.landing_date) for i in items}),
+        "skipped": [{"source_uri": s.source_uri, "reason": s.reason} for s in skipped],
+        "shards": [[{"uri": i.uri, "path": i.path, "rel": i.rel, "size": i.size,
+                     "landing_date": i.landing_date.isoformat() if i.landing_date else None} for i in c] for c in cuts],
+        "planned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    staging = _staging(output, run_id)
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    with open(staging / "plan.json", "w", encoding="utf-8") as fh:
+        json.dump(body, fh)
+    return body
+
+
+def _load_plan(output: Path, run_id: str) -> dict:
+    path = _staging(output, run_id) / "plan.json"
     try:
-        date = None
-        if config.date:
-            try:
-                date = dt.date.fromisoformat(config.date)
-            except ValueError:
-                raise StageError("fetch", f"--date {config.date!r} is not a date", hint="use YYYY-MM-DD") from None
-        validator = Validator(config.validate) if config.validate.enabled else None
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise StageError("run", f"no plan for run {run_id}", source=str(path),
+                         hint="run plan() first (the DAG's plan task), or rerun the whole date") from None
 
-        t = time.perf_counter()
-        source = Source(config.source)
-        items, skipped = list_items(source, date, config.fetch)
-        stage["list"] += time.perf_counter() - t
-        report.files_seen = len(items)
-        report.files_skipped = [{"source_uri": s.source_uri, "reason": s.reason} for s in skipped]
-        workers = min(config.effective_workers(), max(1, len(items)))
-        report.workers = workers
 
-        output.mkdir(parents=True, exist_ok=True)
-        stager = Stager(output, run_id, config.write)
-        ledger: list[LedgerEntry] = []
+def process_shard(config: RunConfig, run_id: str, index: int,
+                  on_progress: Callable[[dict], None] | None = None) -> dict:
+    """Fetch, decode, parse, clean, date, describe and row-validate one shard of a plan.
+
+    Writes the shard's staged Parquet, its index (ids, hashes, signatures in input order) and a
+    summary; returns the summary. Idempotent: a retry starts the shard over.
+    """
+    started = time.perf_counter()
+    output = Path(config.output).expanduser().resolve()
+    planned = _load_plan(output, run_id)
+    items = [FetchItem(i["uri"], i["path"], i["rel"], i["size"],
+                       dt.date.fromisoformat(i["landing_date"]) if i["landing_date"] else None)
+             for i in planned["shards"][index]]
+    source = Source(planned["source"])
+    root = _shard_dir(output, run_id, index)
+    stager = Stager(root, index, config.write)
+    validator = Validator(config.validate) if config.validate.enabled else None
+    workers = min(config.effective_workers(), max(1, len(items)))
+    stage: collections.Counter = collections.Counter()
+    summary = {"shard": index, "files": len(items), "documents": 0, "quarantined": 0, "articles": 0, "bytes_read": 0,
+               "skipped": [], "quarantine_reasons": {}, "quarantine_by_stage": {}, "quarantine_ledger": [],
+               "encodings": {}, "formats": {}, "languages": {}, "date_sources": {}, "date_precisions": {},
+               "repaired_documents": 0, "workers": workers, "keys": []}
+    index_rows: list[pa.Table] = []
+    buffer: list[pa.RecordBatch] = []
+    buffered = 0
+    seq = 0
+    keys_seen: set[str] = set()
+
+    def stage_quarantine(rows: list[Quarantined]) -> None:
+        if not rows:
+            return
+        stager.add_quarantine(to_batch(rows, QUARANTINE_SCHEMA), [key_of(q.landing_date) for q in rows])
+        summary["quarantined"] += len(rows)
+        for q in rows:
+            keys_seen.add(key_of(q.landing_date))
+            reason = _reason_key(q)
+            summary["quarantine_reasons"][reason] = summary["quarantine_reasons"].get(reason, 0) + 1
+            summary["quarantine_by_stage"][q.stage] = summary["quarantine_by_stage"].get(q.stage, 0) + 1
+            summary["quarantine_ledger"].append([q.source_uri, q.article_id, q.reason])
+
+    def flush() -> None:
+        nonlocal buffer, buffered, seq
+        if not buffer:
+            return
+        table = pa.Table.from_batches(buffer, schema=ARTICLE_SCHEMA)
+        buffer, buffered = [], 0
+        t0 = time.perf_counter()
+        failures = validator.rows(table) if validator else []
+        stage["validate rows"] += time.perf_counter() - t0
+        if failures:
+            bad = {f.index: f for f in failures}
+            rows = table.take(pa.array(list(bad), pa.int64())).to_pylist()
+            stage_quarantine([
+                Quarantined(r["source_uri"], r["source_path"], r["landing_date"], "validate", f.reason,
+                            ", ".join(f.expectations), r["article_id"], r["encoding"], len(r["text"].encode()),
+                            r["raw_sha256"], None, r["text"][:2000])
+                for f, r in zip(bad.values(), rows)
+            ])
+            table = table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
+        if table.num_rows == 0:
+            return
+        t0 = time.perf_counter()
+        keys = [key_of(d) for d in table.column("landing_date").to_pylist()]
+        keys_seen.update(keys)
+        stager.add_articles(table, keys)
+        index_rows.append(pa.Table.from_pydict({
+            "seq": list(range(seq, seq + table.num_rows)), "article_id": table.column("article_id"),
+            "source_uri": table.column("source_uri"), "landing_key": keys,
+            "content_sha256": table.column("content_sha256"), "minhash": table.column("minhash"),
+            "raw_sha256": table.column("raw_sha256")}, schema=INDEX_SCHEMA))
+        seq += table.num_rows
+        stage["write"] += time.perf_counter() - t0
+
+    tasks = make_tasks(items, config.task_files, config.task_bytes)
+    files_done = 0
+    last = 0.0
+    t_process = time.perf_counter()
+    for result in _results(source, tasks, config, workers):
+        stage["process (workers, summed)"] += result.seconds
+        files_done += result.files
+        summary["documents"] += result.documents
+        summary["bytes_read"] += result.bytes_read
+        summary["skipped"].extend({"source_uri": s.source_uri, "reason": s.reason} for s in result.skipped)
+        stage_quarantine(result.quarantined)
+        if result.articles.num_rows:
+            batch = result.articles
+            buffer.append(batch)
+            buffered += batch.num_rows
+            _count(summary["encodings"], batch.column("encoding").to_pylist())
+            _count(summary["formats"], batch.column("format").to_pylist())
+            if buffered >= config.validate.chunk_rows:
+                flush()
+        now = time.perf_counter()
+        if on_progress and (now - last > 1.0 or files_done == len(items)):
+            last = now
+            on_progress({"files_done": files_done, "files": len(items), "documents": summary["documents"],
+                         "quarantined": summary["quarantined"], "seconds": now - started})
+    flush()
+    stage["process (wall)"] = time.perf_counter() - t_process
+    stager.close()
+    index_table = pa.concat_tables(index_rows) if index_rows else INDEX_SCHEMA.empty_table()
+    pq.write_table(index_table, root / "index.parquet", compression="zstd")
+    summary["articles"] = index_table.num_rows
+    summary["keys"] = sorted(keys_seen)
+    summary["article_files"] = {k: v.article_files for k, v in stager.keys.items()}
+    summary["quarantine_files"] = {k: v.quarantine_files for k, v in stager.keys.items()}
+    summary["stage_seconds"] = {k: round(v, 3) for k, v in stage.items()}
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    summary["hostname"] = os.uname().nodename
+    tmp = root / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, default=str), encoding="utf-8")
+    os.replace(tmp, root / "summary.json")
+    return summary
+
+
+def finalize(config: RunConfig, run_id: str, started: float | None = None) -> RunReport:
+    """Merge a plan's shards: de-duplicate (input order), validate each landing date as a batch,
+    publish the dates that pass in one atomic swap, write the run report and ledger.
+
+    Raises ``BatchValidationError`` if a date failed (the others are published)."""
+    started = started if started is not None else time.perf_counter()
+    output = Path(config.output).expanduser().resolve()
+    planned = _load_plan(output, run_id)
+    report = RunReport(run_id=run_id, status="failed", source=planned["source"], output=str(output),
+                       date=planned["date"], started_at=planned["planned_at"], shards=len(planned["shards"]))
+    stage: collections.Counter = collections.Counter()
+    ledger: list[LedgerEntry] = []
+    try:
+        staging = _staging(output, run_id)
+        summaries = []
+        for index in range(len(planned["shards"])):
+            path = _shard_dir(output, run_id, index) / "summary.json"
+            if not path.exists():
+                raise StageError("run", f"shard {index} of run {run_id} has not been processed", source=str(path),
+                                 hint="rerun its process_shard task, then finalize again")
+            summaries.append(json.loads(path.read_text(encoding="utf-8")))
+        report.files_skipped = list(planned["skipped"])
+        report.files_seen = sum(s["files"] for s in summaries)
+        for s in summaries:
+            report.documents_seen += s["documents"]
+            report.quarantined += s["quarantined"]
+            report.bytes_read += s["bytes_read"]
+            report.files_skipped.extend(s["skipped"])
+            report.workers = max(report.workers, s["workers"])
+            for name in ("quarantine_reasons", "quarantine_by_stage", "encodings", "formats"):
+                _merge(getattr(report, name), s[name])
+            for k, v in s["stage_seconds"].items():
+                stage[k] += v
+            ledger.extend(LedgerEntry(uri, "quarantined", aid, None, reason) for uri, aid, reason in s["quarantine_ledger"])
+        if report.documents_seen == 0:
+            report.status = "empty"
+            shutil.rmtree(staging, ignore_errors=True)
+            return report
+
+        # De-duplicate across shards, in input order (shards are contiguous and path-ordered).
+        t0 = time.perf_counter()
         duplicates = DuplicateIndex(config.near_duplicate_jaccard)
         if config.dedup_against_published:
-            t0 = time.perf_counter()
-            replaced = {key_of(i.landing_date) for i in items}
-            report.published_indexed = load_published(output, duplicates, replaced)
-            stage["dedup (load published)"] += time.perf_counter() - t0
-        buffer: list[pa.RecordBatch] = []
-        buffered = 0
-        keys_seen: set[str] = set()
-        files_done = 0
-
-        def stage_quarantine(rows: list[Quarantined]) -> None:
-            if not rows:
-                return
-            stager.add_quarantine(to_batch(rows, QUARANTINE_SCHEMA), [key_of(q.landing_date) for q in rows])
-            report.quarantined += len(rows)
-            for q in rows:
-                reason = _reason_key(q)
-                report.quarantine_reasons[reason] = report.quarantine_reasons.get(reason, 0) + 1
-                report.quarantine_by_stage[q.stage] = report.quarantine_by_stage.get(q.stage, 0) + 1
-                ledger.append(LedgerEntry(q.source_uri, "quarantined", q.article_id, None, q.reason))
-
-        def flush() -> None:
-            nonlocal buffer, buffered
-            if not buffer:
-                return
-            table = pa.Table.from_batches(buffer, schema=ARTICLE_SCHEMA)
-            buffer, buffered = [], 0
-            t0 = time.perf_counter()
-            failures = validator.rows(table) if validator else []
-            stage["validate_rows"] += time.perf_counter() - t0
-            if failures:
-                bad = {f.index: f for f in failures}
-                rows = table.take(pa.array(list(bad), pa.int64())).to_pylist()
-                stage_quarantine([
-                    Quarantined(r["source_uri"], r["source_path"], r["landing_date"], "validate", f.reason,
-                                ", ".join(f.expectations), r["article_id"], r["encoding"], len(r["text"].encode()),
-                                r["raw_sha256"], None, r["text"][:2000])
-                    for f, r in zip(bad.values(), rows)
-                ])
-                mask = pa.array([i not in bad for i in range(table.num_rows)])
-                table = table.filter(mask)
-            # De-duplicate: exact text, then near (MinHash); first in path order wins.
-            t0 = time.perf_counter()
-            keep = []
-            shas = table.column("content_sha256").to_pylist()
-            ids = table.column("article_id").to_pylist()
-            uris = table.column("source_uri").to_pylist()
-            sigs = table.column("minhash").to_pylist()
-            for sha, aid, uri, sig in zip(shas, ids, uris, sigs):
+            report.published_indexed = load_published(output, duplicates, set(planned["keys"]))
+        dropped: set[str] = set()
+        inputs: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
+        for index in range(len(planned["shards"])):
+            idx = pq.read_table(_shard_dir(output, run_id, index) / "index.parquet").to_pydict()
+            for aid, uri, key, sha, sig, raw_sha in zip(idx["article_id"], idx["source_uri"], idx["landing_key"],
+                                                       idx["content_sha256"], idx["minhash"], idx["raw_sha256"]):
+                inputs[key].append((uri, raw_sha))
                 dup = duplicates.check(sha, sig)
                 if dup is None:
                     duplicates.add(aid, sha, sig)
-                    keep.append(True)
                     ledger.append(LedgerEntry(uri, "written", aid, None, None))
-                else:
-                    keep.append(False)
-                    report.duplicates += 1
-                    report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
-                    what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
-                    ledger.append(LedgerEntry(uri, "duplicate", aid, dup.of, f"{what} article {dup.of}"))
-            stage["dedup"] += time.perf_counter() - t0
-            if not all(keep):
-                table = table.filter(pa.array(keep))
-            t0 = time.perf_counter()
-            landing = table.column("landing_date").to_pylist()
-            keys = [key_of(d) for d in landing]
-            keys_seen.update(keys)
-            stager.add_articles(table, keys)
-            stage["write"] += time.perf_counter() - t0
-            report.articles_written += table.num_rows
-            _count(report.encodings, table.column("encoding").to_pylist())
-            _count(report.languages, table.column("language").to_pylist())
-            _count(report.date_sources, table.column("date_source").to_pylist())
-            _count(report.date_precisions, table.column("date_precision").to_pylist())
-            report.repaired_documents += sum(1 for r in table.column("repairs").to_pylist() if r)
+                    continue
+                dropped.add(aid)
+                report.duplicates += 1
+                report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
+                what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
+                ledger.append(LedgerEntry(uri, "duplicate", aid, dup.of, f"{what} article {dup.of}"))
+        stage["dedup"] += time.perf_counter() - t0
 
-        tasks = make_tasks(items, config.task_files, config.task_bytes)
-        t_process = time.perf_counter()
-        last_progress = 0.0
-        for result in _results(source, tasks, config, workers):
-            stage["process (workers, summed)"] += result.seconds
-            files_done += result.files
-            report.documents_seen += result.documents
-            report.bytes_read += result.bytes_read
-            report.files_skipped.extend({"source_uri": s.source_uri, "reason": s.reason} for s in result.skipped)
-            for q in result.quarantined:
-                keys_seen.add(key_of(q.landing_date))
-            stage_quarantine(result.quarantined)
-            if result.articles.num_rows:
-                buffer.append(result.articles)
-                buffered += result.articles.num_rows
-                if buffered >= config.validate.chunk_rows:
-                    flush()
-            now = time.perf_counter()
-            if on_progress and (now - last_progress > 1.0 or files_done == len(items)):
-                last_progress = now
-                on_progress({"files_done": files_done, "files": len(items), "documents": report.documents_seen,
-                             "articles": report.articles_written + buffered, "quarantined": report.quarantined,
-                             "seconds": now - started})
-        flush()
-        stage["process (wall)"] = time.perf_counter() - t_process
-        stager.close()
-
-        for k in keys_seen:
-            stager.touch(k)
-        if report.documents_seen == 0:
-            report.status = "empty"
-            stager.discard()
-            return report
-
-        # Batch-level validation, one batch per landing date.
+        # The final files of each key: shard files as they are, or filtered where duplicates were dropped.
         t0 = time.perf_counter()
+        final = staging / "final"
+        if final.exists():
+            shutil.rmtree(final)
+        files: dict[str, list[tuple[Path, str]]] = collections.defaultdict(list)
+        rows_by_file: dict[str, dict[str, int]] = collections.defaultdict(dict)
+        keys = sorted({k for s in summaries for k in s["keys"]})
+        for index, s in enumerate(summaries):
+            root = _shard_dir(output, run_id, index)
+            for key, entries in s["article_files"].items():
+                for rel, rows in entries.items():
+                    src = root / rel
+                    if dropped:
+                        t = pq.read_table(src, schema=ARTICLE_SCHEMA)
+                        mask = pc.invert(pc.is_in(t.column("article_id"), pa.array(sorted(dropped), pa.string())))
+                        if not pc.all(mask).as_py():
+                            t = t.filter(mask)
+                            if t.num_rows == 0:
+                                continue
+                            src = final / rel
+                            src.parent.mkdir(parents=True, exist_ok=True)
+                            pq.write_table(t, src, compression=config.write.compression,
+                                           compression_level=config.write.compression_level,
+                                           row_group_size=config.write.row_group_rows)
+                        rows = t.num_rows
+                    files[key].append((src, rel))
+                    rows_by_file[key][rel] = rows
+            for key, entries in s["quarantine_files"].items():
+                for rel, rows in entries.items():
+                    files[key].append((root / rel, rel))
+                    rows_by_file[key][rel] = rows
+        stage["write"] += time.perf_counter() - t0
+
+        # Batch-level validation, one batch per landing date, and the data docs of the run.
+        t0 = time.perf_counter()
+        validator = Validator(config.validate) if config.validate.enabled else None
         passed: list[str] = []
         failed: dict[str, list[str]] = {}
-        for key in sorted(stager.keys):
-            staged = stager.keys[key]
-            info = {"articles": staged.articles, "quarantined": staged.quarantined, "published": False}
+        results_for_docs = {}
+        view_columns = [n for n in ARTICLE_SCHEMA.names if n != "text"]
+        for key in keys:
+            # The batch view: every article of the date that passed row validation, duplicates
+            # included and flagged (is_duplicate), every column but the text.
+            shard_files = [_shard_dir(output, run_id, i) / rel for i, s in enumerate(summaries)
+                           for rel in s["article_files"].get(key, {})]
+            view = pq.read_table(shard_files, columns=view_columns, schema=ARTICLE_SCHEMA) if shard_files \
+                else ARTICLE_SCHEMA.empty_table().select(view_columns)
+            view = view.append_column("is_duplicate", pc.is_in(view.column("article_id"), pa.array(sorted(dropped), pa.string())))
+            quarantined = sum(r for rel, r in rows_by_file[key].items() if rel.startswith("quarantine/"))
+            published_rows = view.num_rows - pc.sum(view.column("is_duplicate")).as_py() if view.num_rows else 0
+            info = {"articles": published_rows, "duplicates": view.num_rows - published_rows, "quarantined": quarantined,
+                    "published": False}
+            kept = view.filter(pc.invert(view.column("is_duplicate")))
+            _count(report.languages, kept.column("language").to_pylist())
+            _count(report.date_sources, kept.column("date_source").to_pylist())
+            _count(report.date_precisions, kept.column("date_precision").to_pylist())
+            report.repaired_documents += sum(1 for r in kept.column("repairs").to_pylist() if r)
             if validator:
-                files = [stager.root / rel for rel in staged.article_files]
-                view = pq.read_table(files, columns=[n for n in ARTICLE_SCHEMA.names if n != "text"], schema=ARTICLE_SCHEMA) \
-                    if files else ARTICLE_SCHEMA.empty_table().drop(["text"])
                 result = validator.batch(view)
                 info["expectations"] = result.results
+                results_for_docs[key] = result
                 if not result.success:
                     failed[key] = result.failures
                     info["failures"] = result.failures
@@ -466,32 +635,49 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
                     continue
             passed.append(key)
             report.batches[key] = info
-        stage["validate_batches"] += time.perf_counter() - t0
+        stage["validate batches"] += time.perf_counter() - t0
         report.validation = {
             "row_suite": config.validate.row_suite if validator else None,
             "batch_suite": config.validate.batch_suite if validator else None,
             "batches_passed": len(passed),
             "batches_failed": len(failed),
         }
+        if validator and results_for_docs:
+            try:
+                from .docs import write_data_docs
+
+                report.data_docs = str(write_data_docs(output, run_id, results_for_docs))
+            except Exception as exc:  # docs are a view of the results, never a reason to fail
+                log.warning("could not write data docs: %s", exc)
 
         t0 = time.perf_counter()
+        report.articles_written = sum(report.batches[k]["articles"] for k in passed)
         if passed:
-            manifests = {
-                key: {"key": key, "run_id": run_id, "pipeline_version": __version__, "source": config.source,
-                      "articles": stager.keys[key].articles, "quarantined": stager.keys[key].quarantined,
-                      "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-                for key in passed
-            }
-            report.partitions = sorted({rel.rsplit("/", 1)[0] for k in passed for rel in stager.keys[k].article_files})
-            report.published_snapshot = publish(output, stager, passed, manifests, config.write)
+            manifests = {}
+            for key in passed:
+                digest = hashlib.sha256()
+                for uri, raw_sha in sorted(inputs.get(key, [])):
+                    digest.update(f"{uri}\t{raw_sha}\n".encode())
+                manifests[key] = {
+                    "key": key, "run_id": run_id, "pipeline_version": __version__, "source": planned["source"],
+                    "articles": report.batches[key]["articles"], "quarantined": report.batches[key]["quarantined"],
+                    "inputs": len(inputs.get(key, [])), "inputs_sha256": digest.hexdigest(),
+                    "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "rows_by_file": rows_by_file[key],
+                }
+            report.partitions = sorted({rel.rsplit("/", 1)[0] for k in passed for _, rel in files.get(k, []) if rel.startswith("articles/")})
+            report.published_snapshot = publish(output, {k: files.get(k, []) for k in passed}, manifests, config.write)
             for key in passed:
                 report.batches[key]["published"] = True
-        else:
-            stager.discard()
+        # Articles of failed batches were not written; the equation counts them as quarantined.
+        for key in failed:
+            report.quarantined += report.batches[key]["articles"]
+            report.quarantine_reasons[f"batch {key} failed"] = report.batches[key]["articles"]
         stage["publish"] += time.perf_counter() - t0
+        shutil.rmtree(staging, ignore_errors=True)
         if failed:
             details = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failed.items()))
-            raise BatchValidationError([details], source=config.source,
+            raise BatchValidationError([details], source=planned["source"],
                                        report_path=str(output / "_runs" / f"{run_id}.json"))
         report.status = "succeeded"
         return report
@@ -505,7 +691,27 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
         report.seconds = round(time.perf_counter() - started, 3)
         report.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         report.stage_seconds = {k: round(v, 3) for k, v in stage.items()}
-        _write_report(output, report, locals().get("ledger"))
+        _write_report(output, report, ledger)
+
+
+def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) -> RunReport:
+    """Run the pipeline once, in this process and its workers: plan, one shard, finalize."""
+    started = time.perf_counter()
+    output = Path(config.output).expanduser().resolve()
+    run_id = config.run_id or new_run_id(config.date)
+    config = config.with_(run_id=run_id)
+    try:
+        if config.validate.enabled:
+            Validator(config.validate)  # a missing or broken suite fails before any work
+        output.mkdir(parents=True, exist_ok=True)
+        plan(config, shards=1)
+        process_shard(config, run_id, 0, on_progress)
+    except StageError as exc:
+        report = RunReport(run_id=run_id, status="failed", source=config.source, output=str(output), date=config.date,
+                           started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), error=str(exc))
+        _write_report(output, report, None)
+        raise
+    return finalize(config, run_id, started)
 
 
 def _write_report(output: Path, report: RunReport, ledger: list[LedgerEntry] | None) -> None:

@@ -41,6 +41,7 @@ class BatchResult:
     evaluated: int
     statistics: dict[str, Any] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
+    raw: Any = None  # the GX ExpectationSuiteValidationResult, for Data Docs
 
 
 def load_suite_json(directory: Path, name: str) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class Validator:
             if not er.success:
                 failures.append(f"{describe(cfg)}: {hint}" if hint else describe(cfg))
         stats = dict(result.statistics) if result.statistics else {}
-        return BatchResult(not failures, failures, len(result.results), stats, results)
+        return BatchResult(not failures, failures, len(result.results), stats, results, result)
 
     @staticmethod
     def _frame_all(table: pa.Table):

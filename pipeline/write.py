@@ -5,9 +5,9 @@ In:  Arrow tables of articles and quarantine rows (``records.ARTICLE_SCHEMA`` /
      output folder, a ``WriteConfig``.
 Out: the datasets readers use, hive-partitioned, zstd Parquet::
 
-    OUT/articles/year=YYYY/month=MM/<key>.parquet    (by publication date)
-    OUT/quarantine/landing=<key>/<key>.parquet
-    OUT/_manifests/<key>.json                         (rows, files, checksums of one key)
+    OUT/articles/year=YYYY/month=MM/<key>.part-NNNNN.parquet   (by publication date; one file per shard)
+    OUT/quarantine/landing=<key>/<key>.part-NNNNN.parquet
+    OUT/_manifests/<key>.json, <key>.SUCCESS                     (rows, files, checksums of one key)
 
 How publishing stays atomic on a local filesystem: every published state is an immutable
 snapshot folder ``OUT/.snapshots/NNNNNNNN/``; ``OUT/current`` is a symbolic link to the live one
@@ -65,17 +65,18 @@ class StagedKey:
 
 
 class Stager:
-    """Streams tables into staged Parquet files under ``OUT/.staging/<run_id>/``.
+    """Streams tables into the staged Parquet files of one shard (``root``).
 
-    One writer per (key, partition) stays open until ``close``; rows of a file keep the order in
-    which they arrive, which the run makes the sorted order of source paths.
+    Files are named ``<key>.part-<shard>.parquet``; one writer per (key, partition) stays open
+    until ``close``; rows keep the order in which they arrive (input order).
     """
 
-    def __init__(self, output: Path, run_id: str, config: WriteConfig):
-        self.root = Path(output) / ".staging" / run_id
+    def __init__(self, root: Path, shard: int, config: WriteConfig):
+        self.root = Path(root)
         if self.root.exists():
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True)
+        self.shard = shard
         self.config = config
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.keys: dict[str, StagedKey] = {}
@@ -104,11 +105,11 @@ class Stager:
         months = pc.month(ts).to_pylist()
         groups: dict[str, list[int]] = {}
         for i, (k, y, m) in enumerate(zip(keys, years, months)):
-            groups.setdefault(f"articles/year={y:04d}/month={m:02d}/{k}.parquet", []).append(i)
+            groups.setdefault(f"articles/year={y:04d}/month={m:02d}/{k}.part-{self.shard:05d}.parquet", []).append(i)
         for rel, idx in groups.items():
             part = table.take(pa.array(idx, pa.int32())) if len(idx) != table.num_rows else table
             self._writer(rel, ARTICLE_SCHEMA).write_table(part, row_group_size=self.config.row_group_rows)
-            staged = self._key(rel.rsplit("/", 1)[1][: -len(".parquet")])
+            staged = self._key(_file_key(rel))
             staged.article_files[rel] = staged.article_files.get(rel, 0) + len(idx)
 
     def add_quarantine(self, table: pa.Table | pa.RecordBatch, keys: list[str]) -> None:
@@ -120,7 +121,7 @@ class Stager:
         for i, k in enumerate(keys):
             groups.setdefault(k, []).append(i)
         for k, idx in groups.items():
-            rel = f"quarantine/landing={k}/{k}.parquet"
+            rel = f"quarantine/landing={k}/{k}.part-{self.shard:05d}.parquet"
             part = table.take(pa.array(idx, pa.int32())) if len(idx) != table.num_rows else table
             self._writer(rel, QUARANTINE_SCHEMA).write_table(part)
             staged = self._key(k)
@@ -171,12 +172,10 @@ def current_snapshot(output: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-def _file_key(rel: str) -> str | None:
-    name = rel.rsplit("/", 1)[-1]
-    for suffix in (".parquet", ".json"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
+def _file_key(rel: str) -> str:
+    """The landing-date key a published file belongs to: ``2016-12-07.part-00003.parquet``,
+    ``2016-12-07.json`` and ``2016-12-07.SUCCESS`` all belong to ``2016-12-07``."""
+    return rel.rsplit("/", 1)[-1].split(".", 1)[0]
 
 
 def _ensure_links(output: Path) -> None:
@@ -199,19 +198,22 @@ def _ensure_links(output: Path) -> None:
 
 def publish(
     output: Path,
-    stager: Stager,
-    keys: list[str],
+    files: dict[str, list[tuple[Path, str]]],
     manifests: dict[str, dict],
     config: WriteConfig,
     *,
     _crash_after_links: bool = False,
 ) -> str:
-    """Publish the staged files of ``keys`` in one snapshot swap; returns the snapshot name."""
+    """Publish the staged files of each key in ``files`` ({key: [(staged path, relative
+    destination)]}) in one snapshot swap; returns the snapshot name.
+
+    Staged files are hard-linked, not moved, so a publish that dies can be retried from staging.
+    Each key gets its manifest (with every file's rows, size and sha256) and a ``.SUCCESS`` marker.
+    """
     output = Path(output)
-    stager.close()
     snapshots = output / ".snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
-    replace = set(keys)
+    replace = set(files)
     with publish_lock(output):
         live = current_snapshot(output)
         # Orphans of a publish killed before its swap: any snapshot that is not live and newer.
@@ -220,40 +222,39 @@ def publish(
         for n in numbers:
             if n > live_no:
                 shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
-        new_no = max([live_no] + [n for n in numbers if n <= live_no]) + 1
+        new_no = live_no + 1
         new = snapshots / f"{new_no:08d}"
         for name in DATASETS:
             (new / name).mkdir(parents=True, exist_ok=True)
 
+        def link(src: Path, dst: Path) -> None:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:  # a filesystem without hard links: copy
+                shutil.copy2(src, dst)
+
         if live:
-            for dirpath, _dirs, files in os.walk(live):
-                for fname in files:
+            for dirpath, _dirs, names in os.walk(live):
+                for fname in names:
                     src = Path(dirpath, fname)
                     rel = src.relative_to(live).as_posix()
-                    if _file_key(rel) in replace:
-                        continue
-                    dst = new / rel
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    try:
-                        os.link(src, dst)
-                    except OSError:  # a filesystem without hard links: copy
-                        shutil.copy2(src, dst)
-        for key in keys:
-            staged = stager.keys.get(key)
-            if staged is None:
-                continue
-            for rel in list(staged.article_files) + list(staged.quarantine_files):
-                dst = new / rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(stager.root / rel, dst)
+                    if _file_key(rel) not in replace:
+                        link(src, new / rel)
+        for key, entries in files.items():
+            listing = {}
+            for src, rel in entries:
+                link(src, new / rel)
+                listing[rel] = {"sha256": _sha256_file(new / rel), "bytes": (new / rel).stat().st_size}
             manifest = dict(manifests.get(key, {}))
-            manifest["files"] = {
-                rel: {"rows": rows, "sha256": _sha256_file(new / rel), "bytes": (new / rel).stat().st_size}
-                for rel, rows in sorted({**staged.article_files, **staged.quarantine_files}.items())
-            }
+            rows = manifest.pop("rows_by_file", {})
+            for rel, info in listing.items():
+                info["rows"] = rows.get(rel)
+            manifest["files"] = dict(sorted(listing.items()))
             manifest["schema_version"] = SCHEMA_VERSION
             with open(new / "_manifests" / f"{key}.json", "w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, indent=2, sort_keys=True, default=str)
+            (new / "_manifests" / f"{key}.SUCCESS").write_text(manifest.get("run_id", "") + "\n")
         if _crash_after_links:  # tests: a publish killed before its swap
             raise KeyboardInterrupt("simulated crash before the snapshot swap")
 
@@ -268,7 +269,6 @@ def publish(
         for n in keep[config.keep_snapshots + 1:]:
             if n < new_no:
                 shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
-    shutil.rmtree(stager.root, ignore_errors=True)
     return new.name
 
 

@@ -101,7 +101,7 @@ def _snapshot_rows(out):
 
 def test_same_date_twice_is_identical_and_other_dates_are_untouched(samples, tmp_path):
     run(RunConfig(source=str(samples), output=str(tmp_path), date="2016-12-06", workers=1))
-    other = tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-06.parquet"
+    other = tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-06.part-00000.parquet"
     other_bytes = other.read_bytes()
     run(RunConfig(source=str(samples), output=str(tmp_path), date="2016-12-07", workers=1))
     first = _snapshot_rows(tmp_path)

@@ -18,11 +18,13 @@ from pipeline.write import Stager, current_snapshot, publish, read_manifest
 
 
 def stage(out, run_id, key, n, month=12, text_suffix=""):
+    """Stage n articles of one key as a run's shard would; returns publish()'s {key: [(file, rel)]}."""
     rows = [dataclasses.replace(article(i, text=f"Texte numéro {i} {text_suffix} du jour {key} avec assez de mots pour passer."),
                                 published_at=dt.datetime(2016, month, 3, tzinfo=dt.timezone.utc)) for i in range(n)]
-    stager = Stager(out, run_id, WriteConfig())
+    stager = Stager(out / ".staging" / run_id / "shard-00000", 0, WriteConfig())
     stager.add_articles(pa.Table.from_batches([to_batch(rows, ARTICLE_SCHEMA)]), [key] * n)
-    return stager
+    stager.close()
+    return {key: [(stager.root / rel, rel) for rel in stager.keys[key].article_files]}
 
 
 def read(out):
@@ -30,23 +32,23 @@ def read(out):
 
 
 def test_publish_creates_hive_layout_and_manifest(tmp_path):
-    snap = publish(tmp_path, stage(tmp_path, "r1", "2016-12-07", 3), ["2016-12-07"], {"2016-12-07": {"run_id": "r1"}}, WriteConfig())
-    assert (tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-07.parquet").is_file()
+    snap = publish(tmp_path, stage(tmp_path, "r1", "2016-12-07", 3), {"2016-12-07": {"run_id": "r1"}}, WriteConfig())
+    assert (tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-07.part-00000.parquet").is_file()
+    assert (tmp_path / "_manifests" / "2016-12-07.SUCCESS").is_file()
     assert read(tmp_path).num_rows == 3
     manifest = read_manifest(tmp_path, "2016-12-07")
     assert manifest["run_id"] == "r1" and manifest["schema_version"] == SCHEMA_VERSION
     (rel, info), = manifest["files"].items()
-    assert rel == "articles/year=2016/month=12/2016-12-07.parquet" and info["rows"] == 3 and len(info["sha256"]) == 64
+    assert rel == "articles/year=2016/month=12/2016-12-07.part-00000.parquet" and len(info["sha256"]) == 64
     assert current_snapshot(tmp_path).name == snap
-    assert not (tmp_path / ".staging" / "r1").exists()
 
 
 def test_rerun_replaces_exactly_its_key(tmp_path):
-    publish(tmp_path, stage(tmp_path, "a", "2016-12-06", 2, month=11), ["2016-12-06"], {}, WriteConfig())
-    publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 3), ["2016-12-07"], {}, WriteConfig())
-    other = tmp_path / "articles/year=2016/month=11/2016-12-06.parquet"
+    publish(tmp_path, stage(tmp_path, "a", "2016-12-06", 2, month=11), {}, WriteConfig())
+    publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 3), {}, WriteConfig())
+    other = tmp_path / "articles/year=2016/month=11/2016-12-06.part-00000.parquet"
     inode = os.stat(other).st_ino
-    publish(tmp_path, stage(tmp_path, "c", "2016-12-07", 1, text_suffix="v2"), ["2016-12-07"], {}, WriteConfig())
+    publish(tmp_path, stage(tmp_path, "c", "2016-12-07", 1, text_suffix="v2"), {}, WriteConfig())
     t = read(tmp_path)
     assert t.num_rows == 3
     assert os.stat(other).st_ino == inode  # carried over by hard link, untouched
@@ -55,32 +57,32 @@ def test_rerun_replaces_exactly_its_key(tmp_path):
 
 
 def test_a_key_that_moves_partition_leaves_nothing_behind(tmp_path):
-    publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 2, month=11), ["2016-12-07"], {}, WriteConfig())
-    publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 2, month=12), ["2016-12-07"], {}, WriteConfig())
+    publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 2, month=11), {}, WriteConfig())
+    publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 2, month=12), {}, WriteConfig())
     assert not (tmp_path / "articles/year=2016/month=11").exists()
     assert read(tmp_path).num_rows == 2
 
 
 def test_publish_killed_before_the_swap_leaves_the_previous_version(tmp_path):
-    publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 2), ["2016-12-07"], {}, WriteConfig())
+    publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 2), {}, WriteConfig())
     before = read(tmp_path).sort_by("article_id")
     with pytest.raises(KeyboardInterrupt):
-        publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 5, text_suffix="new"), ["2016-12-07"], {}, WriteConfig(),
+        publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 5, text_suffix="new"), {}, WriteConfig(),
                 _crash_after_links=True)
     assert read(tmp_path).sort_by("article_id").equals(before)
     assert len(list((tmp_path / ".snapshots").iterdir())) == 2  # the orphan is still there
-    publish(tmp_path, stage(tmp_path, "c", "2016-12-07", 4, text_suffix="new"), ["2016-12-07"], {}, WriteConfig())
+    publish(tmp_path, stage(tmp_path, "c", "2016-12-07", 4, text_suffix="new"), {}, WriteConfig())
     assert read(tmp_path).num_rows == 4
     assert sorted(p.name for p in (tmp_path / ".snapshots").iterdir()) == ["00000001", "00000002"]
 
 
 def test_old_snapshots_are_collected(tmp_path):
     for i in range(6):
-        publish(tmp_path, stage(tmp_path, f"r{i}", "2016-12-07", 1, text_suffix=str(i)), ["2016-12-07"], {}, WriteConfig(keep_snapshots=2))
+        publish(tmp_path, stage(tmp_path, f"r{i}", "2016-12-07", 1, text_suffix=str(i)), {}, WriteConfig(keep_snapshots=2))
     assert len(list((tmp_path / ".snapshots").iterdir())) == 3
 
 
 def test_output_folder_owned_by_someone_else_is_refused(tmp_path):
     (tmp_path / "articles").mkdir()
     with pytest.raises(Exception, match="not news-etl's link"):
-        publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 1), ["2016-12-07"], {}, WriteConfig())
+        publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 1), {}, WriteConfig())

@@ -1,0 +1,42 @@
+"""Data Docs: the batch validation results of a run as HTML pages a person can read.
+
+In:  an output folder, a run id, {landing date: ``validate.BatchResult``}.
+Out: ``OUT/_docs/<run_id>/index.html`` (one line per landing date: passed or failed, the failed
+     expectations named, a link) and one Great Expectations validation page per landing date,
+     rendered by GX's own Data Docs renderer. Returns the index path (logged by the DAG's tasks).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+
+def write_data_docs(output: Path, run_id: str, results: dict) -> Path:
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    folder = Path(output) / "_docs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for key, result in sorted(results.items()):
+        page = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}.html"
+        if result.raw is not None:
+            document = ValidationResultsPageRenderer().render(result.raw)
+            (folder / page).write_text(DefaultJinjaPageView().render(document), encoding="utf-8")
+        status = "passed" if result.success else "FAILED"
+        failed = "".join(f"<li>{html.escape(f)}</li>" for f in result.failures)
+        rows.append(f'<tr class="{status.lower()}"><td><a href="{page}">{html.escape(key)}</a></td><td>{status}</td>'
+                    f"<td>{result.evaluated}</td><td><ul>{failed}</ul></td></tr>")
+    index = folder / "index.html"
+    index.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>news-etl validation: "
+        f"{html.escape(run_id)}</title><style>body{{font-family:sans-serif}}td{{padding:4px 12px;vertical-align:top}}"
+        ".failed{background:#fdd}.passed{background:#dfd}</style></head><body>"
+        f"<h1>news-etl batch validation</h1><p>run <code>{html.escape(run_id)}</code></p>"
+        "<table><tr><th>landing date</th><th>status</th><th>expectations</th><th>failed</th></tr>"
+        + "".join(rows) + "</table></body></html>",
+        encoding="utf-8",
+    )
+    return index
