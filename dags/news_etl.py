@@ -1,9 +1,12 @@
 """The daily news-etl DAG: one landing date of article files in, validated Parquet out.
 
 Thin by design: each task turns the Airflow context into plain arguments, calls the library
-(``pipeline``, which never imports Airflow) and returns a path or a small summary. Top-level
-imports come from ``airflow.sdk`` only; the library is imported inside the tasks so that the
-DAG file parses in milliseconds.
+(``pipeline``, which never imports Airflow) and returns small values (a run id, a shard number,
+counts): paths and ids travel through XCom, never data. Top-level imports come from
+``airflow.sdk`` only; the library is imported inside the tasks so that the DAG file parses fast.
+
+    plan_date  ->  process_shard (dynamic task mapping, one per shard)  ->  publish_date
+                                                                            (asset event)
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import Asset, BaseHook, CronDataIntervalTimetable, Param, dag, task
 
 REPO = Path(__file__).resolve().parent.parent
 # Defaults: the sample landing zone bundled with the project and a local output folder. Both can
@@ -20,23 +23,66 @@ REPO = Path(__file__).resolve().parent.parent
 # form (params).
 DEFAULT_SOURCE = os.environ.get("NEWS_ETL_SOURCE", str(REPO / "samples" / "landing"))
 DEFAULT_OUTPUT = os.environ.get("NEWS_ETL_OUTPUT", str(REPO / "output"))
+WEBHOOK_CONN_ID = "news_etl_webhook"
+
+# The published articles dataset. Each published landing date emits one event whose extra says
+# which date, where and how many rows; downstream DAGs (news_etl_daily_counts) schedule on it.
+ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", group="news-etl")
 
 DOC = """
 ### news_etl: a day of article files in, validated, partitioned Parquet out
 
-Each run processes **one landing date**, the run's data interval start: the files under
-`SOURCE/YYYY-MM-DD/` (or `SOURCE/YYYY/MM/DD/`). A rerun of a date replaces exactly that date's
-output, atomically: readers never see a partial date.
+Each run processes **one landing date**: the run's logical date, i.e. the start of its data
+interval for scheduled and backfill runs. Its files (`SOURCE/YYYY-MM-DD/` or `SOURCE/YYYY/MM/DD/`)
+are cut into *shards* that run as mapped `process_shard` tasks (on many workers with Celery or
+Kubernetes); `publish_date` then de-duplicates across shards, validates the date as a batch and
+publishes it in one atomic step. A rerun of a date replaces exactly that date's output; readers
+never see a partial date. A date that breaks a batch expectation fails `publish_date`, names the
+expectation, publishes nothing and leaves a Data Docs page (its path is in the task log).
 
-* **Trigger one date**: *Trigger DAG* ▸ pick the logical date ▸ adjust *source* / *output*.
-* **Backfill**: *Trigger DAG* ▸ *Backfill* with a date range, or
-  `airflow backfill create --dag-id news_etl --from-date 2016-12-05 --to-date 2016-12-07`.
-* **Test without the scheduler**: `airflow dags test news_etl 2016-12-05`.
-* **Same thing without Airflow**: `news-etl run --source SRC --output OUT --date 2016-12-05`.
+* **Trigger one date**: *Trigger* ▸ pick the logical date ▸ adjust the parameters.
+* **Backfill**: *Trigger* ▸ *Backfill* with a date range, or
+  `airflow backfill create --dag-id news_etl --from-date 2016-12-05 --to-date 2016-12-09`.
+* **Check what is published** (Airflow's backfill state can be wrong; the data cannot):
+  `news-etl check --output OUTPUT --start 2016-12-05 --end 2016-12-09`.
+* **Without Airflow**: `news-etl run --source SOURCE --output OUTPUT --date 2016-12-05`.
 
 Output: `OUTPUT/articles/year=YYYY/month=MM/` (articles), `OUTPUT/quarantine/` (rejected documents
-with a reason), `OUTPUT/_runs/<run_id>.json` (the run report: every input accounted for).
+with a reason), `OUTPUT/_runs/<run_id>.json` (the run report: every input accounted for),
+`OUTPUT/_docs/<run_id>/index.html` (validation results). Failures post a summary to the HTTP
+connection `news_etl_webhook` when it exists.
 """
+
+
+def _config(params: dict, date: str | None, run_id: str | None):
+    from pipeline.config import RunConfig
+
+    return RunConfig(source=params["source"], output=params["output"], date=date,
+                     workers=int(params.get("workers") or 0), run_id=run_id)
+
+
+def notify_failure(context) -> None:
+    """On failure: one clear log line, and a JSON post to the news_etl_webhook connection if set."""
+    import logging
+
+    from pipeline.notify import failure_summary, post_json
+
+    ti = context.get("ti") or context.get("task_instance")
+    date = context.get("logical_date") or context.get("data_interval_start")
+    summary = failure_summary(
+        dag_id=getattr(ti, "dag_id", "news_etl"), task_id=getattr(ti, "task_id", "?"),
+        date=date.date().isoformat() if date else None, run_id=context.get("run_id"),
+        error=str(context.get("exception") or ""), log_url=getattr(ti, "log_url", None),
+    )
+    logging.getLogger("news_etl.dag").error(summary["text"])
+    try:
+        conn = BaseHook.get_connection(WEBHOOK_CONN_ID)
+    except Exception:  # no webhook configured: the log line is the notification
+        return
+    url = conn.get_uri() if not (conn.host or "").startswith("http") else conn.host
+    if conn.conn_type in ("http", "https") and conn.host and not conn.host.startswith("http"):
+        url = f"{conn.conn_type}://{conn.host}{':' + str(conn.port) if conn.port else ''}/{(conn.schema or '').lstrip('/')}"
+    post_json(url, summary)
 
 
 @dag(
@@ -52,60 +98,99 @@ with a reason), `OUTPUT/_runs/<run_id>.json` (the run report: every input accoun
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,  # I/O hiccups (network source, busy disk)
         "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": notify_failure,
     },
     params={
         "source": Param(DEFAULT_SOURCE, type="string", title="Source",
-                        description="Landing zone: a folder or an fsspec URL holding YYYY-MM-DD/ folders."),
+                        description="Landing zone: a folder or an fsspec URL (s3://bucket/landing) holding YYYY-MM-DD/ folders."),
         "output": Param(DEFAULT_OUTPUT, type="string", title="Output",
-                        description="Output folder: articles/, quarantine/ and _runs/ are written here."),
-        "workers": Param(0, type="integer", minimum=0, title="Worker processes",
-                         description="Processes for this date; 0 means one per core of the worker."),
+                        description="Output folder: articles/, quarantine/, _runs/ and _docs/ are written here."),
+        "shards": Param(2, type="integer", minimum=1, maximum=512, title="Shards",
+                        description="How many process_shard tasks share one date (more for big dates and many workers)."),
+        "workers": Param(0, type="integer", minimum=0, title="Processes per shard",
+                         description="Worker processes inside each shard task; 0 means one per core of its worker."),
     },
-    render_template_as_native_obj=True,
 )
 def news_etl():
-    @task(task_id="process_date")
-    def process_date(params: dict, logical_date=None, data_interval_start=None, run_id: str | None = None) -> dict:
-        """Run the pipeline for the run's landing date; returns the report's path and counts.
+    @task(task_id="plan_date")
+    def plan_date(params: dict, logical_date=None, data_interval_start=None, run_id: str | None = None, ti=None) -> list[dict]:
+        """List the date's files and cut them into shards; returns one small dict per shard.
 
         The landing date is the logical date: for scheduled and backfill runs that is the data
-        interval's start; for a manual run it is the date the user picked (where Airflow would
-        otherwise give the interval that *ends* there).
+        interval's start; for a manual run it is the date the user picked.
         """
         import logging
 
-        from pipeline.config import RunConfig
-        from pipeline.run import run
+        from pipeline.run import plan
+
+        landing = (logical_date or data_interval_start).date().isoformat()
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (run_id or "manual"))
+        # One news-etl run per planning attempt: a cleared Airflow run keeps its run_id, its rerun
+        # gets a new plan (and its own report) through the try number.
+        attempt = getattr(ti, "try_number", 1) or 1
+        planned = plan(_config(params, landing, f"{landing}-{safe}-try{attempt}"), shards=int(params.get("shards") or 1))
+        files = sum(len(s) for s in planned["shards"])
+        logging.getLogger("news_etl.dag").info("news-etl %s: %d files in %d shards (run %s)", landing, files,
+                                               len(planned["shards"]), planned["run_id"])
+        return [{"run_id": planned["run_id"], "date": landing, "index": i} for i in range(len(planned["shards"]))]
+
+    @task(task_id="process_shard", map_index_template="{{ task.op_kwargs['shard']['index'] }}")
+    def process_shard(shard: dict, params: dict) -> dict:
+        """Fetch, decode, clean, date, describe and row-validate one shard; stage its Parquet."""
+        import logging
+        import socket
+
+        from pipeline.run import process_shard as run_shard
+
+        s = run_shard(_config(params, shard["date"], shard["run_id"]), shard["run_id"], shard["index"])
+        logging.getLogger("news_etl.dag").info(
+            "news-etl %s shard %d: %d files, %d documents, %d staged, %d quarantined in %.1fs on %s",
+            shard["date"], shard["index"], s["files"], s["documents"], s["articles"], s["quarantined"], s["seconds"],
+            socket.gethostname())
+        return {"index": shard["index"], "documents": s["documents"], "hostname": s["hostname"]}
+
+    @task(task_id="publish_date", outlets=[ARTICLES])
+    def publish_date(shards: list[dict], plan_out: list[dict], params: dict, outlet_events=None) -> dict:
+        """De-duplicate across shards, validate the date as a batch, publish it atomically."""
+        import logging
+
+        from pipeline.run import finalize
 
         log = logging.getLogger("news_etl.dag")
-        landing = (logical_date or data_interval_start).date().isoformat()
-        safe_run_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (run_id or ""))
-        config = RunConfig(
-            source=params["source"],
-            output=params["output"],
-            date=landing,
-            workers=int(params.get("workers") or 0),
-            run_id=f"{landing}-{safe_run_id}" if safe_run_id else None,
-        )
-        report = run(config)
+        first = plan_out[0]
+        from pipeline.errors import BatchValidationError
+
+        try:
+            report = finalize(_config(params, first["date"], first["run_id"]), first["run_id"])
+        except BatchValidationError as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            docs = Path(params["output"]).resolve() / "_docs" / first["run_id"] / "index.html"
+            log.error("news-etl %s: nothing published; validation results (Data Docs): %s", first["date"], docs)
+            # A data-quality failure is not transient: fail now, without retries.
+            raise AirflowFailException(str(exc)) from exc
         summary = {
-            "date": landing,
-            "status": report.status,
-            "report": str(Path(report.output) / "_runs" / f"{report.run_id}.json"),
-            "documents_seen": report.documents_seen,
-            "articles_written": report.articles_written,
-            "quarantined": report.quarantined,
-            "duplicates": report.duplicates,
-            "seconds": report.seconds,
+            "date": first["date"], "status": report.status, "run_id": report.run_id,
+            "report": str(Path(report.output) / "_runs" / f"{report.run_id}.json"), "data_docs": report.data_docs,
+            "documents_seen": report.documents_seen, "articles_written": report.articles_written,
+            "quarantined": report.quarantined, "duplicates": report.duplicates, "seconds": report.seconds,
+            "validation": report.validation, "shards": len(shards),
         }
-        log.info(
-            "news-etl %s: %s documents, %s articles, %s quarantined, %s duplicates in %.1fs; report %s",
-            landing, report.documents_seen, report.articles_written, report.quarantined,
-            report.duplicates, report.seconds, summary["report"],
-        )
+        if report.status == "empty":
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            # Nothing landed for this date: nothing is published and no asset event is emitted.
+            raise AirflowSkipException(f"news-etl {first['date']}: no article files under {params['source']}")
+        outlet_events[ARTICLES].extra = {"date": first["date"], "output": report.output,
+                                         "articles": report.articles_written, "run_id": report.run_id}
+        log.info("news-etl %s: %s documents, %s articles, %s quarantined, %s duplicates in %.1fs; report %s; data docs %s",
+                 first["date"], report.documents_seen, report.articles_written, report.quarantined,
+                 report.duplicates, report.seconds, summary["report"], report.data_docs)
         return summary
 
-    process_date()
+    planned = plan_date()
+    processed = process_shard.partial().expand(shard=planned)
+    publish_date(processed, planned)
 
 
 news_etl()

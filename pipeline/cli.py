@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
+    c = sub.add_parser("check", help="list expected vs published dates and verify each against its manifest",
+                       description="For every date from --start to --end: is it published, how many rows and what "
+                                   "quarantine share, and do its files match its manifest? Exit 1 if a date is missing "
+                                   "or inconsistent.")
+    c.add_argument("--output", required=True, help="the output folder news-etl publishes to")
+    c.add_argument("--start", required=True, help="first landing date, YYYY-MM-DD")
+    c.add_argument("--end", required=True, help="last landing date, YYYY-MM-DD (inclusive)")
+    c.add_argument("--no-checksums", action="store_true", help="compare sizes only (faster on large outputs)")
+    c.add_argument("--json", action="store_true", help="print the statuses as JSON")
     e = sub.add_parser("evaluate", help="score text, date, title and language fidelity on the labelled corpora",
                        description="Run every labelled corpus found under CORPORA through the pipeline and print a "
                                    "fidelity table, side by side with trafilatura and htmldate on the same files.")
@@ -128,6 +137,24 @@ def main(argv: list[str] | None = None) -> int:
         if report.status == "empty":
             print(f"news-etl: no article files found for {args.date or 'any date'} under {args.source}", file=sys.stderr)
         return 0
+    if args.command == "check":
+        import dataclasses
+        import datetime as dt
+        import json
+
+        from .check import check, table
+
+        try:
+            start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+        except ValueError:
+            print("news-etl: [check] --start and --end take YYYY-MM-DD dates", file=sys.stderr)
+            return 2
+        statuses = check(Path(args.output), start, end, verify_checksums=not args.no_checksums)
+        if args.json:
+            print(json.dumps([dict(dataclasses.asdict(s), ok=s.ok, quarantine_share=s.quarantine_share) for s in statuses], indent=2))
+        else:
+            print(table(statuses))
+        return 0 if all(s.ok for s in statuses) else 1
     if args.command == "evaluate":
         import dataclasses
         import json

@@ -76,3 +76,49 @@ def test_airflow_dags_test_writes_the_same_rows_as_the_cli(samples, tmp_path):
     qa = pq.read_table(out_af / "quarantine", columns=["source_path", "reason"]).sort_by("source_path")
     qb = pq.read_table(out_cli / "quarantine", columns=["source_path", "reason"]).sort_by("source_path")
     assert qa.equals(qb)
+
+
+def test_a_batch_failure_fails_the_task_naming_the_expectation_and_posts_to_the_webhook(samples, tmp_path):
+    import http.server
+    import json
+    import shutil
+    import threading
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    src, out = tmp_path / "src", tmp_path / "out"
+    shutil.copytree(samples, src)
+    (src / "2016-12-19").mkdir()
+    (src / "2016-12-19" / "empty.txt").write_bytes(b"")
+    (src / "2016-12-19" / "numbers.csv").write_bytes(b"1,2,3\n4,5,6\n")
+    home = tmp_path / "airflow"
+    home.mkdir()
+    env = airflow_env(home)
+    env["AIRFLOW_CONN_NEWS_ETL_WEBHOOK"] = f"http://127.0.0.1:{server.server_port}/hooks/news-etl"
+    subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    try:
+        p = subprocess.run(["airflow", "dags", "test", "news_etl", "2016-12-19", "-c",
+                            json.dumps({"source": str(src), "output": str(out), "shards": 1})],
+                           env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        server.shutdown()
+    log = p.stdout + p.stderr
+    assert "expect_table_row_count_to_be_between" in log
+    assert "state=failed" in log or "failed" in log.lower()
+    assert not (out / "_manifests" / "2016-12-19.json").exists()  # nothing of the date published
+    docs = list((out / "_docs").glob("*/index.html"))
+    assert len(docs) == 1 and "FAILED" in docs[0].read_text() and "expect_table_row_count_to_be_between" in docs[0].read_text()
+    assert received, "the failure callback posted nothing to the webhook connection"
+    assert received[0]["task_id"] == "publish_date" and "expect_table_row_count_to_be_between" in received[0]["error"]
+    assert received[0]["date"] == "2016-12-19"

@@ -1,0 +1,128 @@
+"""A real Airflow for tests: `airflow standalone` on SQLite in a temporary AIRFLOW_HOME, on a free
+port, with a REST client that logs in like a user (simple auth manager, JWT)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def airflow_env(home: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    })
+    env.update(extra)
+    return env
+
+
+class Airflow:
+    def __init__(self, home: Path, env_extra: dict[str, str]):
+        self.home = home
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = airflow_env(home, **{
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "1",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            **env_extra,
+        })
+        self.log = open(home / "standalone.log", "wb")
+        self.proc: subprocess.Popen | None = None
+        self.token: str | None = None
+
+    def start(self, timeout: float = 240) -> None:
+        self.proc = subprocess.Popen(["airflow", "standalone"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.home)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/api/v2/monitor/health", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(2)
+        else:
+            raise TimeoutError(f"Airflow API not healthy after {timeout}s; see {self.log.name}")
+        self.password = self._password(deadline)
+        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": self.password}, auth=False)["access_token"]
+
+    def _password(self, deadline: float) -> str:
+        path = self.home / "simple_auth_manager_passwords.json.generated"
+        while time.time() < deadline:
+            if path.exists():
+                return json.loads(path.read_text())["admin"]
+            time.sleep(1)
+        raise TimeoutError("no generated password file")
+
+    def request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token}"
+        for attempt in range(20):
+            req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    raw = r.read()
+                    return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:500]
+                # SQLite: "Database is locked" (503) while the scheduler writes; nothing was done, so retry.
+                if exc.code == 503 and b"locked" in detail and attempt < 19:
+                    time.sleep(1 + attempt)
+                    continue
+                raise RuntimeError(f"{method} {path}: {exc.code} {detail!r}") from None
+
+    def wait_for(self, predicate, timeout: float, every: float = 3, what: str = "condition"):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(every)
+        raise TimeoutError(f"{what} not reached after {timeout}s (last: {last!r}); see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self.log.close()
