@@ -21,10 +21,52 @@ from .dates import ParsedDate, parse_dateline
 _identifier = None
 _identifier_langs: tuple[str, ...] | None = None
 
+# Cheap targeted check before the detector: the most frequent function words of the languages
+# news-etl sees most. A text whose opening words are unmistakably one of these (many hits, a
+# clear margin over the others) needs no model; anything else goes to py3langid. The lists share
+# no word across languages; tests/test_metadata.py checks agreement with py3langid on the corpora.
+_STOPWORDS = {
+    "en": "the of and to in is that for it was on with as he be by at are from this have has but not they his "
+          "which an their were been said will its who had would".split(),
+    "fr": "le la les de des du et un une est que qui dans pour pas sur au avec ce il elle sont par plus se ont été "
+          "aux cette mais ses leur nous vous".split(),
+    "de": "der die und das ist nicht mit den von zu sich auf für dem ein eine auch im dass wird wurde sind bei aus "
+          "nach wie oder werden hat".split(),
+}
+_STOP_LOOKUP = {w: lang for lang, words in _STOPWORDS.items() for w in words}
+_FAST_WORD = re.compile(r"\w+")
+_FAST_WORDS = 150  # the first words are enough to be sure, or to know we are not
+
+
+def _fast_language(text: str) -> tuple[str, float] | None:
+    words = _FAST_WORD.findall(text[:1200].lower())[:_FAST_WORDS]
+    if len(words) < 40:
+        return None
+    hits: dict[str, int] = {}
+    for w in words:
+        lang = _STOP_LOOKUP.get(w)
+        if lang:
+            hits[lang] = hits.get(lang, 0) + 1
+    if not hits:
+        return None
+    ranked = sorted(hits.values(), reverse=True)
+    best = max(hits, key=hits.get)
+    top, second = ranked[0], (ranked[1] if len(ranked) > 1 else 0)
+    if top >= 0.2 * len(words) and top >= 4 * second + 4:
+        return best, 1.0
+    return None
+
 
 def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of the text's first ``language_prefix_chars`` characters."""
+    """(ISO 639-1 code, probability) of the text's first ``language_prefix_chars`` characters.
+
+    Unmistakable English, French or German is recognised by its function words (about 20 us);
+    the rest goes to py3langid (about 0.5 ms per 1,000 characters)."""
     global _identifier, _identifier_langs
+    if not config.languages or set(_STOPWORDS) <= set(config.languages):
+        fast = _fast_language(text)
+        if fast:
+            return fast
     if _identifier is None or _identifier_langs != config.languages:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -40,8 +82,8 @@ def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tup
 
 
 _SHINGLE = 5
-_MAX_WORDS = 3000  # bounded cost per article; a near-duplicate shows in its first 3,000 words
-_SIMHASH_WORD = re.compile(r"\w+")
+_MAX_WORDS = 2000  # bounded cost per article; a near-duplicate shows in its first 2,000 words
+_BYTE_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")
 MINHASH_PERMUTATIONS = 64
 _minhash_params = None
 
@@ -71,11 +113,14 @@ def minhash(text: str) -> bytes:
 
     import numpy as np
 
-    words = _SIMHASH_WORD.findall(text.lower())[:_MAX_WORDS]
+    # Words as byte runs of the lower-cased UTF-8 (any non-ASCII byte counts as a letter): no
+    # per-word encode, and the same tokens in every process.
+    words = _BYTE_WORD.findall(text.lower().encode("utf-8"))[:_MAX_WORDS]
     a, b, powers = _params()
     if not words:
         return b"\xff" * (4 * MINHASH_PERMUTATIONS)
-    wh = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
+    crc = zlib.crc32
+    wh = np.array([crc(w) for w in words], dtype=np.uint64)
     n = max(1, len(words) - _SHINGLE + 1)
     with np.errstate(over="ignore"):
         if len(words) < _SHINGLE:

@@ -91,6 +91,9 @@ _KEYS = {
 }
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f]")
+
+
 def sniff(head: bytes, text: str) -> Rejected | None:
     """Reject what is no document at all (empty, binary); None when a reader should try it."""
     for magic, what in _BINARY_MAGIC:
@@ -99,7 +102,7 @@ def sniff(head: bytes, text: str) -> Rejected | None:
     if not text.strip():
         return Rejected("empty", "empty file (no text after decoding)")
     sample = text[:4096]
-    controls = sum(1 for ch in sample if ch < " " and ch not in "\n\r\t\f\v")
+    controls = len(_CONTROLS.findall(sample))
     if controls > max(2, len(sample) // 50):
         return Rejected("binary", f"binary file ({controls} control characters in the first {len(sample)}), not an article")
     if sample.lstrip()[:5].lower() == "<?xml" and "<rss" not in sample.lower():

@@ -366,7 +366,7 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
         "skipped": [{"source_uri": s.source_uri, "reason": s.reason} for s in skipped],
         "shards": [[{"uri": i.uri, "path": i.path, "rel": i.rel, "size": i.size,
                      "landing_date": i.landing_date.isoformat() if i.landing_date else None} for i in c] for c in cuts],
-        "planned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "planned_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
     staging = _staging(output, run_id)
     if staging.exists():
@@ -508,6 +508,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
     publish the dates that pass in one atomic swap, write the run report and ledger.
 
     Raises ``BatchValidationError`` if a date failed (the others are published)."""
+    started_given = started is not None
     started = started if started is not None else time.perf_counter()
     output = Path(config.output).expanduser().resolve()
     planned = _load_plan(output, run_id)
@@ -688,8 +689,12 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         report.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        report.seconds = round(time.perf_counter() - started, 3)
-        report.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.timezone.utc)
+        report.finished_at = now.isoformat(timespec="seconds")
+        # Called by run(): time since run() started. Called on its own (the DAG's publish task): time
+        # since the plan was made, so that the report covers every shard, wherever it ran.
+        report.seconds = round(time.perf_counter() - started, 3) if started_given \
+            else round((now - dt.datetime.fromisoformat(planned["planned_at"])).total_seconds(), 3)
         report.stage_seconds = {k: round(v, 3) for k, v in stage.items()}
         _write_report(output, report, ledger)
 

@@ -51,3 +51,34 @@ def test_ids_and_hashes_are_stable():
     assert article_id("2016-12-07/a.txt") == article_id("2016-12-07/a.txt") != article_id("2016-12-07/b.txt")
     assert len(article_id("x")) == 20
     assert content_sha256("é") == content_sha256("é") and len(content_sha256("")) == 64
+
+
+def test_language_fast_path_agrees_with_the_model_on_real_corpora():
+    """Where the function-word fast path decides, it must say what py3langid says."""
+    import pytest
+
+    from conftest import CORPORA
+    from pipeline import metadata
+
+    paths = sorted((CORPORA / "en-bbc" / "files").rglob("*.txt")) + sorted((CORPORA / "fr-press" / "files").rglob("*.txt"))
+    paths += sorted((CORPORA / "html-newspaper" / "files" / "text").glob("*.txt"))
+    if not paths:
+        pytest.skip("corpora absent")
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    fired = disagree = 0
+    wrong = []
+    for p in paths:
+        text = p.read_text(encoding="utf-8", errors="replace")
+        fast = metadata._fast_language(text)
+        if fast is None:
+            continue
+        fired += 1
+        slow = model.classify(text[:2000])[0]
+        if slow != fast[0]:
+            disagree += 1
+            wrong.append((p.name, fast[0], slow))
+    print(f"\nfast path decided {fired}/{len(paths)}; disagreements with py3langid: {disagree} {wrong[:5]}")
+    assert fired > 0.8 * len(paths)
+    assert disagree <= fired // 1000, wrong

@@ -1,0 +1,327 @@
+"""news-etl throughput benchmark: the I/O floor, an obvious hand-written pipeline, and news-etl with
+one worker and with all cores, measured in one sitting on one generated landing zone.
+
+    ./dev bench                         # 100,000 articles (about 10 minutes on 2 cores)
+    ./dev bench --articles 20000        # quicker
+    ./dev bench --landing DIR           # reuse a landing zone built before (--keep)
+
+The landing zone: N articles of 2-10 KB over several days (SRC/YYYY-MM-DD/), text taken from the
+corpora in ../shared/corpora when present (paragraphs recombined, so every article is new) or
+generated from a word list written here; an encoding mix (UTF-8, UTF-8 with BOM, cp1252, latin-1,
+UTF-16, mojibake) and the header dialects of the spine issue.
+
+Prints articles/s, MB/s, peak RSS (the whole process tree) and seconds per stage for each, the
+ratios news-etl / floor and news-etl / hand-written, the share of wall time spent in Great
+Expectations, whether one worker and all cores wrote the same rows; and writes it all as JSON in
+benchmarks/results/. Not part of the test suite: numbers live here, not in timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parent.parent
+CORPORA = REPO.parent / "shared" / "corpora"
+
+WORDS = ("council budget minister school hospital river bridge election vote market price harbour train station "
+         "farmers harvest weather storm police court judge company profit workers union strike city town village "
+         "library museum festival season team match goal players coach museum report study students teachers "
+         "le la les de des du et un une est que qui dans pour pas sur au avec ce il elle sont par plus conseil ville "
+         "marché prix élection école hôpital rivière pont gouvernement ministre syndicat grève récolte tempête").split()
+
+ENCODINGS = [("utf-8", 70), ("utf-8-bom", 8), ("cp1252", 8), ("latin-1", 5), ("utf-16", 4), ("mojibake", 5)]
+FR_MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
+
+
+def paragraphs_pool(rng: random.Random) -> list[str]:
+    pool: list[str] = []
+    for folder in ("fr-press/files", "en-bbc/files"):
+        root = CORPORA / folder
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*.txt")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text.startswith("<"):
+                text = text.split("\n", 1)[-1]
+            pool += [p.strip() for p in text.replace("\r", "").split("\n") if len(p.strip()) > 80]
+    if len(pool) < 1000:  # no corpora: sentences from the word list
+        for _ in range(20000):
+            n = rng.randint(25, 70)
+            pool.append(" ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + ".")
+    return pool
+
+
+def header(kind: int, day: dt.date, rng: random.Random, title: str) -> str:
+    if kind == 0:
+        return f" date {day:%Y-%m} Réagissez\n\n"
+    if kind == 1:
+        return f'<ARTICLE url="https://news.example/{day:%Y/%m/%d}/a{rng.randint(0, 10**9)}" date="{day.day}-{day.month}-{day.year}">\n{title}\n'
+    if kind == 2:
+        return f"Date: {day:%a, %d %b %Y} 10:{rng.randint(10, 59)}:00 +0100\nTitle: {title}\n\n"
+    if kind == 3:
+        return f"Publié le {day.day} {FR_MONTHS[day.month - 1]} {day.year} à 10h30\n\n{title}\n\n"
+    if kind == 4:
+        return f"date {day.isoformat()}T08:{rng.randint(10, 59)}:00+01:00\n\n{title}\n\n"
+    return f"{title}\n\n"
+
+
+def encode(text: str, how: str) -> bytes:
+    if how == "utf-8":
+        return text.encode("utf-8")
+    if how == "utf-8-bom":
+        return b"\xef\xbb\xbf" + text.encode("utf-8")
+    if how == "utf-16":
+        return text.encode("utf-16")
+    if how == "mojibake":
+        return text.encode("utf-8").decode("cp1252", errors="replace").encode("utf-8")
+    plain = text.translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...",
+                                          "œ": "oe", "Œ": "OE", "€": "EUR", "\u202f": " ", "\u2009": " "}))
+    return plain.encode(how, errors="replace")
+
+
+def build_landing(root: Path, n: int, seed: int = 20161207) -> dict:
+    rng = random.Random(seed)
+    pool = paragraphs_pool(rng)
+    days = max(1, n // 10000)
+    first = dt.date(2016, 12, 1)
+    choices = [e for e, w in ENCODINGS for _ in range(w)]
+    total = 0
+    t0 = time.perf_counter()
+    for i in range(n):
+        day = first + dt.timedelta(days=i % days)
+        target = rng.randint(2000, 10000)
+        paras, size = [], 0
+        while size < target:
+            p = rng.choice(pool)
+            paras.append(p)
+            size += len(p) + 2
+        title = " ".join(paras[0].split()[:8]).rstrip(".,;:")
+        text = header(i % 6, day, rng, title) + "\n\n".join(paras) + f"\n\n({i})\n"
+        data = encode(text, rng.choice(choices))
+        folder = root / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"article-{i:07d}.txt").write_bytes(data)
+        total += len(data)
+    return {"articles": n, "bytes": total, "days": days, "seconds_to_build": round(time.perf_counter() - t0, 1),
+            "text": "corpora paragraphs" if (CORPORA / "fr-press").is_dir() else "generated"}
+
+
+class PeakRSS:
+    """Peak resident memory of a process tree, sampled every 50 ms."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            try:
+                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+                self.peak = max(self.peak, rss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.thread.join()
+        return self.peak
+
+
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    rss = PeakRSS(proc.pid)
+    out, err = proc.communicate()
+    peak = rss.stop()
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed ({' '.join(cmd[:4])}...):\n{err[-3000:]}")
+    return seconds, peak, out
+
+
+# ---------------------------------------------------------------------------------------------
+# The contenders, each run as its own process (`bench.py --step NAME`) so that memory is its own.
+
+
+def step_floor(src: Path, out: Path) -> dict:
+    """Read every file, write its bytes as a zstd Parquet column partitioned by day."""
+    writers: dict[str, pq.ParquetWriter] = {}
+    schema = pa.schema([("path", pa.string()), ("raw", pa.large_binary())])
+    n = 0
+    for day in sorted(p for p in src.iterdir() if p.is_dir()):
+        paths, blobs = [], []
+        for f in sorted(day.iterdir()):
+            paths.append(f.name)
+            blobs.append(f.read_bytes())
+            n += 1
+            if len(paths) == 2000:
+                _floor_write(writers, out, day.name, schema, paths, blobs)
+                paths, blobs = [], []
+        if paths:
+            _floor_write(writers, out, day.name, schema, paths, blobs)
+    for w in writers.values():
+        w.close()
+    return {"articles": n}
+
+
+def _floor_write(writers, out, day, schema, paths, blobs):
+    if day not in writers:
+        (out / f"day={day}").mkdir(parents=True, exist_ok=True)
+        writers[day] = pq.ParquetWriter(out / f"day={day}" / "part.parquet", schema, compression="zstd")
+    writers[day].write_table(pa.table({"path": paths, "raw": pa.array(blobs, pa.large_binary())}, schema=schema))
+
+
+def step_handwritten(src: Path, out: Path, limit: int) -> dict:
+    """UTF-8 or charset-normalizer, ftfy on every article, dateparser on the header, a language
+    detector, pandas to Parquet: what one writes in an afternoon."""
+    import dateparser
+    import ftfy
+    import pandas as pd
+    import py3langid
+    from charset_normalizer import from_bytes
+
+    files = sorted(p for day in sorted(src.iterdir()) if day.is_dir() for p in day.iterdir())[:limit]
+    rows = []
+    for f in files:
+        raw = f.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            best = from_bytes(raw).best()
+            text = str(best) if best else raw.decode("latin-1")
+        text = ftfy.fix_text(text)
+        first = text.strip().split("\n", 1)[0]
+        date = dateparser.parse(first[:60], settings={"STRICT_PARSING": False}) if first else None
+        lang = py3langid.classify(text[:400])[0]
+        rows.append({"path": f.name, "day": f.parent.name, "text": text, "language": lang,
+                     "published": pd.Timestamp(date) if date else pd.NaT})
+    df = pd.DataFrame(rows)
+    df["published"] = pd.to_datetime(df["published"], utc=True, errors="coerce")
+    df.to_parquet(out, partition_cols=["day"], compression="zstd")
+    return {"articles": len(files)}
+
+
+def step_news_etl(src: Path, out: Path, workers: int) -> dict:
+    from pipeline.config import RunConfig
+    from pipeline.run import run
+
+    report = run(RunConfig(source=str(src), output=str(out), workers=workers))
+    return json.loads(report.to_json())
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=100_000)
+    ap.add_argument("--handwritten", type=int, default=3000,
+                    help="articles for the hand-written pipeline (it runs at a few hundred a second)")
+    ap.add_argument("--landing", type=Path, help="reuse this landing zone instead of building one")
+    ap.add_argument("--keep", action="store_true", help="keep the landing zone and outputs")
+    ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--step", help=argparse.SUPPRESS)
+    ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.step:  # a contender, in its own process
+        fn = {"floor": lambda: step_floor(args.src, args.out),
+              "handwritten": lambda: step_handwritten(args.src, args.out, args.handwritten),
+              "news-etl": lambda: step_news_etl(args.src, args.out, args.workers)}[args.step]
+        print(json.dumps(fn(), default=str))
+        return 0
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    work = Path(tempfile.mkdtemp(prefix="news-etl-bench-"))
+    src = args.landing or work / "landing"
+    info = {"machine": {"cores": cores, "python": sys.version.split()[0],
+                        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+            "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    try:
+        if not args.landing:
+            print(f"building a landing zone of {args.articles:,} articles ...", flush=True)
+            info["landing"] = build_landing(src, args.articles)
+        files = sum(1 for d in src.iterdir() if d.is_dir() for _ in d.iterdir())
+        nbytes = sum(p.stat().st_size for d in src.iterdir() if d.is_dir() for p in d.iterdir())
+        info.setdefault("landing", {}).update({"articles": files, "bytes": nbytes})
+        me = [sys.executable, str(Path(__file__).resolve())]
+        results = {}
+        plan = [("floor", [], files), ("handwritten", ["--handwritten", str(args.handwritten)], min(files, args.handwritten)),
+                ("news-etl 1 worker", ["--workers", "1"], files), (f"news-etl {cores} workers", ["--workers", str(cores)], files)]
+        for name, extra, n in plan:
+            step = "news-etl" if name.startswith("news-etl") else name
+            out = work / f"out-{name.replace(' ', '-')}"
+            print(f"running {name} on {n:,} articles ...", flush=True)
+            seconds, peak, stdout = timed(me + ["--step", step, "--src", str(src), "--out", str(out), *extra])
+            detail = json.loads(stdout.strip().splitlines()[-1])
+            mb = nbytes * n / files / 1e6
+            results[name] = {"articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
+                             "mb_per_s": round(mb / seconds, 2), "peak_rss_mb": round(peak / 2**20, 1)}
+            if step == "news-etl":
+                stages = detail.get("stage_seconds", {})
+                gx = stages.get("validate rows", 0) + stages.get("validate batches", 0)
+                results[name].update({"stage_seconds": stages, "gx_share_of_wall": round(gx / seconds, 4),
+                                      "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
+                                      "duplicates": detail["duplicates"], "output": str(out)})
+        one, many = results["news-etl 1 worker"], results[f"news-etl {cores} workers"]
+
+        def rows(path):
+            t = pq.read_table(Path(path) / "articles", columns=["article_id", "content_sha256"])
+            return sorted(zip(t.column("article_id").to_pylist(), t.column("content_sha256").to_pylist()))
+
+        info["same_rows_one_vs_all_cores"] = rows(one["output"]) == rows(many["output"])
+        info["results"] = results
+        info["ratios"] = {
+            "news-etl 1 worker / floor": round(one["articles_per_s"] / results["floor"]["articles_per_s"], 3),
+            "news-etl 1 worker / hand-written": round(one["articles_per_s"] / results["handwritten"]["articles_per_s"], 2),
+            f"news-etl {cores} workers / 1 worker": round(many["articles_per_s"] / one["articles_per_s"], 2),
+        }
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    print()
+    print(f"{'':<22} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'MB/s':>8} {'peak RSS MB':>12}")
+    for name, r in info["results"].items():
+        print(f"{name:<22} {r['articles']:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f} {r['mb_per_s']:>8.1f} {r['peak_rss_mb']:>12,.0f}")
+    for name, r in info["results"].items():
+        if "stage_seconds" in r:
+            print(f"\n{name}: GX {r['gx_share_of_wall']:.1%} of wall; stages (s): "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
+    print()
+    for k, v in info["ratios"].items():
+        print(f"{k}: {v}")
+    print(f"same rows with 1 worker and all cores: {info['same_rows_one_vs_all_cores']}")
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"bench-{info['landing']['articles']}-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps(info, indent=2, default=str))
+    print(f"written: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
