@@ -48,22 +48,25 @@ ENCODINGS = [("utf-8", 70), ("utf-8-bom", 8), ("cp1252", 8), ("latin-1", 5), ("u
 FR_MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
 
 
-def paragraphs_pool(rng: random.Random) -> list[str]:
-    pool: list[str] = []
+def paragraphs_pools(rng: random.Random) -> list[list[str]]:
+    """One pool of paragraphs per corpus, so that each article stays in one language."""
+    pools: list[list[str]] = []
     for folder in ("fr-press/files", "en-bbc/files"):
         root = CORPORA / folder
         if not root.is_dir():
             continue
+        pool: list[str] = []
         for path in sorted(root.rglob("*.txt")):
             text = path.read_text(encoding="utf-8", errors="replace")
             if text.startswith("<"):
                 text = text.split("\n", 1)[-1]
             pool += [p.strip() for p in text.replace("\r", "").split("\n") if len(p.strip()) > 80]
-    if len(pool) < 1000:  # no corpora: sentences from the word list
-        for _ in range(20000):
-            n = rng.randint(25, 70)
-            pool.append(" ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + ".")
-    return pool
+        if len(pool) > 1000:
+            pools.append(pool)
+    if not pools:  # no corpora: sentences from the word list
+        pools.append([" ".join(rng.choice(WORDS) for _ in range(rng.randint(25, 70))).capitalize() + "."
+                      for _ in range(20000)])
+    return pools
 
 
 def header(kind: int, day: dt.date, rng: random.Random, title: str) -> str:
@@ -96,7 +99,7 @@ def encode(text: str, how: str) -> bytes:
 
 def build_landing(root: Path, n: int, seed: int = 20161207) -> dict:
     rng = random.Random(seed)
-    pool = paragraphs_pool(rng)
+    pools = paragraphs_pools(rng)
     days = max(1, n // 10000)
     first = dt.date(2016, 12, 1)
     choices = [e for e, w in ENCODINGS for _ in range(w)]
@@ -106,6 +109,7 @@ def build_landing(root: Path, n: int, seed: int = 20161207) -> dict:
         day = first + dt.timedelta(days=i % days)
         target = rng.randint(2000, 10000)
         paras, size = [], 0
+        pool = pools[i % len(pools)]
         while size < target:
             p = rng.choice(pool)
             paras.append(p)

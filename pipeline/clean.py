@@ -66,7 +66,8 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
         text = unicodedata.normalize("NFC", text)
     if _REMOVE_RE.search(text):
         text = text.translate(_REMOVE)
-    text = _WS_RUN.sub(_collapse, text)
+    if "  " in text or not text.isascii():
+        text = _WS_RUN.sub(_collapse, text)
     text = _LINE_EDGES.sub("", text)
     text = _BLANKS.sub("\n\n", text)
     return text.strip("\n")

@@ -134,9 +134,19 @@ def _legacy_score(text: str) -> int:
     )
 
 
+# The bytes where cp1252, iso-8859-15 and latin-1 read differently. Elsewhere they agree, so only
+# the characters around these bytes need scoring (single-byte code pages: byte i is character i).
+_AMBIGUOUS = re.compile(rb"[\x80-\x9f\xa4\xa6\xa8\xb4\xb8\xbc-\xbe]")
+_SINGLE_BYTE = {"cp1252", "windows-1252", "iso-8859-15", "iso8859-15", "latin-1", "latin1", "iso-8859-1", "iso8859-1"}
+
+
 def _decode_legacy(data: bytes, config: DecodeConfig) -> tuple[str, str, int]:
     """(text, encoding, undecodable bytes) for a non-UTF-8 file: the most plausible candidate."""
     best: tuple[int, int, str, str, int] | None = None
+    spots = [m.start() for m in _AMBIGUOUS.finditer(data)]
+    single = all(e.replace("_", "-").lower() in _SINGLE_BYTE for e in config.legacy_encodings)
+    if not spots and single:  # every candidate reads these bytes alike: no scoring needed
+        return data.decode("latin-1"), config.legacy_encodings[0], 0
     for rank, enc in enumerate(config.legacy_encodings):
         if enc.replace("_", "-").lower() in ("cp1252", "windows-1252"):
             text, counter = _decode_counting(data, "cp1252", "drop")
@@ -146,7 +156,11 @@ def _decode_legacy(data: bytes, config: DecodeConfig) -> tuple[str, str, int]:
                 text, dropped = data.decode(enc), 0
             except UnicodeDecodeError:
                 continue
-        score = _legacy_score(text) + dropped
+        if single:
+            sample = "\x00".join(text[max(0, i - 1):i + 2] for i in spots[:2000])
+            score = _legacy_score(sample) + dropped
+        else:
+            score = _legacy_score(text) + dropped
         if best is None or (score, rank) < (best[0], best[1]):
             best = (score, rank, text, enc, dropped)
     if best is None:  # no candidate at all: latin-1 is total
