@@ -51,6 +51,9 @@ class Airflow:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "1",
             "AIRFLOW__CORE__PARALLELISM": "4",
+            # Its own log-server ports, so that two test Airflows on one machine cannot collide.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             **env_extra,
         })
         self.log = open(home / "standalone.log", "wb")

@@ -96,16 +96,25 @@ def test_backfill_over_three_dates_through_the_rest_api(airflow, backfilled):
 
 
 def test_downstream_dag_runs_once_per_published_date(airflow, backfilled):
+    seen = {}
+
     def counted():
         runs = _runs(airflow, "news_etl_daily_counts")
-        if not runs or any(r["state"] not in ("success", "failed") for r in runs):
-            return None
         events = []
         for r in runs:
             events += airflow.request("GET", f"/api/v2/dags/news_etl_daily_counts/dagRuns/{r['dag_run_id']}/upstreamAssetEvents")["asset_events"]
+        seen["state"] = {"runs": [(r["dag_run_id"], r["state"]) for r in runs],
+                         "events": [(e.get("extra") or {}).get("date") for e in events],
+                         "emitted": [(e.get("extra") or {}).get("date") for e in
+                                     airflow.request("GET", "/api/v2/assets/events?limit=50")["asset_events"]]}
+        if not runs or any(r["state"] not in ("success", "failed") for r in runs):
+            return None
         return (runs, events) if len(events) >= len(DATES) else None
 
-    runs, events = airflow.wait_for(counted, 240, every=5, what="downstream runs for every published date")
+    try:
+        runs, events = airflow.wait_for(counted, 480, every=5, what="downstream runs for every published date")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; last seen: {seen.get('state')}") from None
     assert all(r["state"] == "success" for r in runs)
     dates = sorted(e["extra"]["date"] for e in events)
     assert dates == DATES  # one event, hence one count, per published date
