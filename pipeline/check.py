@@ -13,13 +13,12 @@ a date is missing, so this reads the published snapshot, not the scheduler's dat
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .write import _file_key, current_snapshot
+from .write import _file_key, _sha256_file, current_snapshot
 
 
 @dataclass
@@ -39,14 +38,6 @@ class DateStatus:
     @property
     def ok(self) -> bool:
         return self.published and not self.problems
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check(output: Path, start: dt.date, end: dt.date, verify_checksums: bool = True) -> list[DateStatus]:
@@ -82,7 +73,7 @@ def check(output: Path, start: dt.date, end: dt.date, verify_checksums: bool = T
                 status.problems.append(f"missing {rel}")
             elif path.stat().st_size != info.get("bytes"):
                 status.problems.append(f"size differs: {rel}")
-            elif verify_checksums and _sha256(path) != info.get("sha256"):
+            elif verify_checksums and _sha256_file(path) != info.get("sha256"):
                 status.problems.append(f"checksum differs: {rel}")
         for rel in by_key.get(key, []):
             if rel not in listed:

@@ -15,21 +15,9 @@ import pytest
 from pipeline.config import RunConfig
 from pipeline.run import run
 
+from airflow_server import DAGS, airflow_env
+
 pytestmark = pytest.mark.airflow
-DAGS = Path(__file__).resolve().parent.parent / "dags"
-
-
-def airflow_env(home: Path) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
-    })
-    return env
 
 
 def test_dag_files_import_only_the_task_sdk_at_top_level():
