@@ -55,10 +55,11 @@ connection `news_etl_webhook` when it exists.
 
 
 def _config(params: dict, date: str | None, run_id: str | None):
-    from pipeline.config import RunConfig
+    from pipeline.config import FetchConfig, RunConfig
 
     return RunConfig(source=params["source"], output=params["output"], date=date,
-                     workers=int(params.get("workers") or 0), run_id=run_id)
+                     workers=int(params.get("workers") or 0), run_id=run_id,
+                     fetch=FetchConfig(keep_raw=bool(params.get("keep_raw"))))
 
 
 def notify_failure(context) -> None:
@@ -109,6 +110,8 @@ def notify_failure(context) -> None:
                         description="How many process_shard tasks share one date (more for big dates and many workers)."),
         "workers": Param(0, type="integer", minimum=0, title="Processes per shard",
                          description="Worker processes inside each shard task; 0 means one per core of its worker."),
+        "keep_raw": Param(False, type="boolean", title="Keep raw bytes",
+                          description="Also publish every input's bytes in OUTPUT/raw/, so the date can be replayed even if the source changes."),
     },
 )
 def news_etl():

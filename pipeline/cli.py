@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     r.add_argument("--expectations", type=Path, help="folder of the GX suites (default: the repository's expectations/)")
     r.add_argument("--run-id", help="name of this run in OUT/_runs/ (default: a timestamp)")
+    r.add_argument("--keep-raw", action="store_true",
+                   help="also publish every input's bytes in OUT/raw/ (reproducible reruns when the source changes)")
     r.add_argument("--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
@@ -118,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         validate = ValidateConfig(enabled=not args.no_validate)
         if args.expectations:
             validate = ValidateConfig(expectations_dir=args.expectations, enabled=not args.no_validate)
+        from .config import FetchConfig
+
         config = RunConfig(source=args.source, output=args.output, date=args.date, workers=args.workers,
-                           run_id=args.run_id, validate=validate)
+                           run_id=args.run_id, validate=validate, fetch=FetchConfig(keep_raw=args.keep_raw))
         show = not args.quiet and sys.stderr.isatty()
         try:
             report = run(config, on_progress=_progress if show else None)

@@ -33,8 +33,9 @@ class FetchConfig:
     # Dot-files (.DS_Store, editor swap files, our own staging folders) are not articles. They are
     # listed in the run report as skipped, never silently ignored.
     skip_hidden: bool = True
-    # Keep every input's raw bytes in OUT/raw/ (zstd Parquet) so that a rerun can be replayed
-    # exactly even when the source (a scraper folder, a remote bucket) has changed since.
+    # Keep every input's bytes (after decompression) in OUT/raw/landing=<date>/ (zstd Parquet),
+    # published with the date, so that a run can be replayed exactly even when the source (a
+    # scraper folder, a remote bucket) has changed since. Off by default: it doubles the storage.
     keep_raw: bool = False
 
 

@@ -155,6 +155,18 @@ LEDGER_SCHEMA = pa.schema(
 )
 
 
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("source_uri", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("raw_sha256", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("raw", pa.large_binary()),
+    ],
+    metadata={"news_etl.schema_version": str(SCHEMA_VERSION), "news_etl.dataset": "raw"},
+)
+
+
 def to_batch(records: list, schema: pa.Schema) -> pa.RecordBatch:
     """Records (dataclasses of one type) to one Arrow batch of the declared schema."""
     names = schema.names

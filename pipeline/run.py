@@ -159,6 +159,7 @@ def _article(raw: RawDocument, decoded, doc: Parsed, config: RunConfig, quaranti
 class TaskResult:
     articles: pa.RecordBatch
     quarantined: list[Quarantined]
+    raw: dict[str, list]  # landing key -> [(source_uri, source_path, sha256, bytes)] when keep_raw
     skipped: list[Skipped]
     files: int
     documents: int
@@ -173,8 +174,11 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
     skipped: list[Skipped] = []
     documents = 0
     nbytes = 0
+    raw: dict[str, list] = {}
     for item in items:
         for got in read_item(source, item, config.fetch):
+            if config.fetch.keep_raw and isinstance(got, RawDocument):
+                raw.setdefault(key_of(got.landing_date), []).append((got.source_uri, got.source_path, got.raw_sha256, got.data))
             if isinstance(got, Skipped):
                 skipped.append(got)
                 continue
@@ -195,7 +199,7 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
             documents += len(results) - 1
             for out in results:
                 (articles if isinstance(out, Article) else quarantined).append(out)
-    return TaskResult(to_batch(articles, ARTICLE_SCHEMA), quarantined, skipped, len(items), documents, nbytes,
+    return TaskResult(to_batch(articles, ARTICLE_SCHEMA), quarantined, raw, skipped, len(items), documents, nbytes,
                       time.perf_counter() - t0)
 
 
@@ -472,6 +476,10 @@ def process_shard(config: RunConfig, run_id: str, index: int,
         summary["bytes_read"] += result.bytes_read
         summary["skipped"].extend({"source_uri": s.source_uri, "reason": s.reason} for s in result.skipped)
         stage_quarantine(result.quarantined)
+        if result.raw:
+            t0 = time.perf_counter()
+            stager.add_raw(result.raw)
+            stage["write raw"] += time.perf_counter() - t0
         if result.articles.num_rows:
             batch = result.articles
             buffer.append(batch)
@@ -494,6 +502,7 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     summary["keys"] = sorted(keys_seen)
     summary["article_files"] = {k: v.article_files for k, v in stager.keys.items()}
     summary["quarantine_files"] = {k: v.quarantine_files for k, v in stager.keys.items()}
+    summary["raw_files"] = {k: v.raw_files for k, v in stager.keys.items()}
     summary["stage_seconds"] = {k: round(v, 3) for k, v in stage.items()}
     summary["seconds"] = round(time.perf_counter() - started, 3)
     summary["hostname"] = os.uname().nodename
@@ -595,10 +604,11 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                         rows = t.num_rows
                     files[key].append((src, rel))
                     rows_by_file[key][rel] = rows
-            for key, entries in s["quarantine_files"].items():
-                for rel, rows in entries.items():
-                    files[key].append((root / rel, rel))
-                    rows_by_file[key][rel] = rows
+            for name in ("quarantine_files", "raw_files"):
+                for key, entries in s.get(name, {}).items():
+                    for rel, rows in entries.items():
+                        files[key].append((root / rel, rel))
+                        rows_by_file[key][rel] = rows
         stage["write"] += time.perf_counter() - t0
 
         # Batch-level validation, one batch per landing date, and the data docs of the run.

@@ -7,6 +7,7 @@ Out: the datasets readers use, hive-partitioned, zstd Parquet::
 
     OUT/articles/year=YYYY/month=MM/<key>.part-NNNNN.parquet   (by publication date; one file per shard)
     OUT/quarantine/landing=<key>/<key>.part-NNNNN.parquet
+    OUT/raw/landing=<key>/<key>.part-NNNNN.parquet                (input bytes, with keep_raw)
     OUT/_manifests/<key>.json, <key>.SUCCESS                     (rows, files, checksums of one key)
 
 How publishing stays atomic on a local filesystem: every published state is an immutable
@@ -39,10 +40,10 @@ import pyarrow.parquet as pq
 
 from .config import WriteConfig
 from .errors import PublishError
-from .records import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, SCHEMA_VERSION
+from .records import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, RAW_SCHEMA, SCHEMA_VERSION
 
 UNDATED = "undated"
-DATASETS = ("articles", "quarantine", "_manifests")
+DATASETS = ("articles", "quarantine", "raw", "_manifests")
 
 
 def key_of(landing: dt.date | None) -> str:
@@ -54,6 +55,7 @@ class StagedKey:
     key: str
     article_files: dict[str, int] = field(default_factory=dict)  # relative path -> rows
     quarantine_files: dict[str, int] = field(default_factory=dict)
+    raw_files: dict[str, int] = field(default_factory=dict)
 
     @property
     def articles(self) -> int:
@@ -126,6 +128,17 @@ class Stager:
             self._writer(rel, QUARANTINE_SCHEMA).write_table(part)
             staged = self._key(k)
             staged.quarantine_files[rel] = staged.quarantine_files.get(rel, 0) + len(idx)
+
+    def add_raw(self, by_key: dict[str, list]) -> None:
+        """Input bytes, kept so that a rerun can be replayed even if the source changed."""
+        for k, rows in by_key.items():
+            rel = f"raw/landing={k}/{k}.part-{self.shard:05d}.parquet"
+            table = pa.table({"source_uri": [r[0] for r in rows], "source_path": [r[1] for r in rows],
+                              "raw_sha256": [r[2] for r in rows], "size_bytes": [len(r[3]) for r in rows],
+                              "raw": pa.array([r[3] for r in rows], pa.large_binary())}, schema=RAW_SCHEMA)
+            self._writer(rel, RAW_SCHEMA).write_table(table)
+            staged = self._key(k)
+            staged.raw_files[rel] = staged.raw_files.get(rel, 0) + len(rows)
 
     def touch(self, key: str) -> StagedKey:
         """Make a key known even if it staged no rows (a date whose files all failed fetch)."""
