@@ -153,6 +153,17 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
         value = hm.group("value").strip()
         if key == "date":
             parsed = parse_date(value, dates)
+            if parsed is None and re.match(r"\d", value):
+                # A date key followed by digits is a header even when its date cannot be read
+                # ("date 2016-13-45"): keep the raw value so that dates.resolve says so in warnings.
+                raw = value.split()[0]
+                fields.setdefault("date", raw)
+                rest = value[len(raw):].strip(" \t|-–—,;")
+                if rest:
+                    leftovers.append(rest)
+                consumed = True
+                i += 1
+                continue
             if parsed is None or not (hm.group("colon") or parsed.precision != "year"):
                 break
             fields.setdefault("date", value[: parsed.end].strip())

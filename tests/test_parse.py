@@ -64,3 +64,19 @@ def test_prose_that_starts_like_a_header_stays_text(first_line):
         assert p.header.source_name == "the minister said."
     else:
         assert p.body == text and p.header_kind is None
+
+
+def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used():
+    import datetime as dt
+
+    from pipeline.config import RunConfig
+    from pipeline.fetch import RawDocument
+    from pipeline.run import process_document
+
+    text = " date 2016-13-45 Réagissez\n\nLe conseil municipal a adopté lundi soir le budget de la commune pour l’année."
+    p = parse(text)
+    assert p.header.date == "2016-13-45" and "2016-13-45" not in p.body
+    (a,) = process_document(RawDocument("file:///x.txt", "2016-12-07/x.txt", dt.date(2016, 12, 7), text.encode(), "x"),
+                            RunConfig(source="-", output="-"))
+    assert a.title is None and "date" not in a.text.split("\n")[0]
+    assert a.date_source == "landing" and "could not be read" in a.warnings[0] and "2016-13-45" in a.warnings[0]
