@@ -2,8 +2,10 @@
 
 Scheduled on the ``news_etl_articles`` asset: each published landing date's event carries the
 date and the output folder in its extra; this DAG writes
-``OUTPUT/daily_counts/landing_date=YYYY-MM-DD/counts.parquet`` for each, replacing it atomically,
-so a republished date simply gets its counts recomputed.
+``OUTPUT/daily_counts/landing_date=YYYY-MM-DD/counts.parquet`` for it, replacing it atomically, so a
+republished date gets its counts recomputed. Each run also computes any other published date whose
+counts are missing or older than its manifest: an event Airflow did not turn into a run is caught
+up by the next one, and a date is never computed twice for one publish.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ def news_etl_daily_counts():
 
         from pipeline.reports import daily_counts
 
+        from pipeline.reports import stale_dates
+
+        outputs = {(e.extra or {}).get("output") for e in triggering_asset_events[ARTICLES]} - {None}
         done = []
-        for event in triggering_asset_events[ARTICLES]:
-            extra = event.extra or {}
-            if not extra.get("date") or not extra.get("output"):
-                continue
-            path, rows = daily_counts(extra["output"], extra["date"])
-            logging.getLogger("news_etl.dag").info("daily counts for %s: %d groups -> %s", extra["date"], rows, path)
-            done.append({"date": extra["date"], "groups": rows, "path": str(path)})
+        for output in sorted(outputs):
+            for date in stale_dates(output):
+                path, rows = daily_counts(output, date)
+                logging.getLogger("news_etl.dag").info("daily counts for %s: %d groups -> %s", date, rows, path)
+                done.append({"date": date, "groups": rows, "path": str(path)})
         return done
 
     count_articles()

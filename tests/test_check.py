@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.check import check
@@ -45,3 +46,14 @@ def test_a_file_that_differs_from_its_manifest_fails(published, capsys):
     assert any("not in manifest" in p for p in status.problems)
     assert main(["check", "--output", str(published), "--start", "2016-12-06", "--end", "2016-12-06"]) == 1
     assert "BROKEN" in capsys.readouterr().out
+
+
+def test_daily_counts_catch_up_stale_dates_once(published):
+    from pipeline.reports import daily_counts, stale_dates
+
+    assert stale_dates(published) == ["2016-12-05", "2016-12-06"]
+    for date in stale_dates(published):
+        daily_counts(published, date)
+    assert stale_dates(published) == []  # computed once per publish
+    t = pq.read_table(published / "daily_counts" / "landing_date=2016-12-05" / "counts.parquet")
+    assert sum(t.column("articles").to_pylist()) == 4
