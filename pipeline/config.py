@@ -180,7 +180,6 @@ class RunConfig:
     task_files: int = 256
     task_bytes: int = 32 * MiB
     run_id: str | None = None
-    progress: bool = False
     # Near duplicates: MinHash-estimated Jaccard similarity of word 5-shingles at or above which two
     # articles are one story (None: exact duplicates only). 0.7 keeps small edits together and
     # template stories (market reports, weather) apart.

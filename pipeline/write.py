@@ -140,18 +140,10 @@ class Stager:
             staged = self._key(k)
             staged.raw_files[rel] = staged.raw_files.get(rel, 0) + len(rows)
 
-    def touch(self, key: str) -> StagedKey:
-        """Make a key known even if it staged no rows (a date whose files all failed fetch)."""
-        return self._key(key)
-
     def close(self) -> None:
         for w in self._writers.values():
             w.close()
         self._writers.clear()
-
-    def discard(self) -> None:
-        self.close()
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

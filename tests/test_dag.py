@@ -4,10 +4,7 @@ AIRFLOW_HOME that writes the same rows as the CLI."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest

@@ -6,7 +6,6 @@ import random
 import re
 
 import pyarrow.parquet as pq
-import pytest
 
 from conftest import corpus
 from pipeline.config import RunConfig
