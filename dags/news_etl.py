@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = os.environ.get("NEWS_ETL_SOURCE", str(REPO / "samples" / "landing"))
 DEFAULT_OUTPUT = os.environ.get("NEWS_ETL_OUTPUT", str(REPO / "output"))
 WEBHOOK_CONN_ID = "news_etl_webhook"
+# Credentials and endpoint for s3:// (or other fsspec) sources and outputs. Optional: without it
+# the backend's standard credentials apply (AWS_* variables, instance roles, ~/.aws).
+STORAGE_CONN_ID = "news_etl_storage"
 
 # The published articles dataset. Each published landing date emits one event whose extra says
 # which date, where and how many rows; downstream DAGs (news_etl_daily_counts) schedule on it.
@@ -54,12 +57,34 @@ connection `news_etl_webhook` when it exists.
 """
 
 
+def storage_options() -> dict:
+    """fsspec options from the ``news_etl_storage`` connection (type aws, or any type): login and
+    password are the access key and secret; extra may hold ``endpoint_url``, ``region_name`` and
+    ``storage_options`` (passed to fsspec as they are). No connection: {}."""
+    try:
+        conn = BaseHook.get_connection(STORAGE_CONN_ID)
+    except Exception:  # not configured: standard credentials
+        return {}
+    extra = conn.extra_dejson or {}
+    options: dict = {}
+    if conn.login:
+        options["key"] = conn.login
+    if conn.password:
+        options["secret"] = conn.password
+    client = {k: extra[k] for k in ("endpoint_url", "region_name") if extra.get(k)}
+    if client:
+        options["client_kwargs"] = client
+    options.update(extra.get("storage_options") or {})
+    return options
+
+
 def _config(params: dict, date: str | None, run_id: str | None):
     from pipeline.config import FetchConfig, RunConfig
 
     return RunConfig(source=params["source"], output=params["output"], date=date,
                      workers=int(params.get("workers") or 0), run_id=run_id,
-                     fetch=FetchConfig(keep_raw=bool(params.get("keep_raw"))))
+                     fetch=FetchConfig(keep_raw=bool(params.get("keep_raw"))),
+                     storage_options=storage_options() if "://" in params["source"] + params["output"] else {})
 
 
 def notify_failure(context) -> None:
@@ -168,13 +193,13 @@ def news_etl():
         except BatchValidationError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
-            docs = Path(params["output"]).resolve() / "_docs" / first["run_id"] / "index.html"
+            docs = f"{params['output'].rstrip('/')}/_docs/{first['run_id']}/index.html"
             log.error("news-etl %s: nothing published; validation results (Data Docs): %s", first["date"], docs)
             # A data-quality failure is not transient: fail now, without retries.
             raise AirflowFailException(str(exc)) from exc
         summary = {
             "date": first["date"], "status": report.status, "run_id": report.run_id,
-            "report": str(Path(report.output) / "_runs" / f"{report.run_id}.json"), "data_docs": report.data_docs,
+            "report": f"{report.output.rstrip('/')}/_runs/{report.run_id}.json", "data_docs": report.data_docs,
             "documents_seen": report.documents_seen, "articles_written": report.articles_written,
             "quarantined": report.quarantined, "duplicates": report.duplicates, "seconds": report.seconds,
             "validation": report.validation, "shards": len(shards),

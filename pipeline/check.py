@@ -13,6 +13,7 @@ a date is missing, so this reads the published snapshot, not the scheduler's dat
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -40,50 +41,80 @@ class DateStatus:
         return self.published and not self.problems
 
 
-def check(output: Path, start: dt.date, end: dt.date, verify_checksums: bool = True) -> list[DateStatus]:
-    output = Path(output)
-    snapshot = current_snapshot(output)
+def check(output, start: dt.date, end: dt.date, verify_checksums: bool = True,
+          storage_options=None) -> list[DateStatus]:
+    """``output``: a local folder (its current snapshot is read) or an object-store URL."""
+    from .storage import DATA_DATASETS, MANIFESTS, open_store
+
+    store = open_store(str(output), storage_options)
+    if store is None:
+        snapshot = current_snapshot(Path(output))
+        if snapshot is None:
+            files: dict[str, int] = {}
+        else:
+            files = {Path(d, n).relative_to(snapshot).as_posix(): os.path.getsize(os.path.join(d, n))
+                     for d, _dirs, names in os.walk(snapshot) for n in names}
+
+        def read(rel: str) -> str | None:
+            return (snapshot / rel).read_text(encoding="utf-8") if rel in files else None
+
+        def digest(rel: str) -> str:
+            return _sha256_file(snapshot / rel)
+    else:
+        store.fs.invalidate_cache()
+        files = {}
+        for prefix in (*DATA_DATASETS, MANIFESTS):
+            for path, info in store.fs.find(store.path(prefix), detail=True).items():
+                files[path[len(store.root) + 1:]] = int(info.get("size") or 0)
+        read = store.read_text
+
+        def digest(rel: str) -> str:
+            h = hashlib.sha256()
+            with store.fs.open(store.path(rel), "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            return h.hexdigest()
+
     by_key: dict[str, list[str]] = {}
-    if snapshot:
-        for dirpath, _dirs, names in os.walk(snapshot):
-            for name in names:
-                rel = Path(dirpath, name).relative_to(snapshot).as_posix()
-                if rel.startswith(("articles/", "quarantine/")):
-                    by_key.setdefault(_file_key(rel), []).append(rel)
+    for rel in files:
+        if rel.startswith(("articles/", "quarantine/", "raw/")):
+            by_key.setdefault(_file_key(rel), []).append(rel)
     out = []
     day = start
     while day <= end:
         key = day.isoformat()
-        manifest_path = snapshot / "_manifests" / f"{key}.json" if snapshot else None
-        if manifest_path is None or not manifest_path.exists():
-            status = DateStatus(key, False)
-            if by_key.get(key):
-                status.problems.append(f"{len(by_key[key])} files but no manifest")
-            out.append(status)
-            day += dt.timedelta(days=1)
-            continue
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        status = DateStatus(key, True, manifest.get("articles", 0), manifest.get("quarantined", 0), manifest.get("run_id"))
-        if not (snapshot / "_manifests" / f"{key}.SUCCESS").exists():
-            status.problems.append("no SUCCESS marker")
-        listed = manifest.get("files", {})
-        for rel, info in listed.items():
-            path = snapshot / rel
-            if not path.exists():
-                status.problems.append(f"missing {rel}")
-            elif path.stat().st_size != info.get("bytes"):
-                status.problems.append(f"size differs: {rel}")
-            elif verify_checksums and _sha256_file(path) != info.get("sha256"):
-                status.problems.append(f"checksum differs: {rel}")
-        for rel in by_key.get(key, []):
-            if rel not in listed:
-                status.problems.append(f"not in manifest: {rel}")
-        rows = sum(int(i.get("rows") or 0) for r, i in listed.items() if r.startswith("articles/"))
-        if rows != status.articles:
-            status.problems.append(f"manifest says {status.articles} articles, its files hold {rows}")
-        out.append(status)
+        out.append(_check_key(key, read(f"_manifests/{key}.json"), f"_manifests/{key}.SUCCESS" in files,
+                              files, by_key.get(key, []), digest if verify_checksums else None))
         day += dt.timedelta(days=1)
     return out
+
+
+def _check_key(key: str, manifest_text: str | None, success: bool, files: dict[str, int],
+               of_key: list[str], digest) -> DateStatus:
+    if manifest_text is None:
+        status = DateStatus(key, False)
+        if of_key:
+            status.problems.append(f"{len(of_key)} files but no manifest")
+        return status
+    manifest = json.loads(manifest_text)
+    status = DateStatus(key, True, manifest.get("articles", 0), manifest.get("quarantined", 0), manifest.get("run_id"))
+    if not success:
+        status.problems.append("no SUCCESS marker")
+    listed = manifest.get("files", {})
+    for rel, info in listed.items():
+        if rel not in files:
+            status.problems.append(f"missing {rel}")
+        elif files[rel] != info.get("bytes"):
+            status.problems.append(f"size differs: {rel}")
+        elif digest is not None and digest(rel) != info.get("sha256"):
+            status.problems.append(f"checksum differs: {rel}")
+    for rel in of_key:
+        if rel not in listed:
+            status.problems.append(f"not in manifest: {rel}")
+    rows = sum(int(i.get("rows") or 0) for r, i in listed.items() if r.startswith("articles/"))
+    if rows != status.articles:
+        status.problems.append(f"manifest says {status.articles} articles, its files hold {rows}")
+    return status
 
 
 def table(statuses: list[DateStatus]) -> str:

@@ -21,7 +21,8 @@ EPILOG = """\
 examples:
   news-etl run --source samples/landing --output out --date 2016-12-07
   news-etl run --source samples/landing --output out               # every date under SRC
-  news-etl run --source s3://bucket/landing --output out --date 2024-03-01
+  news-etl run --source s3://bucket/landing --output s3://bucket/news --date 2024-03-01
+  news-etl files --output s3://bucket/news --sql      # what to read, atomically, from DuckDB
 
 The source is a landing zone: files under SRC/YYYY-MM-DD/ (or SRC/YYYY/MM/DD/), any encoding,
 optionally compressed (.gz .bz2 .xz) or archived (.zip .tar .tgz). Output:
@@ -41,7 +42,7 @@ def _progress(state: dict) -> None:
 
 
 def _summary(report) -> str:
-    out = Path(report.output)
+    out = report.output.rstrip("/")
     lines = [
         f"news-etl {__version__}  run {report.run_id}  {report.status}  in {report.seconds:.1f}s with {report.workers} worker(s)",
         f"  documents seen   {report.documents_seen:>8}   ({report.files_seen} files, {len(report.files_skipped)} skipped)",
@@ -58,8 +59,8 @@ def _summary(report) -> str:
         lines.append(f"  batch {key} NOT published: " + "; ".join(info["failures"]))
     if report.articles_written:
         lines += [
-            f"  data:    {out / 'articles'}   (quarantine: {out / 'quarantine'})",
-            f"  report:  {out / '_runs' / (report.run_id + '.json')}",
+            f"  data:    {out}/articles   (quarantine: {out}/quarantine)",
+            f"  report:  {out}/_runs/{report.run_id}.json",
             "  query it:",
             f"    duckdb -c \"SELECT year, month, language, count(*) FROM read_parquet('{out}/articles/**/*.parquet', "
             f"hive_partitioning=true) GROUP BY ALL ORDER BY ALL\"",
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "landing date (or of every date under SRC).",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     r.add_argument("--source", required=True, help="landing zone: a folder or an fsspec URL (s3://, gs://, file://)")
-    r.add_argument("--output", required=True, help="output folder (created if missing)")
+    r.add_argument("--output", required=True, help="output folder (created if missing) or object-store URL (s3://bucket/prefix)")
     r.add_argument("--date", help="landing date YYYY-MM-DD; without it, everything under SRC")
     r.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     r.add_argument("--expectations", type=Path, help="folder of the GX suites (default: the repository's expectations/)")
@@ -91,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
+    r.add_argument("--work-dir", help="local folder where shards stage before uploading to an object-store output "
+                                      "(default: the system's temporary folder)")
+    _storage_arg(r)
     c = sub.add_parser("check", help="list expected vs published dates and verify each against its manifest",
                        description="For every date from --start to --end: is it published, how many rows and what "
                                    "quarantine share, and do its files match its manifest? Exit 1 if a date is missing "
@@ -100,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--end", required=True, help="last landing date, YYYY-MM-DD (inclusive)")
     c.add_argument("--no-checksums", action="store_true", help="compare sizes only (faster on large outputs)")
     c.add_argument("--json", action="store_true", help="print the statuses as JSON")
+    _storage_arg(c)
+    f = sub.add_parser("files", help="list the published files, as the manifests say (atomic on object storage)",
+                       description="Print the files of one dataset that the published manifests list: one whole "
+                                   "version of every date, even while a rerun is publishing. With --sql, print a "
+                                   "DuckDB query over exactly those files instead.")
+    f.add_argument("--output", required=True, help="the output folder or URL news-etl publishes to")
+    f.add_argument("--dataset", default="articles", choices=("articles", "quarantine", "raw"))
+    f.add_argument("--sql", action="store_true", help="print a DuckDB query (with its S3 secret) instead of the list")
+    _storage_arg(f)
     e = sub.add_parser("evaluate", help="score text, date, title and language fidelity on the labelled corpora",
                        description="Run every labelled corpus found under CORPORA through the pipeline and print a "
                                    "fidelity table, side by side with trafilatura and htmldate on the same files.")
@@ -108,6 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
+
+
+def _storage_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="fsspec option for s3:// and other URLs, repeatable (endpoint_url=http://localhost:9000, "
+                        "key=..., secret=...); default: the standard AWS variables and credential files")
+
+
+def _storage_options(pairs: list[str]) -> dict:
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"news-etl: --storage-option takes KEY=VALUE, not {pair!r}")
+        out[key.strip()] = {"true": True, "false": False}.get(value.lower(), value)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         from .config import FetchConfig
 
         config = RunConfig(source=args.source, output=args.output, date=args.date, workers=args.workers,
-                           run_id=args.run_id, validate=validate, fetch=FetchConfig(keep_raw=args.keep_raw))
+                           run_id=args.run_id, validate=validate, fetch=FetchConfig(keep_raw=args.keep_raw),
+                           storage_options=_storage_options(args.storage_option), work_dir=args.work_dir)
         show = not args.quiet and sys.stderr.isatty()
         try:
             report = run(config, on_progress=_progress if show else None)
@@ -153,12 +183,27 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             print("news-etl: [check] --start and --end take YYYY-MM-DD dates", file=sys.stderr)
             return 2
-        statuses = check(Path(args.output), start, end, verify_checksums=not args.no_checksums)
+        statuses = check(args.output, start, end, verify_checksums=not args.no_checksums,
+                         storage_options=_storage_options(args.storage_option))
         if args.json:
             print(json.dumps([dict(dataclasses.asdict(s), ok=s.ok, quarantine_share=s.quarantine_share) for s in statuses], indent=2))
         else:
             print(table(statuses))
         return 0 if all(s.ok for s in statuses) else 1
+    if args.command == "files":
+        from .storage import duckdb_s3_secret, is_remote, published_files
+
+        options = _storage_options(args.storage_option)
+        paths = published_files(args.output, args.dataset, options)
+        if not args.sql:
+            print("\n".join(paths))
+        else:
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            if is_remote(args.output):
+                print("LOAD httpfs;")
+                print(duckdb_s3_secret(options) + ";")
+            print(f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, union_by_name = true);")
+        return 0 if paths else 1
     if args.command == "evaluate":
         import dataclasses
         import json

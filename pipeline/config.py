@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 MiB = 1024 * 1024
 
@@ -186,6 +186,13 @@ class RunConfig:
     near_duplicate_jaccard: float | None = 0.7
     # Also look for duplicates among the articles earlier runs published (other landing dates).
     dedup_against_published: bool = True
+    # fsspec options for a remote source and output (credentials, endpoint_url, ...), e.g.
+    # {"key": ..., "secret": ..., "client_kwargs": {"endpoint_url": "http://minio:9000"}}. Empty:
+    # the backend's own defaults (for S3 the standard AWS variables and credential files).
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+    # With an object-store output, shards stage in a local work folder before uploading:
+    # this folder (default: the system's temporary folder). A local output is its own work folder.
+    work_dir: str | None = None
     fetch: FetchConfig = field(default_factory=FetchConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)

@@ -70,22 +70,39 @@ class DuplicateIndex:
             self._bands[band].setdefault(signature[band * ROWS * 4:(band + 1) * ROWS * 4], []).append(idx)
 
 
-def load_published(output: Path, index: DuplicateIndex, exclude_keys: set[str]) -> int:
-    """Add the published articles of every landing date but ``exclude_keys`` to the index."""
+def load_published(output, index: DuplicateIndex, exclude_keys: set[str], storage_options=None) -> int:
+    """Add the published articles of every landing date but ``exclude_keys`` to the index
+    (``output``: a local folder, or an object-store URL read through its manifests)."""
     import pyarrow.parquet as pq
 
-    articles = Path(output) / "articles"
-    if not articles.exists():
-        return 0
+    from .storage import is_remote, open_store, published_files
+
+    if is_remote(str(output)):
+        store = open_store(str(output), storage_options)
+        keys = [k for k in _published_keys(str(output), storage_options) if k not in exclude_keys]
+        prefix = f"{store.protocol}://"
+        paths = [p[len(prefix):] for p in published_files(str(output), "articles", storage_options, keys)]
+        filesystem = store.fs
+    else:
+        articles = Path(output) / "articles"
+        if not articles.exists():
+            return 0
+        # <key>.part-NNNNN.parquet
+        paths = [str(p) for p in sorted(articles.rglob("*.parquet")) if p.name.split(".", 1)[0] not in exclude_keys]
+        filesystem = None
     n = 0
-    for path in sorted(articles.rglob("*.parquet")):
-        if path.name.split(".", 1)[0] in exclude_keys:  # <key>.part-NNNNN.parquet
-            continue
-        schema = pq.read_schema(path)
+    for path in paths:
+        schema = pq.read_schema(path, filesystem=filesystem)
         cols = ["article_id", "content_sha256"] + (["minhash"] if "minhash" in schema.names else [])
-        t = pq.read_table(path, columns=cols)
+        t = pq.read_table(path, columns=cols, filesystem=filesystem)
         sigs = t.column("minhash").to_pylist() if "minhash" in cols else [None] * t.num_rows
         for aid, sha, sig in zip(t.column("article_id").to_pylist(), t.column("content_sha256").to_pylist(), sigs):
             index.add(aid, sha, sig)
             n += 1
     return n
+
+
+def _published_keys(output: str, storage_options) -> list[str]:
+    from .storage import read_manifests
+
+    return sorted(read_manifests(output, storage_options))

@@ -29,7 +29,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Any, Iterator, Mapping, Union
 
 from .config import FetchConfig
 from .errors import SourceError
@@ -75,7 +75,7 @@ Fetched = Union[RawDocument, FetchFailure, Skipped]
 class Source:
     """A listable, readable root: a local folder (fast path) or an fsspec filesystem."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None):
         self.url = url
         if "://" not in url or url.startswith("file://"):
             path = url[len("file://"):] if url.startswith("file://") else url
@@ -86,7 +86,7 @@ class Source:
             import fsspec  # only remote sources pay for it
 
             try:
-                self.fs, root = fsspec.core.url_to_fs(url)
+                self.fs, root = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
             except (ImportError, ValueError) as exc:
                 raise SourceError(
                     f"cannot open source: {exc}",

@@ -56,6 +56,7 @@ from .records import (
     Quarantined,
     to_batch,
 )
+from .storage import STAGING, ObjectStore, open_store, publish_remote, work_dir
 from .validate import Validator
 from .write import Stager, key_of, publish
 
@@ -324,6 +325,17 @@ def _staging(output: Path, run_id: str) -> Path:
     return output / ".staging" / run_id
 
 
+def _places(config: RunConfig) -> tuple[Path, ObjectStore | None]:
+    """The local work folder of a run and, for an object-store output, the store. A local output
+    is its own work folder; an object store's shards stage locally and travel through
+    ``OUT/_staging/<run_id>/`` (``pipeline.storage``)."""
+    return work_dir(config.output, config.work_dir), open_store(config.output, config.storage_options)
+
+
+def _remote_staging(run_id: str, rel: str = "") -> str:
+    return f"{STAGING}/{run_id}" + (f"/{rel}" if rel else "")
+
+
 def _shard_dir(output: Path, run_id: str, index: int) -> Path:
     return _staging(output, run_id) / f"shard-{index:05d}"
 
@@ -351,9 +363,9 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
     bytes, so that shards take about the same time.
     """
     run_id = config.run_id or new_run_id(config.date)
-    output = Path(config.output).expanduser().resolve()
+    output, store = _places(config)
     date = _parse_date(config.date)
-    source = Source(config.source)
+    source = Source(config.source, config.storage_options)
     items, skipped = list_items(source, date, config.fetch)
     n = max(1, min(shards, len(items) or 1))
     total = sum(max(i.size, 1) for i in items) or 1
@@ -365,7 +377,7 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
         acc += max(item.size, 1)
     cuts = [c for c in cuts if c] or [[]]
     body = {
-        "run_id": run_id, "source": config.source, "output": str(output), "date": config.date,
+        "run_id": run_id, "source": config.source, "output": config.output if store else str(output), "date": config.date,
         "keys": sorted({key_of(i.landing_date) for i in items}),
         "skipped": [{"source_uri": s.source_uri, "reason": s.reason} for s in skipped],
         "shards": [[{"uri": i.uri, "path": i.path, "rel": i.rel, "size": i.size,
@@ -378,11 +390,18 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
     staging.mkdir(parents=True)
     with open(staging / "plan.json", "w", encoding="utf-8") as fh:
         json.dump(body, fh)
+    if store:
+        store.put_file(staging / "plan.json", _remote_staging(run_id, "plan.json"))
     return body
 
 
-def _load_plan(output: Path, run_id: str) -> dict:
+def _load_plan(output: Path, run_id: str, store: ObjectStore | None = None) -> dict:
     path = _staging(output, run_id) / "plan.json"
+    if store and not path.exists():  # a shard on another machine than the plan
+        text = store.read_text(_remote_staging(run_id, "plan.json"))
+        if text is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
     try:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
@@ -399,12 +418,12 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     summary; returns the summary. Idempotent: a retry starts the shard over.
     """
     started = time.perf_counter()
-    output = Path(config.output).expanduser().resolve()
-    planned = _load_plan(output, run_id)
+    output, store = _places(config)
+    planned = _load_plan(output, run_id, store)
     items = [FetchItem(i["uri"], i["path"], i["rel"], i["size"],
                        dt.date.fromisoformat(i["landing_date"]) if i["landing_date"] else None)
              for i in planned["shards"][index]]
-    source = Source(planned["source"])
+    source = Source(planned["source"], config.storage_options)
     root = _shard_dir(output, run_id, index)
     stager = Stager(root, index, config.write)
     validator = Validator(config.validate) if config.validate.enabled else None
@@ -509,6 +528,9 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     tmp = root / ".summary.json.tmp"
     tmp.write_text(json.dumps(summary, default=str), encoding="utf-8")
     os.replace(tmp, root / "summary.json")
+    if store:  # the summary goes last: its presence says the shard is complete
+        store.put_dir(root, _remote_staging(run_id, root.name))
+        shutil.rmtree(root, ignore_errors=True)
     return summary
 
 
@@ -519,9 +541,14 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
     Raises ``BatchValidationError`` if a date failed (the others are published)."""
     started_given = started is not None
     started = started if started is not None else time.perf_counter()
-    output = Path(config.output).expanduser().resolve()
-    planned = _load_plan(output, run_id)
-    report = RunReport(run_id=run_id, status="failed", source=planned["source"], output=str(output),
+    output, store = _places(config)
+    if store:  # every shard's staged files, wherever they ran
+        local = _staging(output, run_id)
+        shutil.rmtree(local, ignore_errors=True)
+        store.fs.invalidate_cache()
+        store.get_dir(_remote_staging(run_id), local)
+    planned = _load_plan(output, run_id, store)
+    report = RunReport(run_id=run_id, status="failed", source=planned["source"], output=planned["output"],
                        date=planned["date"], started_at=planned["planned_at"], shards=len(planned["shards"]))
     stage: collections.Counter = collections.Counter()
     ledger: list[LedgerEntry] = []
@@ -550,13 +577,16 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         if report.documents_seen == 0:
             report.status = "empty"
             shutil.rmtree(staging, ignore_errors=True)
+            if store:
+                store.rm_prefix(_remote_staging(run_id))
             return report
 
         # De-duplicate across shards, in input order (shards are contiguous and path-ordered).
         t0 = time.perf_counter()
         duplicates = DuplicateIndex(config.near_duplicate_jaccard)
         if config.dedup_against_published:
-            report.published_indexed = load_published(output, duplicates, set(planned["keys"]))
+            report.published_indexed = load_published(config.output if store else output, duplicates, set(planned["keys"]),
+                                                       config.storage_options)
         dropped: set[str] = set()
         inputs: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
         for index in range(len(planned["shards"])):
@@ -657,7 +687,11 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             try:
                 from .docs import write_data_docs
 
-                report.data_docs = str(write_data_docs(output, run_id, results_for_docs))
+                docs = write_data_docs(output, run_id, results_for_docs)
+                report.data_docs = str(docs)
+                if store:
+                    store.put_dir(docs.parent, f"_docs/{run_id}")
+                    report.data_docs = store.uri(f"_docs/{run_id}/{docs.name}")
             except Exception as exc:  # docs are a view of the results, never a reason to fail
                 log.warning("could not write data docs: %s", exc)
 
@@ -677,7 +711,11 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                     "rows_by_file": rows_by_file[key],
                 }
             report.partitions = sorted({rel.rsplit("/", 1)[0] for k in passed for _, rel in files.get(k, []) if rel.startswith("articles/")})
-            report.published_snapshot = publish(output, {k: files.get(k, []) for k in passed}, manifests, config.write)
+            if store:
+                version = "v" + hashlib.sha256(run_id.encode()).hexdigest()[:12]
+                report.published_snapshot = publish_remote(store, {k: files.get(k, []) for k in passed}, manifests, version)
+            else:
+                report.published_snapshot = publish(output, {k: files.get(k, []) for k in passed}, manifests, config.write)
             for key in passed:
                 report.batches[key]["published"] = True
         # Articles of failed batches were not written; the equation counts them as quarantined.
@@ -686,10 +724,12 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             report.quarantine_reasons[f"batch {key} failed"] = report.batches[key]["articles"]
         stage["publish"] += time.perf_counter() - t0
         shutil.rmtree(staging, ignore_errors=True)
+        if store:
+            store.rm_prefix(_remote_staging(run_id))
         if failed:
             details = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failed.items()))
             raise BatchValidationError([details], source=planned["source"],
-                                       report_path=str(output / "_runs" / f"{run_id}.json"))
+                                       report_path=f"{planned['output'].rstrip('/')}/_runs/{run_id}.json")
         report.status = "succeeded"
         return report
     except StageError as exc:
@@ -706,13 +746,13 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         report.seconds = round(time.perf_counter() - started, 3) if started_given \
             else round((now - dt.datetime.fromisoformat(planned["planned_at"])).total_seconds(), 3)
         report.stage_seconds = {k: round(v, 3) for k, v in stage.items()}
-        _write_report(output, report, ledger)
+        _write_report(output, report, ledger, store)
 
 
 def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) -> RunReport:
     """Run the pipeline once, in this process and its workers: plan, one shard, finalize."""
     started = time.perf_counter()
-    output = Path(config.output).expanduser().resolve()
+    output, store = _places(config)
     run_id = config.run_id or new_run_id(config.date)
     config = config.with_(run_id=run_id)
     try:
@@ -722,14 +762,16 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
         plan(config, shards=1)
         process_shard(config, run_id, 0, on_progress)
     except StageError as exc:
-        report = RunReport(run_id=run_id, status="failed", source=config.source, output=str(output), date=config.date,
+        report = RunReport(run_id=run_id, status="failed", source=config.source,
+                           output=config.output if store else str(output), date=config.date,
                            started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), error=str(exc))
-        _write_report(output, report, None)
+        _write_report(output, report, None, store)
         raise
     return finalize(config, run_id, started)
 
 
-def _write_report(output: Path, report: RunReport, ledger: list[LedgerEntry] | None) -> None:
+def _write_report(output: Path, report: RunReport, ledger: list[LedgerEntry] | None,
+                  store: ObjectStore | None = None) -> None:
     try:
         runs = output / "_runs"
         runs.mkdir(parents=True, exist_ok=True)
@@ -737,8 +779,16 @@ def _write_report(output: Path, report: RunReport, ledger: list[LedgerEntry] | N
             path = runs / f"{report.run_id}.ledger.parquet"
             pq.write_table(pa.Table.from_batches([to_batch(ledger, LEDGER_SCHEMA)]), path, compression="zstd")
             report.ledger = str(path)
+            if store:
+                report.ledger = store.uri(f"_runs/{path.name}")
+                store.put_file(path, f"_runs/{path.name}")
+                path.unlink()
         tmp = runs / f".{report.run_id}.json.tmp"
         tmp.write_text(report.to_json(), encoding="utf-8")
-        os.replace(tmp, runs / f"{report.run_id}.json")
-    except OSError as exc:  # the report must never hide the run's own error
+        if store:
+            store.put_file(tmp, f"_runs/{report.run_id}.json")
+            tmp.unlink()
+        else:
+            os.replace(tmp, runs / f"{report.run_id}.json")
+    except Exception as exc:  # the report must never hide the run's own error
         log.warning("could not write the run report: %s", exc)
