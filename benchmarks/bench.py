@@ -97,10 +97,10 @@ def encode(text: str, how: str) -> bytes:
     return plain.encode(how, errors="replace")
 
 
-def build_landing(root: Path, n: int, seed: int = 20161207) -> dict:
+def build_landing(root: Path, n: int, seed: int = 20161207, days: int | None = None) -> dict:
     rng = random.Random(seed)
     pools = paragraphs_pools(rng)
-    days = max(1, n // 10000)
+    days = days or max(1, n // 10000)
     first = dt.date(2016, 12, 1)
     choices = [e for e, w in ENCODINGS for _ in range(w)]
     total = 0
@@ -320,11 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in info["ratios"].items():
         print(f"{k}: {v}")
     print(f"same rows with 1 worker and all cores: {info['same_rows_one_vs_all_cores']}")
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"bench-{info['landing']['articles']}-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
+    save_results(args.results, f"bench-{info['landing']['articles']}", info)
+    return 0
+
+
+def save_results(folder: Path, stem: str, info: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(info, indent=2, default=str))
     print(f"written: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
-    return 0
+    return path
 
 
 if __name__ == "__main__":

@@ -58,24 +58,14 @@ connection `news_etl_webhook` when it exists.
 
 
 def storage_options() -> dict:
-    """fsspec options from the ``news_etl_storage`` connection (type aws, or any type): login and
-    password are the access key and secret; extra may hold ``endpoint_url``, ``region_name`` and
-    ``storage_options`` (passed to fsspec as they are). No connection: {}."""
+    """fsspec options from the ``news_etl_storage`` connection ({} when it does not exist)."""
+    from pipeline.storage import options_from_connection
+
     try:
         conn = BaseHook.get_connection(STORAGE_CONN_ID)
-    except Exception:  # not configured: standard credentials
+    except Exception:  # not configured: the backend's standard credentials
         return {}
-    extra = conn.extra_dejson or {}
-    options: dict = {}
-    if conn.login:
-        options["key"] = conn.login
-    if conn.password:
-        options["secret"] = conn.password
-    client = {k: extra[k] for k in ("endpoint_url", "region_name") if extra.get(k)}
-    if client:
-        options["client_kwargs"] = client
-    options.update(extra.get("storage_options") or {})
-    return options
+    return options_from_connection(conn)
 
 
 def _config(params: dict, date: str | None, run_id: str | None):

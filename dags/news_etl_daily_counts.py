@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, BaseHook, dag, task
 
 ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", group="news-etl")
 
@@ -30,15 +30,20 @@ def news_etl_daily_counts():
     def count_articles(triggering_asset_events=None) -> list[dict]:
         import logging
 
-        from pipeline.reports import daily_counts
-
-        from pipeline.reports import stale_dates
+        from pipeline.reports import daily_counts, stale_dates
+        from pipeline.storage import is_remote, options_from_connection
 
         outputs = {(e.extra or {}).get("output") for e in triggering_asset_events[ARTICLES]} - {None}
+        options = {}
+        if any(is_remote(o) for o in outputs):
+            try:  # the same credentials as news_etl (its news_etl_storage connection)
+                options = options_from_connection(BaseHook.get_connection("news_etl_storage"))
+            except Exception:
+                options = {}
         done = []
         for output in sorted(outputs):
-            for date in stale_dates(output):
-                path, rows = daily_counts(output, date)
+            for date in stale_dates(output, options):
+                path, rows = daily_counts(output, date, options)
                 logging.getLogger("news_etl.dag").info("daily counts for %s: %d groups -> %s", date, rows, path)
                 done.append({"date": date, "groups": rows, "path": str(path)})
         return done

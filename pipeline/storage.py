@@ -138,6 +138,23 @@ def open_store(url: str, storage_options: Mapping[str, Any] | None = None) -> Ob
     return ObjectStore(url=url.rstrip("/"), fs=fs, root=root.rstrip("/"), protocol=protocol)
 
 
+def options_from_connection(conn) -> dict:
+    """fsspec options from a connection-like object (Airflow's, duck-typed: ``login``,
+    ``password``, ``extra_dejson``): login and password are the access key and secret; extra may
+    hold ``endpoint_url``, ``region_name`` and ``storage_options`` (passed to fsspec as they are)."""
+    extra = getattr(conn, "extra_dejson", None) or {}
+    options: dict = {}
+    if getattr(conn, "login", None):
+        options["key"] = conn.login
+    if getattr(conn, "password", None):
+        options["secret"] = conn.password
+    client = {k: extra[k] for k in ("endpoint_url", "region_name") if extra.get(k)}
+    if client:
+        options["client_kwargs"] = client
+    options.update(extra.get("storage_options") or {})
+    return options
+
+
 def work_dir(output: str, base: str | None) -> Path:
     """The local folder a run works in: the output itself, or for an object store a folder named
     after it under ``base`` (RunConfig.work_dir; default: the system's temporary folder)."""

@@ -63,10 +63,19 @@ class Airflow:
     def start(self, timeout: float = 240) -> None:
         self.proc = subprocess.Popen(["airflow", "standalone"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True, cwd=self.home)
+        self.wait_ready(timeout)
+
+    def exited(self) -> str | None:
+        """What has died, if anything (checked while waiting for the API)."""
+        if self.proc and self.proc.poll() is not None:
+            return f"airflow standalone exited with {self.proc.returncode}; see {self.log.name}"
+        return None
+
+    def wait_ready(self, timeout: float) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited with {self.proc.returncode}; see {self.log.name}")
+            if self.exited():
+                raise RuntimeError(self.exited())
             try:
                 with urllib.request.urlopen(f"{self.base}/api/v2/monitor/health", timeout=5) as r:
                     if r.status == 200:

@@ -154,6 +154,36 @@ def test_files_command_prints_a_duckdb_query_over_the_manifest(aws_env, samples,
     assert cli(["files", "--output", f"s3://{bucket}/nothing-here"]) == 1
 
 
+def test_daily_counts_on_object_storage_once_per_publish(aws_env, samples, tmp_path, request):
+    from pipeline.reports import daily_counts, stale_dates
+
+    s3 = aws_env
+    bucket = _bucket(s3, request)
+    _upload(s3, samples / DATE, f"{bucket}/landing/{DATE}")
+    out = f"s3://{bucket}/news"
+    report = run(RunConfig(source=f"s3://{bucket}/landing", output=out, date=DATE, workers=1, work_dir=str(tmp_path)))
+    assert stale_dates(out) == [DATE]
+    path, groups = daily_counts(out, DATE)
+    assert path == f"{out}/daily_counts/landing_date={DATE}/counts.parquet" and groups > 0
+    assert stale_dates(out) == []
+    counts = pq.read_table(path[len("s3://"):], filesystem=s3.filesystem())
+    assert sum(counts.column("articles").to_pylist()) == report.articles_written
+    assert counts.schema.metadata[b"news_etl.run_id"].decode() == report.run_id
+
+
+def test_storage_options_from_an_airflow_style_connection():
+    class Conn:  # the attributes the DAGs read from an Airflow Connection
+        login, password = "AKIA", "s3cr3t"
+        extra_dejson = {"endpoint_url": "http://minio:9000", "region_name": "eu-west-1",
+                        "storage_options": {"anon": False}}
+
+    assert storage.options_from_connection(Conn()) == {
+        "key": "AKIA", "secret": "s3cr3t", "anon": False,
+        "client_kwargs": {"endpoint_url": "http://minio:9000", "region_name": "eu-west-1"}}
+    sql = storage.duckdb_s3_secret(storage.options_from_connection(Conn()))
+    assert "KEY_ID 'AKIA'" in sql and "ENDPOINT 'minio:9000'" in sql and "USE_SSL false" in sql
+
+
 def test_check_reports_a_missing_object(aws_env, samples, tmp_path, request):
     s3 = aws_env
     bucket = _bucket(s3, request)

@@ -1,0 +1,35 @@
+"""Import once, fork many: the heavy imports of a task, done ahead in a pre-forking host.
+
+In:  nothing; importing this module is the whole effect.
+Out: ``great_expectations`` (about 3 s of CPU to import), trafilatura, htmldate, the language
+     model and the pipeline's stages loaded in this process, quiet.
+
+An Airflow Celery worker forks a process for every task (Task SDK supervisor) from its pool
+processes. Name this module in Celery's ``imports`` and every task starts with all of it in
+memory (copy-on-write) instead of importing it again::
+
+    AIRFLOW__CELERY__EXTRA_CELERY_CONFIG='{"imports": ["pipeline.preload"]}'
+
+docker/compose.yaml and the distributed test set exactly that. Nothing here starts a thread,
+opens a file or a connection, so forking after it is safe.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # as pipeline.validate does, before GX reads it
+
+from . import run, validate  # noqa: E402,F401  (and through run: every stage)
+
+validate._quiet_gx()
+import great_expectations  # noqa: E402,F401
+import great_expectations.expectations  # noqa: E402,F401
+import htmldate  # noqa: E402,F401
+import trafilatura  # noqa: E402,F401
+
+from .metadata import detect_language  # noqa: E402
+
+validate._quiet_gx()
+# The language model (py3langid) loads on first use: use it once, on text no fast path takes.
+detect_language("Questo testo è scritto in italiano, per caricare il modello una volta sola.")
