@@ -50,3 +50,31 @@ def test_boilerplate_lists_are_configurable():
     text, removed = remove_boilerplate("Début.\n\nPublicité\n\nFin.\n\nRéagissez", "fr", config)
     assert removed == 1
     assert text == "Début.\n\nFin.\n\nRéagissez"  # not in this config's list
+
+
+def _reference_normalize(text: str) -> str:
+    """normalize as plain regex passes, with no fast paths: the specification the fast paths
+    (literal checks, split/strip per line) must match exactly."""
+    import re
+
+    from pipeline import clean as c
+
+    text = c.unescape_entities(text)
+    text = re.sub("\r\n?|[\u2028\u2029\x85\x0b\x0c]", "\n", text)
+    text = unicodedata.normalize("NFC", text)
+    text = text.translate(c._REMOVE)
+    text = c._WS_RUN.sub(c._collapse, text)
+    hs = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+    text = re.sub(f"^[{hs}]+|[{hs}]+$", "", text, flags=re.M)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n")
+
+
+SPACEY = st.text(alphabet=st.sampled_from(list("ab é\n\r\t\u00a0\u202f\u2009\u2000\u2005\u200a\u1680\u3000\u2028\u2029\x85\x0b\x0c\x00")),
+                 max_size=200)
+
+
+@given(st.one_of(TEXT, SPACEY))
+@settings(max_examples=500, deadline=None)
+def test_normalize_fast_paths_match_the_plain_regex_reference(text):
+    assert normalize(text) == _reference_normalize(text)

@@ -62,6 +62,19 @@ def test_each_row_expectation_quarantines_its_bad_row(validator, expectation, ch
     assert expectation in failures[0].reason and ":" in failures[0].reason
 
 
+def test_batches_of_one_shape_are_validated_each_on_its_own_data(validator):
+    """GX's batch fingerprint is switched off (pipeline.validate): batches with the same
+    definition and shape must still never share results."""
+    good = [article(i) for i in range(5)]
+    bad = list(good)
+    bad[2] = dataclasses.replace(bad[2], language="French")
+    assert validator.rows(table(good)) == []
+    assert [f.index for f in validator.rows(table(bad))] == [2]
+    assert validator.rows(table(good)) == []
+    bad[4] = dataclasses.replace(bad[4], word_count=3)
+    assert [f.index for f in validator.rows(table(bad))] == [2, 4]
+
+
 def test_mojibake_left_is_caught(validator):
     rows = [article(0, text="Le rÃ©gime a refusÃ© les appels Ã  cesser le feu dans la ville.")]
     (f,) = validator.rows(table(rows))
