@@ -30,15 +30,29 @@ class Duplicate:
 
 
 class DuplicateIndex:
+    """Exact and near-duplicate lookup over every article added so far.
+
+    Compact, because a run indexes every article it sees (and a date's rerun, every published
+    one): one dict entry per band and article, keyed by the band's hash (a hash collision only
+    adds a candidate that the signature comparison then rejects), the article's position as the
+    value (a list only where bands collide), and the signatures in one growing uint32 matrix.
+    About 1.5 KB per article instead of the 4 KB of a dict of byte strings to lists per band.
+    """
+
     def __init__(self, threshold: float | None = 0.7):
         self.threshold = threshold
         self._exact: dict[str, str] = {}
-        self._bands: list[dict[bytes, list[int]]] = [dict() for _ in range(BANDS)]
+        self._buckets: dict[int, int | list[int]] = {}
         self._ids: list[str] = []
-        self._sigs: list[np.ndarray] = []
+        self._sigs = np.empty((1024, BANDS * ROWS), dtype="<u4")
 
     def __len__(self) -> int:
         return len(self._exact)
+
+    @staticmethod
+    def _keys(signature: bytes) -> list[int]:
+        width = ROWS * 4
+        return [hash((band, signature[band * width:(band + 1) * width])) for band in range(BANDS)]
 
     def check(self, sha: str, signature: bytes | None) -> Duplicate | None:
         original = self._exact.get(sha)
@@ -49,8 +63,11 @@ class DuplicateIndex:
         sig = np.frombuffer(signature, dtype="<u4")
         seen: set[int] = set()
         best: tuple[float, int] | None = None
-        for band in range(BANDS):
-            for idx in self._bands[band].get(signature[band * ROWS * 4:(band + 1) * ROWS * 4], ()):
+        for key in self._keys(signature):
+            hit = self._buckets.get(key)
+            if hit is None:
+                continue
+            for idx in (hit,) if isinstance(hit, int) else hit:
                 if idx in seen:
                     continue
                 seen.add(idx)
@@ -65,9 +82,19 @@ class DuplicateIndex:
             return
         idx = len(self._ids)
         self._ids.append(article_id)
-        self._sigs.append(np.frombuffer(signature, dtype="<u4"))
-        for band in range(BANDS):
-            self._bands[band].setdefault(signature[band * ROWS * 4:(band + 1) * ROWS * 4], []).append(idx)
+        if idx == len(self._sigs):
+            self._sigs = np.concatenate([self._sigs, np.empty_like(self._sigs)])
+        self._sigs[idx] = np.frombuffer(signature, dtype="<u4")
+        buckets = self._buckets
+        for key in self._keys(signature):
+            hit = buckets.get(key)
+            if hit is None:
+                buckets[key] = idx
+            elif isinstance(hit, int):
+                if hit != idx:
+                    buckets[key] = [hit, idx]
+            elif hit[-1] != idx:
+                hit.append(idx)
 
 
 def load_published(output, index: DuplicateIndex, exclude_keys: set[str], storage_options=None) -> int:

@@ -534,6 +534,25 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     return summary
 
 
+def _filter_file(src: Path, dst: Path, dropped_ids: pa.Array, config: RunConfig) -> None:
+    """Copy a staged articles file without the rows whose id is in ``dropped_ids``, a few
+    thousand rows at a time (a date's file can hold gigabytes of text)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    pending: list[pa.RecordBatch] = []
+    buffered = 0
+    with pq.ParquetWriter(dst, ARTICLE_SCHEMA, compression=config.write.compression,
+                          compression_level=config.write.compression_level) as writer:
+        for batch in pq.ParquetFile(src).iter_batches(batch_size=1000):
+            batch = batch.filter(pc.invert(pc.is_in(batch.column("article_id"), dropped_ids)))
+            pending.append(batch)
+            buffered += batch.num_rows
+            if buffered >= config.validate.chunk_rows:
+                writer.write_table(pa.Table.from_batches(pending, schema=ARTICLE_SCHEMA))
+                pending, buffered = [], 0
+        if buffered:
+            writer.write_table(pa.Table.from_batches(pending, schema=ARTICLE_SCHEMA))
+
+
 def finalize(config: RunConfig, run_id: str, started: float | None = None) -> RunReport:
     """Merge a plan's shards: de-duplicate (input order), validate each landing date as a batch,
     publish the dates that pass in one atomic swap, write the run report and ledger.
@@ -590,20 +609,23 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         dropped: set[str] = set()
         inputs: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
         for index in range(len(planned["shards"])):
-            idx = pq.read_table(_shard_dir(output, run_id, index) / "index.parquet").to_pydict()
-            for aid, uri, key, sha, sig, raw_sha in zip(idx["article_id"], idx["source_uri"], idx["landing_key"],
-                                                       idx["content_sha256"], idx["minhash"], idx["raw_sha256"]):
-                inputs[key].append((uri, raw_sha))
-                dup = duplicates.check(sha, sig)
-                if dup is None:
-                    duplicates.add(aid, sha, sig)
-                    ledger.append(LedgerEntry(uri, "written", aid, None, None))
-                    continue
-                dropped.add(aid)
-                report.duplicates += 1
-                report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
-                what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
-                ledger.append(LedgerEntry(uri, "duplicate", aid, dup.of, f"{what} article {dup.of}"))
+            # A batch of the index at a time: Python objects for every article at once would be
+            # the largest allocation of the run.
+            for part in pq.ParquetFile(_shard_dir(output, run_id, index) / "index.parquet").iter_batches(batch_size=10_000):
+                idx = part.to_pydict()
+                for aid, uri, key, sha, sig, raw_sha in zip(idx["article_id"], idx["source_uri"], idx["landing_key"],
+                                                           idx["content_sha256"], idx["minhash"], idx["raw_sha256"]):
+                    inputs[key].append((uri, raw_sha))
+                    dup = duplicates.check(sha, sig)
+                    if dup is None:
+                        duplicates.add(aid, sha, sig)
+                        ledger.append(LedgerEntry(uri, "written", aid, None, None))
+                        continue
+                    dropped.add(aid)
+                    report.duplicates += 1
+                    report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
+                    what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
+                    ledger.append(LedgerEntry(uri, "duplicate", aid, dup.of, f"{what} article {dup.of}"))
         stage["dedup"] += time.perf_counter() - t0
 
         # The final files of each key: shard files as they are, or filtered where duplicates were dropped.
@@ -612,6 +634,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         if final.exists():
             shutil.rmtree(final)
         files: dict[str, list[tuple[Path, str]]] = collections.defaultdict(list)
+        dropped_ids = pa.array(sorted(dropped), pa.string())
         rows_by_file: dict[str, dict[str, int]] = collections.defaultdict(dict)
         keys = sorted({k for s in summaries for k in s["keys"]})
         for index, s in enumerate(summaries):
@@ -620,18 +643,15 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                 for rel, rows in entries.items():
                     src = root / rel
                     if dropped:
-                        t = pq.read_table(src, schema=ARTICLE_SCHEMA)
-                        mask = pc.invert(pc.is_in(t.column("article_id"), pa.array(sorted(dropped), pa.string())))
-                        if not pc.all(mask).as_py():
-                            t = t.filter(mask)
-                            if t.num_rows == 0:
+                        ids = pq.read_table(src, columns=["article_id"]).column("article_id")
+                        drop = pc.is_in(ids, dropped_ids)
+                        n_drop = pc.sum(drop).as_py() or 0
+                        if n_drop:
+                            if n_drop == len(ids):
                                 continue
                             src = final / rel
-                            src.parent.mkdir(parents=True, exist_ok=True)
-                            pq.write_table(t, src, compression=config.write.compression,
-                                           compression_level=config.write.compression_level,
-                                           row_group_size=config.write.row_group_rows)
-                        rows = t.num_rows
+                            _filter_file(root / rel, src, dropped_ids, config)
+                        rows = len(ids) - n_drop
                     files[key].append((src, rel))
                     rows_by_file[key][rel] = rows
             for name in ("quarantine_files", "raw_files"):

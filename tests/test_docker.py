@@ -121,6 +121,9 @@ def test_image_is_the_official_airflow_of_the_pinned_version_and_installs_the_lo
     assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}-python\$\{PYTHON_VERSION\}$", dockerfile, re.M)
     assert python == "3.11"
     assert "pip install --no-cache-dir --disable-pip-version-check -r /opt/news-etl/docker/requirements.lock" in dockerfile
+    # The output volume's mount point exists and belongs to the user the components run as.
+    assert "chown -R airflow:root /opt/news-etl /data" in dockerfile
+    assert re.findall(r"^USER (\S+)", dockerfile, re.M)[-1] == "airflow"
     image = _pins(DOCKER / "requirements.lock")
     assert image["apache-airflow"] == version
     for extra in ("apache-airflow-providers-celery", "psycopg2-binary", "asyncpg", "redis", "s3fs", "celery"):
