@@ -53,7 +53,10 @@ expectation, publishes nothing and leaves a Data Docs page (its path is in the t
 Output: `OUTPUT/articles/year=YYYY/month=MM/` (articles), `OUTPUT/quarantine/` (rejected documents
 with a reason), `OUTPUT/_runs/<run_id>.json` (the run report: every input accounted for),
 `OUTPUT/_docs/<run_id>/index.html` (validation results). Failures post a summary to the HTTP
-connection `news_etl_webhook` when it exists.
+connection `news_etl_webhook` when it exists. SOURCE and OUTPUT may be `s3://` URLs: credentials come
+from the connection `news_etl_storage` (login/password = key/secret, extra `endpoint_url`,
+`region_name`) or the standard AWS settings; on object storage the manifests in
+`OUTPUT/_manifests/` are the atomic view (`news-etl files --output OUTPUT`).
 """
 
 
@@ -120,7 +123,7 @@ def notify_failure(context) -> None:
         "source": Param(DEFAULT_SOURCE, type="string", title="Source",
                         description="Landing zone: a folder or an fsspec URL (s3://bucket/landing) holding YYYY-MM-DD/ folders."),
         "output": Param(DEFAULT_OUTPUT, type="string", title="Output",
-                        description="Output folder: articles/, quarantine/, _runs/ and _docs/ are written here."),
+                        description="Output folder or object-store URL (s3://bucket/news; credentials: the news_etl_storage connection): articles/, quarantine/, _runs/ and _docs/ are written here."),
         "shards": Param(2, type="integer", minimum=1, maximum=512, title="Shards",
                         description="How many process_shard tasks share one date (more for big dates and many workers)."),
         "workers": Param(0, type="integer", minimum=0, title="Processes per shard",
