@@ -71,12 +71,8 @@ def python() -> str:
     return sys.executable
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if "services" in item.keywords:
-            for name in item.get_closest_marker("services").args or ("postgresql", "redis"):
-                if not service_up(name) and not REQUIRE_SERVICES:
-                    host, port = SERVICES[name]
-                    item.add_marker(pytest.mark.skip(
-                        reason=f"{name} is not listening on {host}:{port}; start it with: {START_HINT[name]}"))
-                    break
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("services")
+    if marker is not None:
+        for name in marker.args or ("postgresql", "redis"):
+            require_service(name)  # skip with how to start it, or fail under NEWS_ETL_REQUIRE_SERVICES=1
