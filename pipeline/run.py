@@ -41,7 +41,7 @@ from .clean import normalize, remove_boilerplate
 from .config import RunConfig
 from .dates import resolve
 from .dedup import DuplicateIndex, load_published
-from .errors import BatchValidationError, StageError
+from .errors import BatchValidationError, PublishError, StageError
 from .fetch import FetchFailure, FetchItem, RawDocument, Skipped, Source, list_items, read_item
 from .formats import read_document
 from .metadata import article_id, content_sha256, detect_language, extract, minhash
@@ -391,7 +391,12 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
     with open(staging / "plan.json", "w", encoding="utf-8") as fh:
         json.dump(body, fh)
     if store:
-        store.put_file(staging / "plan.json", _remote_staging(run_id, "plan.json"))
+        try:  # the first write to the output: where a missing bucket or a read-only key shows
+            store.put_file(staging / "plan.json", _remote_staging(run_id, "plan.json"))
+        except Exception as exc:
+            raise PublishError(f"cannot write to the output: {type(exc).__name__}: {exc}", source=config.output,
+                               hint="check that the bucket exists and that the credentials may write to it "
+                                    "(the news_etl_storage connection, the AWS_* variables or --storage-option)") from exc
     return body
 
 
@@ -529,7 +534,10 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     tmp.write_text(json.dumps(summary, default=str), encoding="utf-8")
     os.replace(tmp, root / "summary.json")
     if store:  # the summary goes last: its presence says the shard is complete
-        store.put_dir(root, _remote_staging(run_id, root.name))
+        remote = _remote_staging(run_id, root.name)
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "summary.json"):
+            store.put_file(path, f"{remote}/{path.relative_to(root).as_posix()}")
+        store.put_file(root / "summary.json", f"{remote}/summary.json")
         shutil.rmtree(root, ignore_errors=True)
     return summary
 

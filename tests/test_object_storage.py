@@ -217,3 +217,12 @@ def test_dag_reads_and_publishes_s3_with_credentials_from_an_airflow_connection(
                    storage_options=s3.storage_options)[0]
     assert status.ok and status.articles > 0, status.problems
     shutil.rmtree(home, ignore_errors=True)
+
+
+def test_an_output_bucket_that_does_not_exist_is_a_clear_error(aws_env, samples, tmp_path, capsys):
+    rc = cli(["run", "--source", str(samples), "--output", "s3://no-such-bucket-here/news", "--date", DATE, "-q",
+              "--work-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "[write] cannot write to the output" in err and "bucket does not exist" in err
+    assert "check that the bucket exists" in err and "Traceback" not in err
