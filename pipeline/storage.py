@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import PublishError
-from .write import _file_key as file_key, _sha256_file
+from .write import _file_key as file_key, _sha256_file, manifest_document
 
 log = logging.getLogger("news_etl.storage")
 
@@ -189,15 +189,8 @@ def publish_remote(
             listing[dst] = {"sha256": _sha256_file(src), "bytes": Path(src).stat().st_size}
         if _crash_after_upload:  # tests: a publish that dies before its commit
             raise KeyboardInterrupt("simulated crash before the manifest is written")
-        manifest = dict(manifests.get(key, {}))
-        rows = manifest.pop("rows_by_file", {})
-        for rel, info in listing.items():
-            info["rows"] = rows.get(_unversioned(rel))
-        manifest["files"] = dict(sorted(listing.items()))
+        manifest = manifest_document(manifests.get(key, {}), listing, _unversioned)
         manifest["version"] = version
-        from .records import SCHEMA_VERSION
-
-        manifest["schema_version"] = SCHEMA_VERSION
         store.write_text(f"{MANIFESTS}/{key}.json", json.dumps(manifest, indent=2, sort_keys=True, default=str))
         store.write_text(f"{MANIFESTS}/{key}.SUCCESS", manifest.get("run_id", "") + "\n")
         # The commit is done; what the manifest does not list is garbage now.

@@ -201,6 +201,19 @@ def _ensure_links(output: Path) -> None:
         os.replace(tmp, link)
 
 
+def manifest_document(manifest: dict, listing: dict[str, dict], staged_name=lambda rel: rel) -> dict:
+    """A key's manifest as published: the run's fields, plus every file of ``listing`` (published
+    path -> sha256, bytes) with its rows (``rows_by_file`` is keyed by staged path;
+    ``staged_name`` maps a published path back to it) and the schema version."""
+    manifest = dict(manifest)
+    rows = manifest.pop("rows_by_file", {})
+    for rel, info in listing.items():
+        info["rows"] = rows.get(staged_name(rel))
+    manifest["files"] = dict(sorted(listing.items()))
+    manifest["schema_version"] = SCHEMA_VERSION
+    return manifest
+
+
 def publish(
     output: Path,
     files: dict[str, list[tuple[Path, str]]],
@@ -251,12 +264,7 @@ def publish(
             for src, rel in entries:
                 link(src, new / rel)
                 listing[rel] = {"sha256": _sha256_file(new / rel), "bytes": (new / rel).stat().st_size}
-            manifest = dict(manifests.get(key, {}))
-            rows = manifest.pop("rows_by_file", {})
-            for rel, info in listing.items():
-                info["rows"] = rows.get(rel)
-            manifest["files"] = dict(sorted(listing.items()))
-            manifest["schema_version"] = SCHEMA_VERSION
+            manifest = manifest_document(manifests.get(key, {}), listing)
             with open(new / "_manifests" / f"{key}.json", "w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, indent=2, sort_keys=True, default=str)
             (new / "_manifests" / f"{key}.SUCCESS").write_text(manifest.get("run_id", "") + "\n")
