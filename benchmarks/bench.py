@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landing", type=Path, help="reuse this landing zone instead of building one")
     ap.add_argument("--keep", action="store_true", help="keep the landing zone and outputs")
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--memory", action="store_true",
+                    help="instead: news-etl's peak RSS (one worker) at N and at 3 x N articles, and its growth")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -258,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fn(), default=str))
         return 0
 
+    if args.memory:
+        return memory_growth(args)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     work = Path(tempfile.mkdtemp(prefix="news-etl-bench-"))
     src = args.landing or work / "landing"
@@ -321,6 +325,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k}: {v}")
     print(f"same rows with 1 worker and all cores: {info['same_rows_one_vs_all_cores']}")
     save_results(args.results, f"bench-{info['landing']['articles']}", info)
+    return 0
+
+
+def memory_growth(args) -> int:
+    """Peak RSS of news-etl with one worker at N and 3 x N articles (the same generator, so the
+    larger landing zone has the same mix, over three times the days)."""
+    work = Path(tempfile.mkdtemp(prefix="news-etl-bench-memory-"))
+    me = [sys.executable, str(Path(__file__).resolve())]
+    info: dict = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "runs": {}}
+    try:
+        for n in (args.articles, 3 * args.articles):
+            src = work / f"landing-{n}"
+            print(f"building a landing zone of {n:,} articles ...", flush=True)
+            landing = build_landing(src, n)
+            print(f"running news-etl 1 worker on {n:,} articles ...", flush=True)
+            seconds, peak, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / f"out-{n}"),
+                                                "--workers", "1"])
+            detail = json.loads(stdout.strip().splitlines()[-1])
+            info["runs"][n] = {"landing": landing, "seconds": round(seconds, 1), "articles_per_s": round(n / seconds, 1),
+                               "peak_rss_mb": round(peak / 2**20, 1), "articles_written": detail["articles_written"],
+                               "stage_seconds": detail.get("stage_seconds", {})}
+            shutil.rmtree(work / f"out-{n}", ignore_errors=True)
+            shutil.rmtree(src, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    small, large = (info["runs"][n] for n in (args.articles, 3 * args.articles))
+    info["growth"] = round(large["peak_rss_mb"] / small["peak_rss_mb"] - 1, 4)
+    print(f"\n{'':<14} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'peak RSS MB':>12}")
+    for n, r in info["runs"].items():
+        print(f"{'news-etl 1 w':<14} {n:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f} {r['peak_rss_mb']:>12,.0f}")
+    print(f"peak RSS growth from {args.articles:,} to {3 * args.articles:,} articles: {info['growth']:+.1%}")
+    save_results(args.results, f"memory-{args.articles}", info)
     return 0
 
 

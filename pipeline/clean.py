@@ -51,6 +51,22 @@ def _collapse(m: re.Match[str]) -> str:
     return " "
 
 
+# What _WS_RUN matches, found by literal searches: a lone odd space, or two of the others in a row.
+_ODD_SPACES = "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u205f"
+_RUN_SPACES = " \t\u00a0\u2007\u2009\u202f\u3000"
+
+
+def _has_ws_run(text: str) -> bool:
+    if "  " in text:
+        return True
+    if text.isascii():
+        return "\t" in text and (" \t" in text or "\t " in text or "\t\t" in text)
+    if any(ch in text for ch in _ODD_SPACES):
+        return True
+    present = [ch for ch in _RUN_SPACES if ch in text]
+    return any(a + b in text for a in present for b in present)
+
+
 def unescape_entities(text: str) -> str:
     if "&" not in text:
         return text
@@ -69,7 +85,7 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
         text = unicodedata.normalize("NFC", text)
     if _REMOVE_RE.search(text):
         text = text.translate(_REMOVE)
-    if "  " in text or not text.isascii():
+    if _has_ws_run(text):
         text = _WS_RUN.sub(_collapse, text)
     text = "\n".join(line.strip(_HSPACE_CHARS) for line in text.split("\n"))
     if "\n\n\n" in text:

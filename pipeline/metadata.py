@@ -119,17 +119,20 @@ def minhash(text: str) -> bytes:
     a, b, powers = _params()
     if not words:
         return b"\xff" * (4 * MINHASH_PERMUTATIONS)
-    crc = zlib.crc32
-    wh = np.array([crc(w) for w in words], dtype=np.uint64)
+    wh = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
     n = max(1, len(words) - _SHINGLE + 1)
     with np.errstate(over="ignore"):
         if len(words) < _SHINGLE:
             sh = np.array([int((wh * powers[: len(words)]).sum())], dtype=np.uint64)
         else:
-            sh = np.zeros(n, dtype=np.uint64)
-            for k in range(_SHINGLE):
+            sh = wh[:n] * powers[0]
+            for k in range(1, _SHINGLE):
                 sh += wh[k:k + n] * powers[k]
-        sig = ((sh[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0)
+        # (a * shingle + b) mod 2^64 for each permutation, in place, one row per permutation; the
+        # top 32 bits of the minimum are the minimum of the top 32 bits.
+        m = np.multiply.outer(a, sh)
+        m += b[:, None]
+        sig = m.min(axis=1) >> np.uint64(32)
     return sig.astype("<u4").tobytes()
 
 

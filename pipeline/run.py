@@ -40,7 +40,8 @@ from . import __version__
 from .clean import normalize, remove_boilerplate
 from .config import RunConfig
 from .dates import resolve
-from .dedup import DuplicateIndex, load_published
+from .dedup import find_duplicates, published_batches
+from .docs import DataDocs
 from .errors import BatchValidationError, PublishError, StageError
 from .fetch import FetchFailure, FetchItem, RawDocument, Skipped, Source, list_items, read_item
 from .formats import read_document
@@ -438,7 +439,9 @@ def process_shard(config: RunConfig, run_id: str, index: int,
                "skipped": [], "quarantine_reasons": {}, "quarantine_by_stage": {}, "quarantine_ledger": [],
                "encodings": {}, "formats": {}, "languages": {}, "date_sources": {}, "date_precisions": {},
                "repaired_documents": 0, "workers": workers, "keys": []}
-    index_rows: list[pa.Table] = []
+    # The shard's index (what finalize de-duplicates and accounts from), written as it grows, in
+    # row groups whose landing_key statistics let finalize read one date's rows.
+    index_writer = pq.ParquetWriter(root / "index.parquet", INDEX_SCHEMA, compression="zstd")
     buffer: list[pa.RecordBatch] = []
     buffered = 0
     seq = 0
@@ -481,7 +484,7 @@ def process_shard(config: RunConfig, run_id: str, index: int,
         keys = [key_of(d) for d in table.column("landing_date").to_pylist()]
         keys_seen.update(keys)
         stager.add_articles(table, keys)
-        index_rows.append(pa.Table.from_pydict({
+        index_writer.write_table(pa.Table.from_pydict({
             "seq": list(range(seq, seq + table.num_rows)), "article_id": table.column("article_id"),
             "source_uri": table.column("source_uri"), "landing_key": keys,
             "content_sha256": table.column("content_sha256"), "minhash": table.column("minhash"),
@@ -520,9 +523,8 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     flush()
     stage["process (wall)"] = time.perf_counter() - t_process
     stager.close()
-    index_table = pa.concat_tables(index_rows) if index_rows else INDEX_SCHEMA.empty_table()
-    pq.write_table(index_table, root / "index.parquet", compression="zstd")
-    summary["articles"] = index_table.num_rows
+    index_writer.close()
+    summary["articles"] = seq
     summary["keys"] = sorted(keys_seen)
     summary["article_files"] = {k: v.article_files for k, v in stager.keys.items()}
     summary["quarantine_files"] = {k: v.quarantine_files for k, v in stager.keys.items()}
@@ -578,7 +580,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
     report = RunReport(run_id=run_id, status="failed", source=planned["source"], output=planned["output"],
                        date=planned["date"], started_at=planned["planned_at"], shards=len(planned["shards"]))
     stage: collections.Counter = collections.Counter()
-    ledger: list[LedgerEntry] = []
+    ledger = _Ledger(output / "_runs" / f"{run_id}.ledger.parquet")
     try:
         staging = _staging(output, run_id)
         summaries = []
@@ -600,7 +602,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                 _merge(getattr(report, name), s[name])
             for k, v in s["stage_seconds"].items():
                 stage[k] += v
-            ledger.extend(LedgerEntry(uri, "quarantined", aid, None, reason) for uri, aid, reason in s["quarantine_ledger"])
+            ledger.add([LedgerEntry(uri, "quarantined", aid, None, reason) for uri, aid, reason in s["quarantine_ledger"]])
         if report.documents_seen == 0:
             report.status = "empty"
             shutil.rmtree(staging, ignore_errors=True)
@@ -608,32 +610,31 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                 store.rm_prefix(_remote_staging(run_id))
             return report
 
-        # De-duplicate across shards, in input order (shards are contiguous and path-ordered).
+        # De-duplicate across shards, in input order (shards are contiguous and path-ordered),
+        # from the shards' index files: columnar, a batch at a time, never an object per article.
         t0 = time.perf_counter()
-        duplicates = DuplicateIndex(config.near_duplicate_jaccard)
-        if config.dedup_against_published:
-            report.published_indexed = load_published(config.output if store else output, duplicates, set(planned["keys"]),
-                                                       config.storage_options)
+        index_paths = [_shard_dir(output, run_id, i) / "index.parquet" for i in range(len(planned["shards"]))]
+        published = published_batches(config.output if store else output, set(planned["keys"]), config.storage_options) \
+            if config.dedup_against_published else None
+        report.published_indexed, found = find_duplicates(
+            lambda: _index_batches(index_paths, ["article_id", "content_sha256", "minhash"]),
+            config.near_duplicate_jaccard, published)
         dropped: set[str] = set()
-        inputs: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
-        for index in range(len(planned["shards"])):
-            # A batch of the index at a time: Python objects for every article at once would be
-            # the largest allocation of the run.
-            for part in pq.ParquetFile(_shard_dir(output, run_id, index) / "index.parquet").iter_batches(batch_size=10_000):
-                idx = part.to_pydict()
-                for aid, uri, key, sha, sig, raw_sha in zip(idx["article_id"], idx["source_uri"], idx["landing_key"],
-                                                           idx["content_sha256"], idx["minhash"], idx["raw_sha256"]):
-                    inputs[key].append((uri, raw_sha))
-                    dup = duplicates.check(sha, sig)
-                    if dup is None:
-                        duplicates.add(aid, sha, sig)
-                        ledger.append(LedgerEntry(uri, "written", aid, None, None))
-                        continue
-                    dropped.add(aid)
-                    report.duplicates += 1
-                    report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
-                    what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
-                    ledger.append(LedgerEntry(uri, "duplicate", aid, dup.of, f"{what} article {dup.of}"))
+        position = 0
+        for part in _index_batches(index_paths, ["source_uri", "article_id"]):
+            uris, aids = part.column("source_uri").to_pylist(), part.column("article_id").to_pylist()
+            outcome, of, reason = ["written"] * len(aids), [None] * len(aids), [None] * len(aids)
+            for k in range(len(aids)):
+                dup = found.get(position + k)
+                if dup is None:
+                    continue
+                dropped.add(aids[k])
+                report.duplicates += 1
+                report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
+                what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
+                outcome[k], of[k], reason[k] = "duplicate", dup.of, f"{what} article {dup.of}"
+            position += len(aids)
+            ledger.write(pa.record_batch([uris, outcome, aids, of, reason], schema=LEDGER_SCHEMA))
         stage["dedup"] += time.perf_counter() - t0
 
         # The final files of each key: shard files as they are, or filtered where duplicates were dropped.
@@ -674,7 +675,12 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         validator = Validator(config.validate) if config.validate.enabled else None
         passed: list[str] = []
         failed: dict[str, list[str]] = {}
-        results_for_docs = {}
+        docs: DataDocs | None = None
+        if validator:
+            try:
+                docs = DataDocs(output, run_id)
+            except Exception as exc:  # docs are a view of the results, never a reason to fail
+                log.warning("could not write data docs: %s", exc)
         view_columns = [n for n in ARTICLE_SCHEMA.names if n != "text"]
         for key in keys:
             # The batch view: every article of the date that passed row validation, duplicates
@@ -696,7 +702,13 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             if validator:
                 result = validator.batch(view)
                 info["expectations"] = result.results
-                results_for_docs[key] = result
+                if docs:
+                    try:
+                        docs.add(key, result)
+                    except Exception as exc:
+                        log.warning("could not write data docs: %s", exc)
+                        docs = None
+                result.raw = None
                 if not result.success:
                     failed[key] = result.failures
                     info["failures"] = result.failures
@@ -711,15 +723,13 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             "batches_passed": len(passed),
             "batches_failed": len(failed),
         }
-        if validator and results_for_docs:
+        if docs:
             try:
-                from .docs import write_data_docs
-
-                docs = write_data_docs(output, run_id, results_for_docs)
-                report.data_docs = str(docs)
+                index = docs.close()
+                report.data_docs = str(index)
                 if store:
-                    store.put_dir(docs.parent, f"_docs/{run_id}")
-                    report.data_docs = store.uri(f"_docs/{run_id}/{docs.name}")
+                    store.put_dir(index.parent, f"_docs/{run_id}")
+                    report.data_docs = store.uri(f"_docs/{run_id}/{index.name}")
             except Exception as exc:  # docs are a view of the results, never a reason to fail
                 log.warning("could not write data docs: %s", exc)
 
@@ -728,13 +738,11 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         if passed:
             manifests = {}
             for key in passed:
-                digest = hashlib.sha256()
-                for uri, raw_sha in sorted(inputs.get(key, [])):
-                    digest.update(f"{uri}\t{raw_sha}\n".encode())
+                n_inputs, digest = _inputs_digest(index_paths, key)
                 manifests[key] = {
                     "key": key, "run_id": run_id, "pipeline_version": __version__, "source": planned["source"],
                     "articles": report.batches[key]["articles"], "quarantined": report.batches[key]["quarantined"],
-                    "inputs": len(inputs.get(key, [])), "inputs_sha256": digest.hexdigest(),
+                    "inputs": n_inputs, "inputs_sha256": digest,
                     "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "rows_by_file": rows_by_file[key],
                 }
@@ -798,14 +806,63 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
     return finalize(config, run_id, started)
 
 
-def _write_report(output: Path, report: RunReport, ledger: list[LedgerEntry] | None,
+class _Ledger:
+    """The run's ledger, one row per input document, written as it grows (a run of millions of
+    articles must not hold an object per article until the end)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, entries: list[LedgerEntry]) -> None:
+        if entries:
+            self.write(to_batch(entries, LEDGER_SCHEMA))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self._tmp, LEDGER_SCHEMA, compression="zstd")
+        self._writer.write_batch(batch)
+
+    def close(self) -> Path | None:
+        """The ledger's path, or None if nothing was written."""
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        os.replace(self._tmp, self.path)
+        return self.path
+
+
+def _index_batches(paths: list[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    for path in paths:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=columns)
+
+
+def _inputs_digest(index_paths: list[Path], key: str) -> tuple[int, str]:
+    """How many articles a landing date's inputs gave, and a SHA-256 of their sorted
+    (source_uri, raw_sha256) lines. The index's row groups carry landing_key statistics, so a date
+    reads mostly its own rows."""
+    table = pq.read_table([str(p) for p in index_paths], columns=["source_uri", "raw_sha256"],
+                          filters=[("landing_key", "=", key)], schema=INDEX_SCHEMA)
+    table = table.sort_by([("source_uri", "ascending"), ("raw_sha256", "ascending")])
+    digest = hashlib.sha256()
+    for batch in table.to_batches(max_chunksize=10_000):
+        for uri, raw_sha in zip(batch.column("source_uri").to_pylist(), batch.column("raw_sha256").to_pylist()):
+            digest.update(f"{uri}\t{raw_sha}\n".encode())
+    return table.num_rows, digest.hexdigest()
+
+
+def _write_report(output: Path, report: RunReport, ledger: _Ledger | None,
                   store: ObjectStore | None = None) -> None:
     try:
         runs = output / "_runs"
         runs.mkdir(parents=True, exist_ok=True)
-        if ledger:
-            path = runs / f"{report.run_id}.ledger.parquet"
-            pq.write_table(pa.Table.from_batches([to_batch(ledger, LEDGER_SCHEMA)]), path, compression="zstd")
+        path = ledger.close() if ledger else None
+        if path:
             report.ledger = str(path)
             if store:
                 report.ledger = store.uri(f"_runs/{path.name}")

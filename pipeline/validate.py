@@ -107,6 +107,19 @@ def _context():
         return _gx_state["gx"], _gx_state["batch_definition"]
 
 
+def _columns_of(suite: dict[str, Any]) -> set[str] | None:
+    """The columns a suite's expectations name, or None if one of them looks at the whole table."""
+    columns: set[str] = set()
+    for expectation in suite.get("expectations", []):
+        kwargs = expectation.get("kwargs", {})
+        named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+        named += list(kwargs.get("column_list") or [])
+        if not named:
+            return None
+        columns.update(named)
+    return columns
+
+
 class Validator:
     """Holds the suites of one run; cheap to build (JSON only), GX is imported on first use."""
 
@@ -135,10 +148,12 @@ class Validator:
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(self._suite(which), result_format={"result_format": "COMPLETE"})
 
-    @staticmethod
-    def _frame(table: pa.Table):
-        # Lists are not needed by any row expectation and convert slowly: leave them out.
-        keep = [f.name for f in table.schema if not pa.types.is_list(f.type)]
+    def _frame(self, table: pa.Table):
+        # Only the columns the row suite names (all but lists if one names none): the frame is
+        # built for every chunk of the run, and lists convert slowly.
+        wanted = _columns_of(self.row_json)
+        keep = [f.name for f in table.schema
+                if (f.name in wanted if wanted is not None else not pa.types.is_list(f.type))]
         return table.select(keep).to_pandas()
 
     def rows(self, table: pa.Table) -> list[RowFailure]:

@@ -70,11 +70,19 @@ def _reference_normalize(text: str) -> str:
     return text.strip("\n")
 
 
-SPACEY = st.text(alphabet=st.sampled_from(list("ab é\n\r\t\u00a0\u202f\u2009\u2000\u2005\u200a\u1680\u3000\u2028\u2029\x85\x0b\x0c\x00")),
-                 max_size=200)
+SPACEY = st.text(alphabet=st.sampled_from(list("ab é\n\r\t\u00a0\u202f\u1680\u205f\u3000\u2028\u2029\x85\x0b\x0c\x00")
+                                          + [chr(c) for c in range(0x2000, 0x200C)]), max_size=200)
 
 
 @given(st.one_of(TEXT, SPACEY))
 @settings(max_examples=500, deadline=None)
 def test_normalize_fast_paths_match_the_plain_regex_reference(text):
     assert normalize(text) == _reference_normalize(text)
+
+
+@given(st.one_of(TEXT, SPACEY))
+@settings(max_examples=1000, deadline=None)
+def test_the_literal_white_space_check_finds_what_the_regex_finds(text):
+    from pipeline import clean as c
+
+    assert c._has_ws_run(text) == bool(c._WS_RUN.search(text))

@@ -56,6 +56,22 @@ def test_every_input_is_accounted_for(sample_run, samples):
     assert saved["documents_seen"] == report.documents_seen and saved["status"] == "succeeded"
 
 
+def test_manifest_inputs_name_each_date_s_articles(sample_run):
+    """inputs / inputs_sha256: the (source_uri, raw_sha256) of every article a date staged, sorted."""
+    import hashlib
+
+    from pipeline.write import read_manifest
+
+    out, report = sample_run
+    published = rows(out)
+    for key in ("2016-12-05", "2016-12-06"):  # dates without a duplicate: staged = published
+        mine = sorted((r["source_uri"], r["raw_sha256"]) for r in published if str(r["landing_date"]) == key)
+        manifest = read_manifest(out, key)
+        assert manifest["inputs"] == len(mine) > 0
+        assert manifest["inputs_sha256"] == hashlib.sha256("".join(f"{u}\t{s}\n" for u, s in mine).encode()).hexdigest()
+    assert read_manifest(out, "2016-12-07")["inputs"] == report.batches["2016-12-07"]["articles"] + 1  # and the duplicate
+
+
 def test_bad_files_land_in_quarantine_with_reasons(sample_run):
     out, report = sample_run
     q = {r["source_path"]: r for r in rows(out, "quarantine")}

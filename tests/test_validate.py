@@ -124,3 +124,22 @@ def test_missing_or_broken_suite_is_a_clear_error(tmp_path):
     (tmp_path / "articles_batch.json").write_text("{}")
     with pytest.raises(StageError, match="not valid JSON"):
         Validator(ValidateConfig(expectations_dir=tmp_path))
+
+
+def test_row_suite_sees_the_columns_it_names_or_the_whole_table(tmp_path):
+    """The row frame is cut to the suite's columns; a table-level expectation gets every column."""
+    batch = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_batch.json").read_text())
+    (tmp_path / "articles_batch.json").write_text(json.dumps(batch))
+    suite = {"name": "articles_rows", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "url"}, "meta": {"hint": "h"}}]}
+    (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
+    rows = [article(1, url="https://news.example/a"), article(2, url=None)]
+    narrow = Validator(ValidateConfig(expectations_dir=tmp_path))
+    assert list(narrow._frame(table(rows)).columns) == ["url"]
+    assert [f.index for f in narrow.rows(table(rows))] == [1]
+    suite["expectations"].append({"type": "expect_table_row_count_to_be_between",
+                                  "kwargs": {"min_value": 1, "max_value": 10}, "meta": {"hint": "h"}})
+    (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
+    wide = Validator(ValidateConfig(expectations_dir=tmp_path))
+    assert "text" in wide._frame(table(rows)).columns and "authors" not in wide._frame(table(rows)).columns
+    assert [f.index for f in wide.rows(table(rows))] == [1]
