@@ -126,10 +126,12 @@ def build_landing(root: Path, n: int, seed: int = 20161207, days: int | None = N
 
 
 class PeakRSS:
-    """Peak resident memory of a process tree, sampled every 50 ms."""
+    """Peak resident memory of a process tree: the sum of each process's RSS, sampled every 50 ms
+    (the figure the targets use), and the sum of their PSS, sampled every 0.5 s (reading smaps
+    costs more), which counts the pages processes share (libarrow, numpy, ...) once."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.pid, self.peak, self.peak_pss, self._stop = pid, 0, 0, threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -138,12 +140,16 @@ class PeakRSS:
             proc = psutil.Process(self.pid)
         except psutil.NoSuchProcess:
             return
+        tick = 0
         while not self._stop.is_set():
             try:
-                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
-                self.peak = max(self.peak, rss)
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                procs = [proc, *proc.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+                if tick % 10 == 0:
+                    self.peak_pss = max(self.peak_pss, sum(p.memory_full_info().pss for p in procs))
+            except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
                 pass
+            tick += 1
             time.sleep(0.05)
 
     def stop(self) -> int:
@@ -152,12 +158,17 @@ class PeakRSS:
         return self.peak
 
 
+LAST_PSS = {"peak": 0}
+
+
 def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """Seconds, peak RSS (bytes) and stdout of a command; its peak PSS is left in LAST_PSS."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     rss = PeakRSS(proc.pid)
     out, err = proc.communicate()
     peak = rss.stop()
+    LAST_PSS["peak"] = rss.peak_pss
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"benchmark step failed ({' '.join(cmd[:4])}...):\n{err[-3000:]}")
@@ -287,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             detail = json.loads(stdout.strip().splitlines()[-1])
             mb = nbytes * n / files / 1e6
             results[name] = {"articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
-                             "mb_per_s": round(mb / seconds, 2), "peak_rss_mb": round(peak / 2**20, 1)}
+                             "mb_per_s": round(mb / seconds, 2), "peak_rss_mb": round(peak / 2**20, 1),
+                             "peak_pss_mb": round(LAST_PSS["peak"] / 2**20, 1)}
             if step == "news-etl":
                 stages = detail.get("stage_seconds", {})
                 gx = stages.get("validate rows", 0) + stages.get("validate batches", 0)
@@ -313,9 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {work}")
     print()
-    print(f"{'':<22} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'MB/s':>8} {'peak RSS MB':>12}")
+    print(f"{'':<22} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'MB/s':>8} {'peak RSS MB':>12} {'peak PSS MB':>12}")
     for name, r in info["results"].items():
-        print(f"{name:<22} {r['articles']:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f} {r['mb_per_s']:>8.1f} {r['peak_rss_mb']:>12,.0f}")
+        print(f"{name:<22} {r['articles']:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f} {r['mb_per_s']:>8.1f} "
+              f"{r['peak_rss_mb']:>12,.0f} {r['peak_pss_mb']:>12,.0f}")
     for name, r in info["results"].items():
         if "stage_seconds" in r:
             print(f"\n{name}: GX {r['gx_share_of_wall']:.1%} of wall; stages (s): "

@@ -150,7 +150,7 @@ def news_etl():
         # gets a new plan (and its own report) through the try number.
         attempt = getattr(ti, "try_number", 1) or 1
         planned = plan(_config(params, landing, f"{landing}-{safe}-try{attempt}"), shards=int(params.get("shards") or 1))
-        files = sum(len(s) for s in planned["shards"])
+        files = sum(s["files"] for s in planned["shards"])
         logging.getLogger("news_etl.dag").info("news-etl %s: %d files in %d shards (run %s)", landing, files,
                                                len(planned["shards"]), planned["run_id"])
         return [{"run_id": planned["run_id"], "date": landing, "index": i} for i in range(len(planned["shards"]))]

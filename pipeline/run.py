@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -30,7 +31,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -201,23 +202,47 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
             documents += len(results) - 1
             for out in results:
                 (articles if isinstance(out, Article) else quarantined).append(out)
-    return TaskResult(to_batch(articles, ARTICLE_SCHEMA), quarantined, raw, skipped, len(items), documents, nbytes,
-                      time.perf_counter() - t0)
+    batch = to_batch(articles, ARTICLE_SCHEMA)
+    del articles
+    if multiprocessing.parent_process() is not None:  # a pool worker: keep its footprint flat
+        _release_memory()
+    return TaskResult(batch, quarantined, raw, skipped, len(items), documents, nbytes, time.perf_counter() - t0)
 
 
-def make_tasks(items: list[FetchItem], max_files: int, max_bytes: int) -> list[list[FetchItem]]:
-    tasks: list[list[FetchItem]] = []
+def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> Iterator[list[FetchItem]]:
+    """Consecutive items cut into tasks of at most ``max_files`` files and ``max_bytes`` bytes
+    (a larger file is a task of its own), lazily."""
     current: list[FetchItem] = []
     size = 0
     for item in items:
         if current and (len(current) >= max_files or size + max(item.size, 0) > max_bytes):
-            tasks.append(current)
+            yield current
             current, size = [], 0
         current.append(item)
         size += max(item.size, 0)
     if current:
-        tasks.append(current)
-    return tasks
+        yield current
+
+
+_libc: object = None
+
+
+def _release_memory() -> None:
+    """Give freed memory back to the system between chunks: Arrow's pool keeps what it freed,
+    and glibc's heap keeps freed blocks below its top, so a long run's peak would creep up with
+    every chunk's temporary tables and frames. A few milliseconds a call."""
+    global _libc
+    pa.default_memory_pool().release_unused()
+    if _libc is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc: nothing to trim
+            _libc = False
+    if _libc:
+        _libc(0)
 
 
 def _worker_init() -> None:
@@ -225,9 +250,12 @@ def _worker_init() -> None:
     logging.getLogger().setLevel(logging.WARNING)
 
 
-def _results(source: Source, tasks: list[list[FetchItem]], config: RunConfig, workers: int) -> Iterator[TaskResult]:
+def _results(source: Source, tasks: Iterable[list[FetchItem]], config: RunConfig, workers: int) -> Iterator[TaskResult]:
     """Task results in task order, with at most 2 x workers tasks in flight (bounded memory)."""
-    if workers <= 1 or len(tasks) <= 1:
+    tasks = iter(tasks)
+    first = list(itertools.islice(tasks, 2))
+    tasks = itertools.chain(first, tasks)
+    if workers <= 1 or len(first) <= 1:
         for task in tasks:
             yield process_task(source, task, config)
         return
@@ -357,6 +385,13 @@ INDEX_SCHEMA = pa.schema([
 ])
 
 
+PLAN_SCHEMA = pa.schema([
+    pa.field("uri", pa.string()), pa.field("path", pa.string()), pa.field("rel", pa.string()),
+    pa.field("size", pa.int64()), pa.field("landing_date", pa.date32()),
+])
+_SHARD_LIST = "plan-shard-{:05d}.parquet"
+
+
 def plan(config: RunConfig, shards: int = 1) -> dict:
     """List the source and cut it into ``shards`` contiguous, path-ordered shards.
 
@@ -381,18 +416,26 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
         "run_id": run_id, "source": config.source, "output": config.output if store else str(output), "date": config.date,
         "keys": sorted({key_of(i.landing_date) for i in items}),
         "skipped": [{"source_uri": s.source_uri, "reason": s.reason} for s in skipped],
-        "shards": [[{"uri": i.uri, "path": i.path, "rel": i.rel, "size": i.size,
-                     "landing_date": i.landing_date.isoformat() if i.landing_date else None} for i in c] for c in cuts],
+        # Each shard's file list is its own Parquet file, read a batch at a time: a plan of
+        # millions of files must not be an object per file in every task that reads it.
+        "shards": [{"files": len(c), "bytes": sum(max(i.size, 0) for i in c), "list": _SHARD_LIST.format(k)}
+                   for k, c in enumerate(cuts)],
         "planned_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
     staging = _staging(output, run_id)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
+    for k, c in enumerate(cuts):
+        pq.write_table(pa.table({"uri": [i.uri for i in c], "path": [i.path for i in c], "rel": [i.rel for i in c],
+                                 "size": [i.size for i in c], "landing_date": [i.landing_date for i in c]},
+                                schema=PLAN_SCHEMA), staging / _SHARD_LIST.format(k), compression="zstd")
     with open(staging / "plan.json", "w", encoding="utf-8") as fh:
         json.dump(body, fh)
     if store:
         try:  # the first write to the output: where a missing bucket or a read-only key shows
+            for k in range(len(cuts)):
+                store.put_file(staging / _SHARD_LIST.format(k), _remote_staging(run_id, _SHARD_LIST.format(k)))
             store.put_file(staging / "plan.json", _remote_staging(run_id, "plan.json"))
         except Exception as exc:
             raise PublishError(f"cannot write to the output: {type(exc).__name__}: {exc}", source=config.output,
@@ -416,6 +459,17 @@ def _load_plan(output: Path, run_id: str, store: ObjectStore | None = None) -> d
                          hint="run plan() first (the DAG's plan task), or rerun the whole date") from None
 
 
+def _shard_items(output: Path, run_id: str, planned: dict, index: int,
+                 store: ObjectStore | None = None) -> Iterator[FetchItem]:
+    """The files of one shard, in path order, read from its list a batch at a time."""
+    path = _staging(output, run_id) / planned["shards"][index]["list"]
+    if store and not path.exists():  # a shard on another machine than the plan
+        store.get_file(_remote_staging(run_id, path.name), path)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+        for uri, p, rel, size, day in zip(*(batch.column(n).to_pylist() for n in PLAN_SCHEMA.names)):
+            yield FetchItem(uri, p, rel, size, day)
+
+
 def process_shard(config: RunConfig, run_id: str, index: int,
                   on_progress: Callable[[dict], None] | None = None) -> dict:
     """Fetch, decode, parse, clean, date, describe and row-validate one shard of a plan.
@@ -426,16 +480,15 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     started = time.perf_counter()
     output, store = _places(config)
     planned = _load_plan(output, run_id, store)
-    items = [FetchItem(i["uri"], i["path"], i["rel"], i["size"],
-                       dt.date.fromisoformat(i["landing_date"]) if i["landing_date"] else None)
-             for i in planned["shards"][index]]
+    n_files = planned["shards"][index]["files"]
+    items = _shard_items(output, run_id, planned, index, store)
     source = Source(planned["source"], config.storage_options)
     root = _shard_dir(output, run_id, index)
     stager = Stager(root, index, config.write)
     validator = Validator(config.validate) if config.validate.enabled else None
-    workers = min(config.effective_workers(), max(1, len(items)))
+    workers = min(config.effective_workers(), max(1, n_files))
     stage: collections.Counter = collections.Counter()
-    summary = {"shard": index, "files": len(items), "documents": 0, "quarantined": 0, "articles": 0, "bytes_read": 0,
+    summary = {"shard": index, "files": n_files, "documents": 0, "quarantined": 0, "articles": 0, "bytes_read": 0,
                "skipped": [], "quarantine_reasons": {}, "quarantine_by_stage": {}, "quarantine_ledger": [],
                "encodings": {}, "formats": {}, "languages": {}, "date_sources": {}, "date_precisions": {},
                "repaired_documents": 0, "workers": workers, "keys": []}
@@ -490,6 +543,8 @@ def process_shard(config: RunConfig, run_id: str, index: int,
             "content_sha256": table.column("content_sha256"), "minhash": table.column("minhash"),
             "raw_sha256": table.column("raw_sha256")}, schema=INDEX_SCHEMA))
         seq += table.num_rows
+        del table
+        _release_memory()
         stage["write"] += time.perf_counter() - t0
 
     tasks = make_tasks(items, config.task_files, config.task_bytes)
@@ -516,9 +571,9 @@ def process_shard(config: RunConfig, run_id: str, index: int,
             if buffered >= config.validate.chunk_rows:
                 flush()
         now = time.perf_counter()
-        if on_progress and (now - last > 1.0 or files_done == len(items)):
+        if on_progress and (now - last > 1.0 or files_done == n_files):
             last = now
-            on_progress({"files_done": files_done, "files": len(items), "documents": summary["documents"],
+            on_progress({"files_done": files_done, "files": n_files, "documents": summary["documents"],
                          "quarantined": summary["quarantined"], "seconds": now - started})
     flush()
     stage["process (wall)"] = time.perf_counter() - t_process
@@ -716,6 +771,8 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                     continue
             passed.append(key)
             report.batches[key] = info
+            del view, kept
+            _release_memory()
         stage["validate batches"] += time.perf_counter() - t0
         report.validation = {
             "row_suite": config.validate.row_suite if validator else None,

@@ -88,6 +88,10 @@ class ObjectStore:
     def put_file(self, local: Path, rel: str) -> None:
         self.fs.put_file(str(local), self.path(rel))
 
+    def get_file(self, rel: str, local: Path) -> None:
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        self.fs.get_file(self.path(rel), str(local))
+
     def put_dir(self, local: Path, rel: str) -> None:
         for path in sorted(Path(local).rglob("*")):
             if path.is_file():
