@@ -107,7 +107,7 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
             yield from published()
         yield from articles()
 
-    # Pass 1: 64-bit hashes of the content hash and of the bands, in chunks.
+    # Pass 1: a 64-bit hash of each content hash and a 32-bit hash of each band, in chunks.
     sha_chunks: list[np.ndarray] = []
     band_chunks: list[np.ndarray] = []
     valid_chunks: list[np.ndarray] = []
