@@ -226,3 +226,32 @@ def test_an_output_bucket_that_does_not_exist_is_a_clear_error(aws_env, samples,
     assert rc == 1
     assert "[write] cannot write to the output" in err and "bucket does not exist" in err
     assert "check that the bucket exists" in err and "Traceback" not in err
+
+
+def test_plan_shards_and_publish_each_on_its_own_machine(aws_env, samples, tmp_path, request):
+    """Nothing local is shared: the plan, each shard and the publish run with their own work
+    folders, so each reads what it needs (the plan, its shard's file list, the staged shards) from
+    the bucket, and the result is that of one run."""
+    from pipeline.run import finalize, plan, process_shard
+
+    s3 = aws_env
+    bucket = _bucket(s3, request)
+    _upload(s3, samples / DATE, f"{bucket}/landing/{DATE}")
+    out = f"s3://{bucket}/news"
+
+    def on(machine: str) -> RunConfig:
+        return RunConfig(source=f"s3://{bucket}/landing", output=out, date=DATE, workers=1, run_id="r-apart",
+                         work_dir=str(tmp_path / machine))
+
+    planned = plan(on("planner"), shards=2)
+    assert [s["files"] for s in planned["shards"]] and all(s["files"] for s in planned["shards"])
+    summaries = [process_shard(on(f"worker-{i}"), "r-apart", i) for i in range(2)]
+    assert sum(s["files"] for s in summaries) == sum(s["files"] for s in planned["shards"])
+    report = finalize(on("publisher"), "r-apart")
+    local = run(RunConfig(source=str(samples), output=str(tmp_path / "local"), date=DATE, workers=1))
+    assert report.status == "succeeded" and report.balanced()
+    assert (report.articles_written, report.quarantined, report.duplicates) == \
+        (local.articles_written, local.quarantined, local.duplicates)
+    remote = pq.read_table([f[len("s3://"):] for f in storage.published_files(out)], filesystem=s3.filesystem(),
+                           columns=COLS).sort_by("article_id")
+    assert remote.equals(pq.read_table(tmp_path / "local" / "articles", columns=COLS).sort_by("article_id"))
