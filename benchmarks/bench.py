@@ -158,21 +158,17 @@ class PeakRSS:
         return self.peak
 
 
-LAST_PSS = {"peak": 0}
-
-
-def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, str]:
-    """Seconds, peak RSS (bytes) and stdout of a command; its peak PSS is left in LAST_PSS."""
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, int, int, str]:
+    """Seconds, peak RSS and peak PSS (bytes) and stdout of a command."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     rss = PeakRSS(proc.pid)
     out, err = proc.communicate()
     peak = rss.stop()
-    LAST_PSS["peak"] = rss.peak_pss
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"benchmark step failed ({' '.join(cmd[:4])}...):\n{err[-3000:]}")
-    return seconds, peak, out
+    return seconds, peak, rss.peak_pss, out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
             step = "news-etl" if name.startswith("news-etl") else name
             out = work / f"out-{name.replace(' ', '-')}"
             print(f"running {name} on {n:,} articles ...", flush=True)
-            seconds, peak, stdout = timed(me + ["--step", step, "--src", str(src), "--out", str(out), *extra])
+            seconds, peak, pss, stdout = timed(me + ["--step", step, "--src", str(src), "--out", str(out), *extra])
             detail = json.loads(stdout.strip().splitlines()[-1])
             mb = nbytes * n / files / 1e6
             results[name] = {"articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
                              "mb_per_s": round(mb / seconds, 2), "peak_rss_mb": round(peak / 2**20, 1),
-                             "peak_pss_mb": round(LAST_PSS["peak"] / 2**20, 1)}
+                             "peak_pss_mb": round(pss / 2**20, 1)}
             if step == "news-etl":
                 stages = detail.get("stage_seconds", {})
                 gx = stages.get("validate rows", 0) + stages.get("validate batches", 0)
@@ -353,7 +349,7 @@ def memory_growth(args) -> int:
             print(f"building a landing zone of {n:,} articles ...", flush=True)
             landing = build_landing(src, n)
             print(f"running news-etl 1 worker on {n:,} articles ...", flush=True)
-            seconds, peak, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / f"out-{n}"),
+            seconds, peak, _, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / f"out-{n}"),
                                                 "--workers", "1"])
             detail = json.loads(stdout.strip().splitlines()[-1])
             info["runs"][n] = {"landing": landing, "seconds": round(seconds, 1), "articles_per_s": round(n / seconds, 1),

@@ -1,9 +1,9 @@
 """Data Docs: the batch validation results of a run as HTML pages a person can read.
 
-In:  an output folder, a run id, {landing date: ``validate.BatchResult``}.
-Out: ``OUT/_docs/<run_id>/index.html`` (one line per landing date: passed or failed, the failed
-     expectations named, a link) and one Great Expectations validation page per landing date,
-     rendered by GX's own Data Docs renderer. Returns the index path (logged by the DAG's tasks).
+In:  an output folder, a run id, then each landing date's ``validate.BatchResult`` as it is made.
+Out: one Great Expectations validation page per landing date (GX's own Data Docs renderer),
+     written when its result arrives, and ``OUT/_docs/<run_id>/index.html`` (one line per landing
+     date: passed or failed, the failed expectations named, a link), whose path ``close`` returns.
 """
 
 from __future__ import annotations
@@ -50,10 +50,3 @@ class DataDocs:
         )
         return index
 
-
-def write_data_docs(output: Path, run_id: str, results: dict) -> Path:
-    """All of a run's pages at once, from {landing date: BatchResult}."""
-    docs = DataDocs(output, run_id)
-    for key, result in results.items():
-        docs.add(key, result)
-    return docs.close()

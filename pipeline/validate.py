@@ -127,6 +127,7 @@ class Validator:
         self.config = config
         self.row_json = load_suite_json(config.expectations_dir, config.row_suite)
         self.batch_json = load_suite_json(config.expectations_dir, config.batch_suite)
+        self._row_columns = _columns_of(self.row_json)
         self._suites: dict[str, Any] = {}
 
     def _suite(self, which: str):
@@ -151,7 +152,7 @@ class Validator:
     def _frame(self, table: pa.Table):
         # Only the columns the row suite names (all but lists if one names none): the frame is
         # built for every chunk of the run, and lists convert slowly.
-        wanted = _columns_of(self.row_json)
+        wanted = self._row_columns
         keep = [f.name for f in table.schema
                 if (f.name in wanted if wanted is not None else not pa.types.is_list(f.type))]
         return table.select(keep).to_pandas()

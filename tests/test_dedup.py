@@ -91,6 +91,11 @@ def test_exact_near_and_different():
     n, found = find_duplicates(lambda: _batches(ids, shas, sigs, 2, 4, 4), 0.7,
                                published=lambda: _batches(ids, shas, sigs, 0, 2, 1))
     assert n == 2 and found == {0: Duplicate("a", "near", found[0].similarity)}
+    # Published files of an older layout: signatures as variable-length binary, or none at all.
+    older = lambda: [b.set_column(2, "minhash", b.column("minhash").cast(pa.binary())) for b in _batches(ids, shas, sigs, 0, 4, 3)]
+    assert find_duplicates(older, 0.7)[1] == find_duplicates(lambda: _batches(ids, shas, sigs, 0, 4, 3), 0.7)[1]
+    bare = lambda: [b.drop_columns(["minhash"]) for b in _batches(ids, shas, sigs, 0, 4, 4)]
+    assert find_duplicates(bare, 0.7)[1] == {1: Duplicate("a", "exact", 1.0)}
 
 
 @pytest.mark.parametrize("seed", range(12))
