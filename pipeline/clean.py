@@ -43,6 +43,10 @@ _BLANKS = re.compile(r"\n{3,}")
 _ODD_NEWLINES = "\r\u2028\u2029\x85\x0b\x0c"
 
 
+def _removed(m: re.Match[str]) -> str:
+    return _REMOVE[ord(m.group(0))] or ""
+
+
 def _collapse(m: re.Match[str]) -> str:
     run = m.group(0)
     for ch in run:
@@ -83,8 +87,8 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
         text = _NEWLINES.sub("\n", text)
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    if _REMOVE_RE.search(text):
-        text = text.translate(_REMOVE)
+    if _REMOVE_RE.search(text):  # rare: a regex pass beats str.translate's per-character lookups
+        text = _REMOVE_RE.sub(_removed, text)
     if _has_ws_run(text):
         text = _WS_RUN.sub(_collapse, text)
     text = "\n".join(line.strip(_HSPACE_CHARS) for line in text.split("\n"))

@@ -311,9 +311,10 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
                 repairs.append(f"file ends inside a UTF-8 sequence (truncated?): {truncated} trailing bytes dropped")
         if text is None:
             valid = len(_UTF8_MULTIBYTE_RE.findall(data))
-            text, counter = _decode_counting(data, "utf-8", "cp1252")
-            invalid = counter.substituted + counter.dropped
-            if valid >= max(1, invalid):
+            # Without a single valid multi-byte sequence the file is not UTF-8 whatever the
+            # count of invalid bytes: skip counting them (one Python call each).
+            text, counter = _decode_counting(data, "utf-8", "cp1252") if valid else (None, None)
+            if counter is not None and valid >= max(1, counter.substituted + counter.dropped):
                 encoding = encoding or "utf-8"
                 undecodable = counter.dropped
                 if counter.substituted:

@@ -83,7 +83,10 @@ def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tup
 
 _SHINGLE = 5
 _MAX_WORDS = 1000  # bounded cost per article; a near-duplicate shows in its first 1,000 words
-_BYTE_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")
+_BYTE_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # the definition; _NOT_WORD_BYTE is how it runs
+# Every byte that cannot be in a word becomes a space, so bytes.split() (C speed, no regex engine)
+# gives exactly the runs _BYTE_WORD finds: the same tokens, three times faster.
+_NOT_WORD_BYTE = bytes(b if _BYTE_WORD.fullmatch(bytes([b])) else 0x20 for b in range(256))
 MINHASH_PERMUTATIONS = 64
 _minhash_params = None
 
@@ -115,7 +118,7 @@ def minhash(text: str) -> bytes:
 
     # Words as byte runs of the lower-cased UTF-8 (any non-ASCII byte counts as a letter): no
     # per-word encode, and the same tokens in every process.
-    words = _BYTE_WORD.findall(text.lower().encode("utf-8"))[:_MAX_WORDS]
+    words = text.lower().encode("utf-8").translate(_NOT_WORD_BYTE).split()[:_MAX_WORDS]
     a, b, powers = _params()
     if not words:
         return b"\xff" * (4 * MINHASH_PERMUTATIONS)
@@ -155,6 +158,47 @@ def article_id(source_path: str) -> str:
 
 
 _WORD = re.compile(r"\w[\w’'-]*")  # l’ensemble, cessez-le-feu: one word each
+_word_tables = None
+
+
+def _tables():
+    global _word_tables
+    if _word_tables is None:
+        import numpy as np
+
+        word = np.zeros(0x10000, dtype=bool)  # what \w matches in the Basic Multilingual Plane
+        word[[c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and (chr(c).isalnum() or c == 0x5F)]] = True
+        joins = np.zeros(0x10000, dtype=bool)
+        joins[[ord(c) for c in "’'-"]] = True
+        _word_tables = (word, joins)
+    return _word_tables
+
+
+def word_count(text: str) -> int:
+    """How many times ``_WORD`` matches in ``text``, counted with array operations instead of
+    the regex engine (half the time on a news article; tests check they agree).
+
+    A match starts at a word character that does not continue a match: one whose previous
+    character is neither a word character nor a joiner (’ ' -) that itself continues a word.
+    """
+    import numpy as np
+
+    if not text:
+        return 0
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if int(cp.max()) > 0xFFFF:  # beyond the BMP (emoji, rare scripts): the regex itself
+        return len(_WORD.findall(text))
+    word, joins = _tables()
+    w = word[cp]
+    j = joins[cp]
+    # For each position, the last position at or before it that is not a joiner: a joiner is in
+    # a word exactly when that position holds a word character.
+    last = np.where(j, -1, np.arange(cp.size))
+    np.maximum.accumulate(last, out=last)
+    in_word = w[np.maximum(last, 0)] & (last >= 0)
+    starts = w.copy()
+    starts[1:] &= ~in_word[:-1]
+    return int(np.count_nonzero(starts))
 _QUOTES = re.compile(r"«\s*([^«»]{2,600}?)\s*»|“([^“”]{2,600}?)”|„([^„“”]{2,600}?)[“”]|\"([^\"\n]{2,600}?)\"")
 _SENTENCE_END = re.compile(r"[.;,:]$")
 _ELLIPSIS_END = re.compile(r"(\.\.\.|…)$")
@@ -238,6 +282,6 @@ def extract(
         text=text,
         dateline=dateline,
         quotes=quotes,
-        word_count=len(_WORD.findall(text)),
+        word_count=word_count(text),
         char_count=len(text),
     )

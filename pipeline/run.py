@@ -248,6 +248,12 @@ def _release_memory() -> None:
 def _worker_init() -> None:
     # Workers stay quiet: their errors come back as quarantine rows, not log noise.
     logging.getLogger().setLevel(logging.WARNING)
+    # The coordinating process is the serial part of a shard (row validation, writing, feeding
+    # the pool): workers yield the CPU to it, so it never starves the pool it feeds.
+    try:
+        os.nice(5)
+    except OSError:
+        pass
 
 
 def _results(source: Source, tasks: Iterable[list[FetchItem]], config: RunConfig, workers: int) -> Iterator[TaskResult]:

@@ -82,3 +82,31 @@ def test_language_fast_path_agrees_with_the_model_on_real_corpora():
     print(f"\nfast path decided {fired}/{len(paths)}; disagreements with py3langid: {disagree} {wrong[:5]}")
     assert fired > 0.8 * len(paths)
     assert disagree <= fired // 1000, wrong
+
+
+# word_count and minhash run without the regex engine; the regexes stay their definition.
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pipeline.metadata import _BYTE_WORD, _NOT_WORD_BYTE, _WORD, minhash, word_count  # noqa: E402
+
+_TRICKY = st.sampled_from(list("ab é’'-_\n\t«»1２٣ÀßΣ.,;") + ["\u0301", "\u00ad", "\u00a0", "😀", "𝐀", "l’", "--", "cessez-le-feu"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TRICKY, max_size=40).map("".join) | st.text(max_size=60))
+def test_word_count_is_the_number_of_word_regex_matches(text):
+    assert word_count(text) == len(_WORD.findall(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TRICKY, max_size=40).map("".join) | st.text(max_size=60))
+def test_minhash_tokens_are_the_byte_word_regex_matches(text):
+    data = text.lower().encode("utf-8")
+    assert data.translate(_NOT_WORD_BYTE).split() == _BYTE_WORD.findall(data)
+
+
+def test_word_count_counts_words_not_punctuation():
+    assert word_count("L’ensemble du cessez-le-feu — « oui » ; 2016 !") == 5
+    assert word_count("— … « » ; !") == 0
+    assert word_count("") == 0
+    assert minhash("") == minhash(". , ; !")  # no words: the empty signature

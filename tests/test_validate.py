@@ -143,3 +143,37 @@ def test_row_suite_sees_the_columns_it_names_or_the_whole_table(tmp_path):
     wide = Validator(ValidateConfig(expectations_dir=tmp_path))
     assert "text" in wide._frame(table(rows)).columns and "authors" not in wide._frame(table(rows)).columns
     assert [f.index for f in wide.rows(table(rows))] == [1]
+
+
+PROSE = ["Le conseil municipal a voté le budget.", "Résumé du match ce soir à 20 h",
+         "Москва сегодня утром была спокойной", "東京 都 の 天気 は 晴れ", "Il a dit : « oui » merci bien"]
+NOT_PROSE = ["12 34 56 78", "— — — —", "€ 12,50 € 13,00", "a b c d", "│ ── │ ── │ ── │", "ok ok", ""]
+
+
+def _text_regexes():
+    suite = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_rows.json").read_text(encoding="utf-8"))
+    return [e["kwargs"]["regex"] for e in suite["expectations"]
+            if e["kwargs"].get("column") == "text" and "regex" in e["kwargs"]]
+
+
+@pytest.mark.parametrize("regex", _text_regexes())
+def test_text_regexes_run_in_arrow_and_mean_the_same_there(regex):
+    # pandas hands a regex to Arrow's RE2 unless it uses a class whose meaning differs there
+    # (\w \d \s \b and negations): then it makes a Python string of every article, twice the
+    # row suite's time and memory. Both engines must agree on what the regex matches.
+    import re
+
+    import pyarrow.compute as pc
+
+    assert not re.search(r"\\[wWdDsSbB]", regex), "write the class out: pandas would fall back to Python's re"
+    texts = PROSE + NOT_PROSE + ["Ã© mojibake â€™ left", "a \ufffd replacement"]
+    in_arrow = pc.match_substring_regex(pa.array(texts), regex).to_pylist()
+    assert in_arrow == [bool(re.search(regex, t)) for t in texts]
+
+
+def test_prose_expectation_tells_prose_from_tables_and_numbers():
+    import re
+
+    prose = _text_regexes()[0]
+    assert all(re.search(prose, t) for t in PROSE)
+    assert not any(re.search(prose, t) for t in NOT_PROSE)
