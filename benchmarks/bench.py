@@ -1,7 +1,7 @@
 """news-etl throughput benchmark: the I/O floor, an obvious hand-written pipeline, and news-etl with
 one worker and with all cores, measured in one sitting on one generated landing zone.
 
-    ./dev bench                         # 100,000 articles (about 10 minutes on 2 cores)
+    ./dev bench                         # 100,000 articles (about 5 minutes on 2 cores)
     ./dev bench --articles 20000        # quicker
     ./dev bench --landing DIR           # reuse a landing zone built before (--keep)
 
