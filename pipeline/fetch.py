@@ -17,6 +17,7 @@ Not here: decoding bytes to text (``decode``), telling an article from an HTML p
 from __future__ import annotations
 
 import bz2
+import functools
 import datetime as dt
 import gzip
 import hashlib
@@ -29,6 +30,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote_from_bytes
 from typing import Any, Iterator, Mapping, Union
 
 from .config import FetchConfig
@@ -77,6 +79,7 @@ class Source:
 
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None):
         self.url = url
+        self._root_uri: str | None = None
         if "://" not in url or url.startswith("file://"):
             path = url[len("file://"):] if url.startswith("file://") else url
             self.fs = None
@@ -102,8 +105,10 @@ class Source:
         return self.fs is None
 
     def uri_of(self, rel: str) -> str:
-        if self.is_local:
-            return Path(self.root, rel).as_uri()
+        if self.is_local:  # Path(root, rel).as_uri(), without a Path per file
+            if self._root_uri is None:
+                self._root_uri = Path(self.root).as_uri().rstrip("/")
+            return f"{self._root_uri}/{quote_from_bytes(os.fsencode(rel))}" if rel else self._root_uri
         return f"{self.protocol}://{self.root}/{rel}"
 
     def exists_dir(self, rel: str) -> bool:
@@ -137,13 +142,14 @@ class Source:
                 dirnames[:] = []
                 continue
             seen.add(real)
+            prefix = os.path.relpath(dirpath, self.root).replace(os.sep, "/")  # once a folder, not a file
+            prefix = "" if prefix == "." else prefix + "/"
             for name in filenames:
-                full = os.path.join(dirpath, name)
                 try:
-                    size = os.stat(full).st_size
+                    size = os.stat(os.path.join(dirpath, name)).st_size
                 except OSError:
                     size = -1  # broken link: read_item reports it
-                out.append((os.path.relpath(full, self.root).replace(os.sep, "/"), size))
+                out.append((prefix + name, size))
         out.sort()
         yield from out
 
@@ -164,6 +170,7 @@ class Source:
 # Landing layouts
 
 
+@functools.lru_cache(maxsize=64)
 def _layout_regex(layout: str) -> re.Pattern[str]:
     pattern = re.escape(layout)
     pattern = pattern.replace(re.escape("{date}"), r"(?P<date>\d{4}-\d{2}-\d{2})")

@@ -28,7 +28,7 @@ import os
 import secrets
 import shutil
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -493,6 +493,7 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     stager = Stager(root, index, config.write)
     validator = Validator(config.validate) if config.validate.enabled else None
     workers = min(config.effective_workers(), max(1, n_files))
+    gx_loading = validator.load_in_background() if validator and workers > 1 else None
     stage: collections.Counter = collections.Counter()
     summary = {"shard": index, "files": n_files, "documents": 0, "quarantined": 0, "articles": 0, "bytes_read": 0,
                "skipped": [], "quarantine_reasons": {}, "quarantine_by_stage": {}, "quarantine_ledger": [],
@@ -524,6 +525,8 @@ def process_shard(config: RunConfig, run_id: str, index: int,
             return
         table = pa.Table.from_batches(buffer, schema=ARTICLE_SCHEMA)
         buffer, buffered = [], 0
+        if gx_loading is not None and gx_loading.is_alive():  # import time is counted by the thread
+            gx_loading.join()
         t0 = time.perf_counter()
         failures = validator.rows(table) if validator else []
         stage["validate rows"] += time.perf_counter() - t0
@@ -583,6 +586,9 @@ def process_shard(config: RunConfig, run_id: str, index: int,
                          "quarantined": summary["quarantined"], "seconds": now - started})
     flush()
     stage["process (wall)"] = time.perf_counter() - t_process
+    if gx_loading is not None:
+        gx_loading.join()
+        stage["gx import (background)"] = validator.load_seconds
     stager.close()
     index_writer.close()
     summary["articles"] = seq
@@ -707,6 +713,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         dropped_ids = pa.array(sorted(dropped), pa.string())
         rows_by_file: dict[str, dict[str, int]] = collections.defaultdict(dict)
         keys = sorted({k for s in summaries for k in s["keys"]})
+        rewrites: list[tuple[Path, Path]] = []
         for index, s in enumerate(summaries):
             root = _shard_dir(output, run_id, index)
             for key, entries in s["article_files"].items():
@@ -720,7 +727,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                             if n_drop == len(ids):
                                 continue
                             src = final / rel
-                            _filter_file(root / rel, src, dropped_ids, config)
+                            rewrites.append((root / rel, src))
                         rows = len(ids) - n_drop
                     files[key].append((src, rel))
                     rows_by_file[key][rel] = rows
@@ -729,6 +736,10 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                     for rel, rows in entries.items():
                         files[key].append((root / rel, rel))
                         rows_by_file[key][rel] = rows
+        # Files that lost duplicates are rewritten on every core: Parquet decoding, filtering and
+        # encoding run in Arrow, outside the GIL.
+        with ThreadPoolExecutor(max_workers=max(1, min(config.effective_workers(), len(rewrites)))) as threads:
+            list(threads.map(lambda job: _filter_file(job[0], job[1], dropped_ids, config), rewrites))
         stage["write"] += time.perf_counter() - t0
 
         # Batch-level validation, one batch per landing date, and the data docs of the run.

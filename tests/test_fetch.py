@@ -164,3 +164,13 @@ def test_source_is_never_modified(tmp_path, samples):
     src = Source(str(samples))
     _read_all(src, list_items(src, None, FetchConfig())[0])
     assert before == {p: p.stat().st_mtime_ns for p in samples.rglob("*") if p.is_file()}
+
+
+def test_local_uris_are_file_uris_of_the_path(tmp_path):
+    from pathlib import Path
+
+    from pipeline.fetch import Source
+
+    src = Source(str(tmp_path))
+    for rel in ["2016-12-07/a.txt", "a b/é#?.txt", "x/%41.txt", "t.tar.gz!/inner.txt"]:
+        assert src.uri_of(rel) == Path(src.root, rel).as_uri()
