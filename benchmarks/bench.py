@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[name]["dated"] = detail.get("dated")
             if step == "news-etl":
                 stages = detail.get("stage_seconds", {})
-                gx = sum(v for k, v in stages.items() if k in ("validate rows", "validate batches", "gx import (background)"))
+                gx = sum(v for k, v in stages.items() if k in ("validate rows", "validate batches", "data docs", "gx import (background)"))
                 results[name].update({"gx_share_of_wall": round(gx / seconds, 4),
                                       "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
                                       "duplicates": detail["duplicates"], "output": str(out)})

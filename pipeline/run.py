@@ -438,6 +438,7 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
                                 schema=PLAN_SCHEMA), staging / _SHARD_LIST.format(k), compression="zstd")
     with open(staging / "plan.json", "w", encoding="utf-8") as fh:
         json.dump(body, fh)
+    del items
     if store:
         try:  # the first write to the output: where a missing bucket or a read-only key shows
             for k in range(len(cuts)):
@@ -447,6 +448,8 @@ def plan(config: RunConfig, shards: int = 1) -> dict:
             raise PublishError(f"cannot write to the output: {type(exc).__name__}: {exc}", source=config.output,
                                hint="check that the bucket exists and that the credentials may write to it "
                                     "(the news_etl_storage connection, the AWS_* variables or --storage-option)") from exc
+    del cuts
+    _release_memory()  # the listing was an object per file: give it back before the shards run
     return body
 
 
@@ -702,6 +705,8 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                 outcome[k], of[k], reason[k] = "duplicate", dup.of, f"{what} article {dup.of}"
             position += len(aids)
             ledger.write(pa.record_batch([uris, outcome, aids, of, reason], schema=LEDGER_SCHEMA))
+        del found
+        _release_memory()
         stage["dedup"] += time.perf_counter() - t0
 
         # The final files of each key: shard files as they are, or filtered where duplicates were dropped.
@@ -738,12 +743,18 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                         rows_by_file[key][rel] = rows
         # Files that lost duplicates are rewritten on every core: Parquet decoding, filtering and
         # encoding run in Arrow, outside the GIL.
-        with ThreadPoolExecutor(max_workers=max(1, min(config.effective_workers(), len(rewrites)))) as threads:
-            list(threads.map(lambda job: _filter_file(job[0], job[1], dropped_ids, config), rewrites))
+        threads = max(1, min(config.effective_workers(), len(rewrites)))
+        if threads == 1:
+            for src, dst in rewrites:
+                _filter_file(src, dst, dropped_ids, config)
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(lambda job: _filter_file(job[0], job[1], dropped_ids, config), rewrites))
+        _release_memory()  # what the rewrites held goes back before the batch views are read
         stage["write"] += time.perf_counter() - t0
 
-        # Batch-level validation, one batch per landing date, and the data docs of the run.
-        t0 = time.perf_counter()
+        # Batch-level validation, one batch per landing date, and the data docs of the run. Timed
+        # apart: reading each date's view (ours), validating it and rendering the docs (GX's).
         validator = Validator(config.validate) if config.validate.enabled else None
         passed: list[str] = []
         failed: dict[str, list[str]] = {}
@@ -757,6 +768,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         for key in keys:
             # The batch view: every article of the date that passed row validation, duplicates
             # included and flagged (is_duplicate), every column but the text.
+            t0 = time.perf_counter()
             shard_files = [_shard_dir(output, run_id, i) / rel for i, s in enumerate(summaries)
                            for rel in s["article_files"].get(key, {})]
             view = pq.read_table(shard_files, columns=view_columns, schema=ARTICLE_SCHEMA) if shard_files \
@@ -770,16 +782,21 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             _count(report.languages, kept.column("language").to_pylist())
             _count(report.date_sources, kept.column("date_source").to_pylist())
             _count(report.date_precisions, kept.column("date_precision").to_pylist())
-            report.repaired_documents += sum(1 for r in kept.column("repairs").to_pylist() if r)
+            report.repaired_documents += pc.sum(pc.greater(pc.list_value_length(kept.column("repairs")), 0)).as_py() or 0
+            stage["batch views"] += time.perf_counter() - t0
             if validator:
+                t0 = time.perf_counter()
                 result = validator.batch(view)
+                stage["validate batches"] += time.perf_counter() - t0
                 info["expectations"] = result.results
                 if docs:
+                    t0 = time.perf_counter()
                     try:
                         docs.add(key, result)
                     except Exception as exc:
                         log.warning("could not write data docs: %s", exc)
                         docs = None
+                    stage["data docs"] += time.perf_counter() - t0
                 result.raw = None
                 if not result.success:
                     failed[key] = result.failures
@@ -790,7 +807,6 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             report.batches[key] = info
             del view, kept
             _release_memory()
-        stage["validate batches"] += time.perf_counter() - t0
         report.validation = {
             "row_suite": config.validate.row_suite if validator else None,
             "batch_suite": config.validate.batch_suite if validator else None,
@@ -798,6 +814,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
             "batches_failed": len(failed),
         }
         if docs:
+            t0 = time.perf_counter()
             try:
                 index = docs.close()
                 report.data_docs = str(index)
@@ -806,6 +823,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
                     report.data_docs = store.uri(f"_docs/{run_id}/{index.name}")
             except Exception as exc:  # docs are a view of the results, never a reason to fail
                 log.warning("could not write data docs: %s", exc)
+            stage["data docs"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
         report.articles_written = sum(report.batches[k]["articles"] for k in passed)
