@@ -121,6 +121,20 @@ def _columns_of(suite: dict[str, Any]) -> set[str] | None:
     return columns
 
 
+def _columns_named(suite: dict[str, Any], columns: list[str]) -> set[str]:
+    """The columns some expectation of a suite looks at: named in its kwargs, or mentioned in a
+    row condition (a mention too many only converts one more column)."""
+    named: set[str] = set()
+    for expectation in suite.get("expectations", []):
+        kwargs = expectation.get("kwargs", {})
+        named.update(kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str))
+        named.update(kwargs.get("column_list") or [])
+        condition = kwargs.get("row_condition")
+        if isinstance(condition, str):
+            named.update(c for c in columns if c in condition)
+    return named
+
+
 class Validator:
     """Holds the suites of one run; cheap to build (JSON only), GX is imported on first use."""
 
@@ -225,14 +239,9 @@ class Validator:
         # date's list columns to Python lists cost more than validating them.
         import pandas as pd
 
+        if self._batch_columns is None:
+            self._batch_columns = _columns_named(self.batch_json, table.column_names)
         named = self._batch_columns
-        if named is None:  # GX table expectations name no column: see which ones do
-            named = self._batch_columns = {
-                c for e in self.batch_json.get("expectations", []) for k, c in e.get("kwargs", {}).items()
-                if k in ("column", "column_A", "column_B") and isinstance(c, str)
-            } | {c for e in self.batch_json.get("expectations", []) for c in e.get("kwargs", {}).get("column_list") or []} \
-              | {c for e in self.batch_json.get("expectations", []) if (r := e.get("kwargs", {}).get("row_condition"))
-                 for c in table.column_names if c in r}
         plain = [c for c in table.column_names if c in named]
         frame = table.select(plain).to_pandas() if plain else pd.DataFrame(index=pd.RangeIndex(table.num_rows))
         for name in table.column_names:

@@ -177,3 +177,16 @@ def test_prose_expectation_tells_prose_from_tables_and_numbers():
     prose = _text_regexes()[0]
     assert all(re.search(prose, t) for t in PROSE)
     assert not any(re.search(prose, t) for t in NOT_PROSE)
+
+
+def test_batch_frame_converts_only_the_columns_the_batch_suite_looks_at(validator):
+    import pandas as pd
+
+    view = table([article(i) for i in range(4)]).drop_columns(["text"])
+    view = view.append_column("is_duplicate", pa.array([False] * 4))
+    frame = validator._frame_all(view)
+    assert list(frame.columns) == view.column_names
+    assert isinstance(frame["authors"].dtype, pd.ArrowDtype)  # named by no expectation: left in Arrow
+    assert not isinstance(frame["article_id"].dtype, pd.ArrowDtype)  # named: a plain pandas column
+    assert not isinstance(frame["is_duplicate"].dtype, pd.ArrowDtype)  # in a row condition
+    assert frame["authors"].tolist()[0] == view.column("authors").to_pylist()[0]
