@@ -60,26 +60,24 @@ _ODD_SPACES = "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u205
 _RUN_SPACES = " \t\u00a0\u2007\u2009\u202f\u3000"
 
 
+def _ws_runs(text: str) -> str | None:
+    """What _WS_RUN would match, found by literal searches: None (nothing), "spaces" (only runs
+    of ASCII spaces, which str.replace collapses) or "mixed" (anything else: the regex)."""
+    if text.isascii():
+        if "\t" in text and (" \t" in text or "\t " in text or "\t\t" in text):
+            return "mixed"
+        return "spaces" if "  " in text else None
+    if any(ch in text for ch in _ODD_SPACES):
+        return "mixed"
+    present = [ch for ch in _RUN_SPACES if ch in text]
+    pairs = [a + b for a in present for b in present if a + b in text]
+    if not pairs:
+        return None
+    return "spaces" if pairs == ["  "] else "mixed"
+
+
 def _has_ws_run(text: str) -> bool:
-    if "  " in text:
-        return True
-    if text.isascii():
-        return "\t" in text and (" \t" in text or "\t " in text or "\t\t" in text)
-    if any(ch in text for ch in _ODD_SPACES):
-        return True
-    present = [ch for ch in _RUN_SPACES if ch in text]
-    return any(a + b in text for a in present for b in present)
-
-
-def _only_space_runs(text: str) -> bool:
-    """True when every run _WS_RUN would match is ASCII spaces only (no lone odd space, no pair
-    involving another space character): then collapsing needs no regex."""
-    if text.isascii():
-        return "\t" not in text
-    if any(ch in text for ch in _ODD_SPACES):
-        return False
-    present = [ch for ch in _RUN_SPACES if ch in text]
-    return not any(a + b in text for a in present for b in present if a != " " or b != " ")
+    return _ws_runs(text) is not None
 
 
 def unescape_entities(text: str) -> str:
@@ -100,12 +98,12 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
         text = unicodedata.normalize("NFC", text)
     if _REMOVE_RE.search(text):  # rare: a regex pass beats str.translate's per-character lookups
         text = _REMOVE_RE.sub(_removed, text)
-    if _has_ws_run(text):
-        if _only_space_runs(text):  # the usual case (a double space): halve runs at C speed
-            while "  " in text:
-                text = text.replace("  ", " ")
-        else:
-            text = _WS_RUN.sub(_collapse, text)
+    runs = _ws_runs(text)
+    if runs == "spaces":  # the usual case (a double space): halve runs at C speed
+        while "  " in text:
+            text = text.replace("  ", " ")
+    elif runs == "mixed":
+        text = _WS_RUN.sub(_collapse, text)
     text = "\n".join(line.strip(_HSPACE_CHARS) for line in text.split("\n"))
     if "\n\n\n" in text:
         text = _BLANKS.sub("\n\n", text)

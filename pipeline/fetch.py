@@ -17,8 +17,8 @@ Not here: decoding bytes to text (``decode``), telling an article from an HTML p
 from __future__ import annotations
 
 import bz2
-import functools
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import io
@@ -30,8 +30,8 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote_from_bytes
 from typing import Any, Iterator, Mapping, Union
+from urllib.parse import quote_from_bytes
 
 from .config import FetchConfig
 from .errors import SourceError

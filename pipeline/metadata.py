@@ -199,6 +199,8 @@ def word_count(text: str) -> int:
     starts = w.copy()
     starts[1:] &= ~in_word[:-1]
     return int(np.count_nonzero(starts))
+
+
 _QUOTES = re.compile(r"«\s*([^«»]{2,600}?)\s*»|“([^“”]{2,600}?)”|„([^„“”]{2,600}?)[“”]|\"([^\"\n]{2,600}?)\"")
 _SENTENCE_END = re.compile(r"[.;,:]$")
 _ELLIPSIS_END = re.compile(r"(\.\.\.|…)$")

@@ -108,31 +108,23 @@ def _context():
         return _gx_state["gx"], _gx_state["batch_definition"]
 
 
-def _columns_of(suite: dict[str, Any]) -> set[str] | None:
-    """The columns a suite's expectations name, or None if one of them looks at the whole table."""
-    columns: set[str] = set()
-    for expectation in suite.get("expectations", []):
-        kwargs = expectation.get("kwargs", {})
-        named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
-        named += list(kwargs.get("column_list") or [])
-        if not named:
-            return None
-        columns.update(named)
-    return columns
-
-
-def _columns_named(suite: dict[str, Any], columns: list[str]) -> set[str]:
-    """The columns some expectation of a suite looks at: named in its kwargs, or mentioned in a
-    row condition (a mention too many only converts one more column)."""
+def _columns_named(suite: dict[str, Any], columns: list[str]) -> tuple[set[str], bool]:
+    """(the columns the suite's expectations look at, whether one of them looks at the whole
+    table). A column is looked at when a kwarg names it or a row condition mentions it (a mention
+    too many only converts one more column)."""
     named: set[str] = set()
+    whole_table = False
     for expectation in suite.get("expectations", []):
         kwargs = expectation.get("kwargs", {})
-        named.update(kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str))
-        named.update(kwargs.get("column_list") or [])
+        these = {kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)}
+        these.update(kwargs.get("column_list") or [])
+        if not these:
+            whole_table = True
         condition = kwargs.get("row_condition")
         if isinstance(condition, str):
-            named.update(c for c in columns if c in condition)
-    return named
+            these.update(c for c in columns if c in condition)
+        named |= these
+    return named, whole_table
 
 
 class Validator:
@@ -142,7 +134,7 @@ class Validator:
         self.config = config
         self.row_json = load_suite_json(config.expectations_dir, config.row_suite)
         self.batch_json = load_suite_json(config.expectations_dir, config.batch_suite)
-        self._row_columns = _columns_of(self.row_json)
+        self._row_columns: set[str] | None = None  # both from the first table's column names
         self._batch_columns: set[str] | None = None
         self.load_seconds = 0.0  # GX import and suites, when loaded in the background
         self._suites: dict[str, Any] = {}
@@ -187,9 +179,11 @@ class Validator:
     def _frame(self, table: pa.Table):
         # Only the columns the row suite names (all but lists if one names none): the frame is
         # built for every chunk of the run, and lists convert slowly.
-        wanted = self._row_columns
-        keep = [f.name for f in table.schema
-                if (f.name in wanted if wanted is not None else not pa.types.is_list(f.type))]
+        if self._row_columns is None:
+            named, whole_table = _columns_named(self.row_json, table.column_names)
+            self._row_columns = {f.name for f in table.schema if not pa.types.is_list(f.type)} | named \
+                if whole_table else named
+        keep = [name for name in table.column_names if name in self._row_columns]
         # One contiguous array a column: a chunk arrives as one record batch per task, and pandas'
         # Arrow-backed string methods run a third slower over many small chunks.
         return table.select(keep).combine_chunks().to_pandas()
@@ -239,8 +233,8 @@ class Validator:
         # date's list columns to Python lists cost more than validating them.
         import pandas as pd
 
-        if self._batch_columns is None:
-            self._batch_columns = _columns_named(self.batch_json, table.column_names)
+        if self._batch_columns is None:  # table-level expectations need only names and a row count
+            self._batch_columns = _columns_named(self.batch_json, table.column_names)[0]
         named = self._batch_columns
         plain = [c for c in table.column_names if c in named]
         frame = table.select(plain).to_pandas() if plain else pd.DataFrame(index=pd.RangeIndex(table.num_rows))

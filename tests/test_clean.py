@@ -86,3 +86,15 @@ def test_the_literal_white_space_check_finds_what_the_regex_finds(text):
     from pipeline import clean as c
 
     assert c._has_ws_run(text) == bool(c._WS_RUN.search(text))
+
+
+@given(st.one_of(TEXT, SPACEY))
+@settings(max_examples=1000, deadline=None)
+def test_space_only_runs_are_what_the_regex_finds_there(text):
+    from pipeline import clean as c
+
+    runs = c._ws_runs(text)
+    matches = c._WS_RUN.findall(text)
+    assert (runs is None) == (not matches)
+    if runs == "spaces":
+        assert all(set(m) == {" "} for m in matches)

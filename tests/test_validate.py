@@ -190,3 +190,17 @@ def test_batch_frame_converts_only_the_columns_the_batch_suite_looks_at(validato
     assert not isinstance(frame["article_id"].dtype, pd.ArrowDtype)  # named: a plain pandas column
     assert not isinstance(frame["is_duplicate"].dtype, pd.ArrowDtype)  # in a row condition
     assert frame["authors"].tolist()[0] == view.column("authors").to_pylist()[0]
+
+
+def test_row_condition_may_mention_a_column_no_expectation_names(tmp_path):
+    """The row frame carries the columns a row condition mentions, not only the named ones."""
+    batch = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_batch.json").read_text())
+    (tmp_path / "articles_batch.json").write_text(json.dumps(batch))
+    suite = {"name": "articles_rows", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "meta": {"hint": "h"},
+         "kwargs": {"column": "url", "row_condition": 'language == "fr"', "condition_parser": "pandas"}}]}
+    (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
+    rows = [article(1, url=None, language="en"), article(2, url=None, language="fr")]
+    validator = Validator(ValidateConfig(expectations_dir=tmp_path))
+    assert set(validator._frame(table(rows)).columns) == {"url", "language"}
+    assert [f.index for f in validator.rows(table(rows))] == [1]
