@@ -58,6 +58,11 @@ def _collapse(m: re.Match[str]) -> str:
 # What _WS_RUN matches, found by literal searches: a lone odd space, or two of the others in a row.
 _ODD_SPACES = "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u205f"
 _RUN_SPACES = " \t\u00a0\u2007\u2009\u202f\u3000"
+# Without tabs, a run that is not only ASCII spaces holds a non-ASCII space: one that is odd, or
+# followed or preceded by another space. The pattern starts with one character class, so the
+# regex engine skips to non-ASCII spaces at C speed instead of trying a class at every position.
+_NB_SPACES = _HSPACE.replace(" \t", "")
+_NB_IN_RUN = re.compile(f"[{_NB_SPACES}](?:(?<=[{_ODD_SPACES}])|(?<=[{_HSPACE}].)|[{_HSPACE}])")
 
 
 def _ws_runs(text: str) -> str | None:
@@ -65,6 +70,10 @@ def _ws_runs(text: str) -> str | None:
     of ASCII spaces, which str.replace collapses) or "mixed" (anything else: the regex)."""
     if text.isascii():
         if "\t" in text and (" \t" in text or "\t " in text or "\t\t" in text):
+            return "mixed"
+        return "spaces" if "  " in text else None
+    if "\t" not in text:  # the usual case: one regex pass that skips to non-ASCII spaces
+        if _NB_IN_RUN.search(text):
             return "mixed"
         return "spaces" if "  " in text else None
     if any(ch in text for ch in _ODD_SPACES):

@@ -40,14 +40,23 @@ for _b in range(0x80, 0x100):
     except UnicodeDecodeError:
         pass
 _CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
-_CP1252_SPECIALS = "".join(sorted(ch for ch in _CHAR_TO_BYTE if ord(ch) > 0xFF))
-_BYTE_CHAR_CLASS = "\u0080-\u00ff" + re.escape(_CP1252_SPECIALS)
 
 # A lead char (the cp1252/latin-1 reading of a UTF-8 lead byte C2-F4) followed by a continuation
 # char (the reading of 80-BF). This pair never occurs in real text in any language we know of.
 _CONT = "\u0080-\u00bf" + re.escape("".join(ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF and ord(ch) > 0xFF))
 MOJIBAKE_RE = re.compile(f"[\u00c2-\u00f4][{_CONT}]")
-_RUN_RE = re.compile(f"[{_BYTE_CHAR_CLASS}]{{2,}}")
+
+
+def _chars_of(lo: int, hi: int) -> str:
+    """A character class body: every character whose byte (``_CHAR_TO_BYTE``) is in lo..hi."""
+    return "".join(re.escape(ch) for ch, b in sorted(_CHAR_TO_BYTE.items()) if lo <= b <= hi)
+
+
+# A lead byte's reading followed by one to three continuation bytes' readings: where every
+# sequence ``repair_mojibake`` re-reads starts (lead and continuation bytes are disjoint, so a
+# lead is never inside another sequence). One character class first: the regex engine skips
+# to candidates at C speed.
+_CANDIDATE_RE = re.compile(f"[{_chars_of(0xC2, 0xF4)}][{_chars_of(0x80, 0xBF)}]{{1,3}}")
 
 _UTF8_MULTIBYTE_RE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
@@ -168,33 +177,51 @@ def _decode_legacy(data: bytes, config: DecodeConfig) -> tuple[str, str, int]:
     return best[2], best[3], best[4]
 
 
-def _fix_run(run: str) -> tuple[str, int]:
-    """Re-read, inside one run of byte-range characters, each complete UTF-8 sequence."""
-    out: list[str] = []
-    fixed = 0
-    i, n = 0, len(run)
-    while i < n:
-        b0 = _CHAR_TO_BYTE.get(run[i])
-        if b0 is not None and 0xC2 <= b0 <= 0xF4:
-            need = 2 if b0 < 0xE0 else 3 if b0 < 0xF0 else 4
-            if i + need <= n:
-                seq = [b0]
-                for ch in run[i + 1:i + need]:
-                    b = _CHAR_TO_BYTE.get(ch)
-                    if b is None or not 0x80 <= b <= 0xBF:
-                        break
-                    seq.append(b)
-                if len(seq) == need:
-                    try:
-                        out.append(bytes(seq).decode("utf-8"))
-                        fixed += 1
-                        i += need
-                        continue
-                    except UnicodeDecodeError:
-                        pass
-        out.append(run[i])
-        i += 1
-    return "".join(out), fixed
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _reread_sequences(text: str) -> tuple[str, int]:
+    """Each well-formed UTF-8 sequence read as cp1252/latin-1 read again as UTF-8; (text,
+    sequences re-read). Everything else (a legitimate ``é``, an overlong form) stays as it is."""
+    total = 0
+
+    def fix(m: re.Match[str]) -> str:
+        nonlocal total
+        chars = m.group(0)
+        lead = _CHAR_TO_BYTE[chars[0]]
+        need = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+        if len(chars) < need:
+            return chars
+        try:
+            seq = bytes(_CHAR_TO_BYTE[ch] for ch in chars[:need]).decode("utf-8")
+        except UnicodeDecodeError:  # overlong, surrogate or beyond U+10FFFF: not UTF-8
+            return chars
+        total += 1
+        return seq + chars[need:]
+
+    return _CANDIDATE_RE.sub(fix, text), total
+
+
+def _reread_whole(text: str) -> tuple[str, int] | None:
+    """The same as ``_reread_sequences`` for a text that was wholly UTF-8 read as cp1252 or latin-1
+    (the usual mojibake: a whole file read with the wrong code page), at codec speed; None
+    when it was not (a character outside both code pages, or bytes that are not UTF-8).
+
+    Why the same: when the bytes of the whole text are valid UTF-8, they are ASCII and
+    well-formed sequences, and ``_reread_sequences`` re-reads every sequence.
+    """
+    for codec in ("cp1252", "latin-1"):
+        try:
+            raw = text.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        try:
+            new = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        # One character a re-read sequence; ASCII bytes are themselves.
+        return new, len(new) - len(raw.translate(None, _HIGH_BYTES))
+    return None
 
 
 def repair_mojibake(text: str, max_passes: int = 3) -> tuple[str, list[str]]:
@@ -203,15 +230,7 @@ def repair_mojibake(text: str, max_passes: int = 3) -> tuple[str, list[str]]:
     for n in range(1, max_passes + 1):
         if text.isascii() or not MOJIBAKE_RE.search(text):
             break
-        total = 0
-
-        def fix(m: re.Match[str]) -> str:
-            nonlocal total
-            fixed_text, fixed = _fix_run(m.group(0))
-            total += fixed
-            return fixed_text
-
-        new = _RUN_RE.sub(fix, text)
+        new, total = _reread_whole(text) or _reread_sequences(text)
         if total == 0:
             break
         repairs.append(f"mojibake: {total} UTF-8 sequences read as cp1252/latin-1 re-read (pass {n})")

@@ -496,7 +496,7 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     stager = Stager(root, index, config.write)
     validator = Validator(config.validate) if config.validate.enabled else None
     workers = min(config.effective_workers(), max(1, n_files))
-    gx_loading = validator.load_in_background() if validator and workers > 1 else None
+    gx_loading = validator.load_in_background(ARTICLE_SCHEMA) if validator and workers > 1 else None
     stage: collections.Counter = collections.Counter()
     summary = {"shard": index, "files": n_files, "documents": 0, "quarantined": 0, "articles": 0, "bytes_read": 0,
                "skipped": [], "quarantine_reasons": {}, "quarantine_by_stage": {}, "quarantine_ledger": [],

@@ -135,13 +135,14 @@ def test_row_suite_sees_the_columns_it_names_or_the_whole_table(tmp_path):
     (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
     rows = [article(1, url="https://news.example/a"), article(2, url=None)]
     narrow = Validator(ValidateConfig(expectations_dir=tmp_path))
-    assert list(narrow._frame(table(rows)).columns) == ["url"]
+    assert [set(p.columns) for p in narrow._parts(table(rows).schema)] == [{"url"}]
     assert [f.index for f in narrow.rows(table(rows))] == [1]
     suite["expectations"].append({"type": "expect_table_row_count_to_be_between",
                                   "kwargs": {"min_value": 1, "max_value": 10}, "meta": {"hint": "h"}})
     (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
     wide = Validator(ValidateConfig(expectations_dir=tmp_path))
-    assert "text" in wide._frame(table(rows)).columns and "authors" not in wide._frame(table(rows)).columns
+    [part] = wide._parts(table(rows).schema)
+    assert "text" in part.columns and "title" in part.columns and "authors" not in part.columns
     assert [f.index for f in wide.rows(table(rows))] == [1]
 
 
@@ -202,5 +203,28 @@ def test_row_condition_may_mention_a_column_no_expectation_names(tmp_path):
     (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
     rows = [article(1, url=None, language="en"), article(2, url=None, language="fr")]
     validator = Validator(ValidateConfig(expectations_dir=tmp_path))
-    assert set(validator._frame(table(rows)).columns) == {"url", "language"}
+    assert [set(p.columns) for p in validator._parts(table(rows).schema)] == [{"url", "language"}]
     assert [f.index for f in validator.rows(table(rows))] == [1]
+
+
+def test_text_expectations_get_a_frame_of_their_own_and_find_the_same_failures(validator):
+    """The shipped row suite runs in two parts (text / the rest); the failures, and the order of
+    the expectations named in a reason, are those of the whole suite run at once."""
+    from pipeline.validate import _RowPart
+
+    rows = [article(i) for i in range(6)]
+    rows[1] = dataclasses.replace(rows[1], text="12 34 56", word_count=3)  # fails in both parts
+    rows[3] = dataclasses.replace(rows[3], title="")
+    rows[4] = dataclasses.replace(rows[4], text=rows[4].text + " Ã© broken")
+    t = table(rows)
+    parts = validator._parts(t.schema)
+    assert [set(p.columns) for p in parts][0] == {"text"} and "text" not in parts[1].columns
+    split = validator.rows(t)
+    whole = Validator(validator.config)
+    n = len(whole.row_json["expectations"])
+    whole._row_parts = [_RowPart("row", tuple(range(n)), frozenset(t.column_names) - {"authors", "topics", "places",
+                                 "subheadings", "repairs", "quotes", "warnings"})]
+    assert split == whole.rows(t)
+    assert [f.index for f in split] == [1, 3, 4]
+    assert split[0].expectations[0].startswith("expect_column_values_to_match_regex(text)")
+    assert split[0].expectations[1].startswith("expect_column_values_to_be_between(word_count)")
