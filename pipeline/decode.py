@@ -11,7 +11,8 @@ Order of work, cheapest first (most files stop at step 3):
    (each read as cp1252 and counted); otherwise a legacy code page is chosen by scoring each
    candidate's reading for implausible characters;
 5. mojibake (UTF-8 that was read as cp1252/latin-1, even twice) is repaired only where its
-   signature appears, sequence by sequence, so a legitimate ``São`` or ``Ãngela`` stays.
+   signature appears, sequence by sequence, so a legitimate ``São`` or ``Ãngela`` stays (a
+   wholly mis-read text is re-read in one codec call, with the same result).
 
 Undecodable bytes (bytes a code page leaves undefined, broken UTF-16) are never silently lost:
 they are dropped from the text, counted in ``undecodable_bytes`` and named in ``repairs``.
