@@ -6,7 +6,7 @@ Out: ``Metric`` rows (corpus, metric, news-etl's value, the reference tool's val
      files in the same run, how many items) that ``news-etl evaluate`` prints as a table and
      ``tests/test_fidelity.py`` holds to pinned floors.
 
-Everything goes through ``run.process_document``, the function a run applies to each input, so
+Everything goes through ``document.process_document``, the function a run applies to each input, so
 what is measured is what the stages make of each document; row-level validation and
 de-duplication come after it and are measured by the run tests (``tests/test_corpora.py``).
 Dates are compared at the precision the truth gives, on the publisher's local calendar day
@@ -49,7 +49,7 @@ class Metric:
 
 
 def _process(path: Path, rel: str, landing: dt.date | None = None) -> list:
-    from .run import process_document
+    from .document import process_document
 
     data = path.read_bytes()
     raw = RawDocument(path.as_uri(), rel, landing, data, hashlib.sha256(data).hexdigest())

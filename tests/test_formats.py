@@ -11,7 +11,7 @@ from pipeline.fetch import RawDocument
 from pipeline.formats import read_document
 from pipeline.parse import Parsed, Rejected
 from pipeline.records import Article, Quarantined
-from pipeline.run import process_document
+from pipeline.document import process_document
 
 PARAS = [
     "The city council of Northbridge approved on Tuesday a plan to turn the disused railway yard into a park "

@@ -71,7 +71,7 @@ def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used()
 
     from pipeline.config import RunConfig
     from pipeline.fetch import RawDocument
-    from pipeline.run import process_document
+    from pipeline.document import process_document
 
     text = " date 2016-13-45 Réagissez\n\nLe conseil municipal a adopté lundi soir le budget de la commune pour l’année."
     p = parse(text)

@@ -14,7 +14,8 @@ from conftest import corpus
 from pipeline.config import RunConfig
 from pipeline.fetch import RawDocument
 from pipeline.records import Article
-from pipeline.run import process_document, run
+from pipeline.document import process_document
+from pipeline.run import run
 
 
 def variants(raw: bytes) -> dict[str, bytes]:
