@@ -12,9 +12,9 @@ from .clean import normalize, remove_boilerplate
 from .config import RunConfig
 from .dates import resolve
 from .fetch import RawDocument
-from .formats import read_document
+from .readers import read_document
 from .metadata import article_id, content_sha256, detect_language, extract, minhash
-from .parse import Parsed, Rejected
+from .readers.text import Parsed, Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
 
 

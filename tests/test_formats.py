@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.config import RunConfig
 from pipeline.fetch import RawDocument
-from pipeline.formats import read_document
-from pipeline.parse import Parsed, Rejected
+from pipeline.readers import read_document
+from pipeline.readers.text import Parsed, Rejected
 from pipeline.records import Article, Quarantined
 from pipeline.document import process_document
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.parse import parse, sniff
+from pipeline.readers.text import parse, sniff
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from .config import DateConfig
-from .dates import parse_date
+from ..config import DateConfig
+from ..dates import parse_date
 
 
 @dataclass(frozen=True, slots=True)

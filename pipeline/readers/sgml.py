@@ -18,7 +18,7 @@ import html
 import json
 import re
 
-from .parse import Header, Parsed, Rejected
+from .text import Header, Parsed, Rejected
 
 _DOC = re.compile(r"<REUTERS\b(?P<attrs>[^>]*)>(?P<body>.*?)(?:</REUTERS>|(?=<REUTERS\b)|\Z)", re.S | re.I)
 _ATTR = re.compile(r'(\w+)="([^"]*)"')

@@ -23,9 +23,9 @@ import json
 import logging
 import re
 
-from .config import DateConfig
-from .dates import parse_date
-from .parse import Header, Parsed, Rejected
+from ..config import DateConfig
+from ..dates import parse_date
+from .text import Header, Parsed, Rejected
 
 _CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _JSONLD = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(.*?)</script>""", re.I | re.S)

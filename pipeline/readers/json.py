@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from .parse import Header, Parsed, Rejected
+from .text import Header, Parsed, Rejected
 
 TITLE = ("title", "headline", "name")
 TEXT = ("maintext", "text", "content", "body", "article", "articleBody", "article_body", "full_text", "fulltext")

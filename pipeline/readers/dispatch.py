@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-from . import html_page, json_records, sgml
-from .config import DateConfig, DecodeConfig
-from .decode import Decoded, decode
-from .parse import Parsed, Rejected, parse, sniff
+from . import html as html_page, json as json_records, sgml
+from ..config import DateConfig, DecodeConfig
+from ..decode import Decoded, decode
+from .text import Parsed, Rejected, parse, sniff
 
 _HTML_BYTES = re.compile(rb"<!doctype\s+html|<(html|head|body)[\s>]", re.I)
 
