@@ -266,22 +266,28 @@ def _plausible(value: dt.datetime, landing: dt.date | None, config: DateConfig) 
 
 
 def resolve(
-    header_date: str | None,
+    header_date: ParsedDate | str | None,
     dateline: ParsedDate | None,
     url: str | None,
     landing: dt.date | None,
     config: DateConfig = DateConfig(),
+    header_text: str | None = None,
 ) -> DateResult:
-    """The publication date by precedence: header, dateline, URL, landing date."""
+    """The publication date by precedence: header, dateline, URL, landing date.
+
+    ``header_date`` is the reader's parsed header date (None when its words, ``header_text``,
+    could not be read); a string is parsed here."""
+    if isinstance(header_date, str):
+        header_text, header_date = header_date, parse_date(header_date, config) if header_date else None
     warnings: list[str] = []
-    if header_date:
-        parsed = parse_date(header_date, config)
+    if header_text:
+        parsed = header_date
         if parsed and _plausible(parsed.value, landing, config):
             return DateResult(parsed.value, parsed.precision, "header", (), parsed.offset_minutes)
         if parsed:
-            warnings.append(f"header date {header_date.strip()!r} is after the landing date {landing}; ignored")
+            warnings.append(f"header date {header_text.strip()!r} is after the landing date {landing}; ignored")
         else:
-            warnings.append(f"header date {header_date.strip()!r} could not be read; ignored")
+            warnings.append(f"header date {header_text.strip()!r} could not be read; ignored")
     if dateline and _plausible(dateline.value, landing, config):
         return DateResult(dateline.value, dateline.precision, "dateline", tuple(warnings), dateline.offset_minutes)
     parsed = date_in_url(url, config)

@@ -14,7 +14,7 @@ from .dates import resolve
 from .fetch import RawDocument
 from .readers import read_document
 from .metadata import article_id, content_sha256, detect_language, extract, minhash
-from .readers.text import Parsed, Rejected
+from .readers.base import Parsed, Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
 
 
@@ -56,7 +56,7 @@ def _article(raw: RawDocument, decoded, doc: Parsed, config: RunConfig, quaranti
     body, _removed = remove_boilerplate(body, language, config.clean)
     title = normalize(header.title, config.clean) if header.title else None
     ext = extract(body, title or None, config.metadata, config.dates)
-    date = resolve(header.date, ext.dateline, header.url, raw.landing_date, config.dates)
+    date = resolve(header.date, ext.dateline, header.url, raw.landing_date, config.dates, header_text=header.date_text)
     uri, path = _at(raw, doc.position)
     if not ext.text:
         return quarantine("clean", "no text left once the header, title and boilerplate are removed",

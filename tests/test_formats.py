@@ -9,7 +9,7 @@ import pytest
 from pipeline.config import RunConfig
 from pipeline.fetch import RawDocument
 from pipeline.readers import read_document
-from pipeline.readers.text import Parsed, Rejected
+from pipeline.readers.base import Parsed, Rejected
 from pipeline.records import Article, Quarantined
 from pipeline.document import process_document
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.readers.text import parse, sniff
+from pipeline.readers.dispatch import kind
+from pipeline.readers.text import parse
 
 
 @pytest.mark.parametrize(
@@ -18,27 +19,28 @@ from pipeline.readers.text import parse, sniff
         (b"<", "<?xml version='1.0'?><catalog></catalog>", "xml"),
     ],
 )
-def test_sniff_rejects_what_is_no_document(head, text, fmt):
-    rejected = sniff(head, text)
+def test_kind_rejects_what_is_no_document(head, text, fmt):
+    rejected = kind(head, text)
     assert rejected is not None and rejected.format == fmt
     assert rejected.reason
 
 
-def test_sniff_accepts_articles_that_mention_brackets():
-    assert sniff(b"T", "Title\n\nThe {budget} and [notes] and <b> tags in prose.") is None
-    assert sniff(b"<", '<ARTICLE url="u" date="2018-11-17">\nTitre\nTexte.') is None
+def test_kind_accepts_articles_that_mention_brackets():
+    assert kind(b"T", "Title\n\nThe {budget} and [notes] and <b> tags in prose.") == "text"
+    assert kind(b"<", '<ARTICLE url="u" date="2018-11-17">\nTitre\nTexte.') == "text"
 
 
 def test_reference_header_line_keeps_the_glued_word_as_body():
     p = parse(" date 2016-12 Réagissez\n\nFort de ses succès.\n")
-    assert p.header.date == "2016-12" and p.header_kind == "lines"
+    assert p.header.date_text == "2016-12" and p.header.date.precision == "month"
     assert p.body.split("\n")[0] == "Réagissez"
     assert "date" not in p.body
 
 
 def test_pseudo_xml_attributes_become_metadata_never_text():
     p = parse('<ARTICLE url="https://a.example/x-17-11-2018.php" date="8-1-2019">\nTitre\nTexte ici.\n</ARTICLE>\n')
-    assert (p.header.url, p.header.date) == ("https://a.example/x-17-11-2018.php", "8-1-2019")
+    assert (p.header.url, p.header.date_text) == ("https://a.example/x-17-11-2018.php", "8-1-2019")
+    assert p.header.date.value.date().isoformat() == "2019-01-08" and p.header.date.precision == "day"
     assert p.body == "Titre\nTexte ici."
     p = parse("<doc url=https://www.journal.example/2018/11/17/story\n>\n Corps du texte.")
     assert p.header.url == "https://www.journal.example/2018/11/17/story"
@@ -50,7 +52,8 @@ def test_pseudo_xml_attributes_become_metadata_never_text():
 
 def test_key_value_header_block():
     p = parse("Date: Wed, 07 Dec 2016 10:30:00 +0100\nTitle: Budget passes\nURL: https://n.example/b\n\nBody text.")
-    assert p.header.date == "Wed, 07 Dec 2016 10:30:00 +0100"
+    assert p.header.date_text == "Wed, 07 Dec 2016 10:30:00 +0100"
+    assert p.header.date.value.isoformat() == "2016-12-07T09:30:00+00:00" and p.header.date.offset_minutes == 60
     assert p.header.title == "Budget passes" and p.header.url == "https://n.example/b"
     assert p.body == "Body text."
 
@@ -63,7 +66,7 @@ def test_prose_that_starts_like_a_header_stays_text(first_line):
         # "Source: ..." with a colon is a header field by design; the body keeps the rest.
         assert p.header.source_name == "the minister said."
     else:
-        assert p.body == text and p.header_kind is None
+        assert p.body == text and p.header == parse("").header
 
 
 def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used():
@@ -75,7 +78,7 @@ def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used()
 
     text = " date 2016-13-45 Réagissez\n\nLe conseil municipal a adopté lundi soir le budget de la commune pour l’année."
     p = parse(text)
-    assert p.header.date == "2016-13-45" and "2016-13-45" not in p.body
+    assert (p.header.date, p.header.date_text) == (None, "2016-13-45") and "2016-13-45" not in p.body
     (a,) = process_document(RawDocument("file:///x.txt", "2016-12-07/x.txt", dt.date(2016, 12, 7), text.encode(), "x"),
                             RunConfig(source="-", output="-"))
     assert a.title is None and "date" not in a.text.split("\n")[0]

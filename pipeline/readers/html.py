@@ -24,8 +24,8 @@ import logging
 import re
 
 from ..config import DateConfig
-from ..dates import parse_date
-from .text import Header, Parsed, Rejected
+from ..dates import ParsedDate, parse_date
+from .base import Header, Parsed, Rejected, read_date
 
 _CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _JSONLD = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(.*?)</script>""", re.I | re.S)
@@ -83,8 +83,8 @@ def _meta(text: str) -> dict[str, str]:
     return out
 
 
-def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple[str, str] | None:
-    """(date text, where) from JSON-LD or meta tags, if our parser reads it.
+def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple[str, str, ParsedDate] | None:
+    """(date text, where, parsed date) from JSON-LD or meta tags, if our parser reads it.
 
     The first candidate wins (JSON-LD before meta tags); when it is given in UTC and another
     candidate states the same instant with the publisher's own offset, that one is kept instead,
@@ -109,8 +109,8 @@ def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple
     if p0.precision in ("minute", "second") and not p0.offset_minutes:
         for c, p in parsed[1:]:
             if p.offset_minutes and abs((p.value - p0.value).total_seconds()) < 60:
-                return c
-    return first
+                return c[0], c[1], p
+    return first[0], first[1], p0
 
 
 def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str | None = None) -> Parsed | Rejected:
@@ -134,14 +134,14 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
     if truncated:
         warnings.append("HTML page has no closing </body> or </html>: it may be truncated")
     found = structured_date(text, meta, dates)
-    date = found[0] if found else None
-    if date is None:
+    date = {"date": found[2], "date_text": found[0]} if found else {}
+    if not found:
         import htmldate
 
         try:
-            date = htmldate.find_date(text, url=url, original_date=True, extensive_search=True)
+            date = read_date(htmldate.find_date(text, url=url, original_date=True, extensive_search=True), dates)
         except Exception:  # htmldate raises on odd trees; the URL and landing date remain
-            date = None
+            date = {}
     authors = tuple(a.strip() for a in re.split(r";|,| and ", doc.author or "") if a.strip()) if doc.author else ()
     extra = []
     if found:
@@ -149,7 +149,7 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
     if doc.hostname:
         extra.append(("hostname", json.dumps(doc.hostname)))
     header = Header(
-        date=date,
+        **date,
         title=doc.title or None,
         url=doc.url or url,
         source_name=doc.sitename or None,
@@ -159,4 +159,4 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
         topics=tuple(doc.categories or ()) + tuple(doc.tags or ()),
         extra=tuple(extra),
     )
-    return Parsed("html", header, body, "meta", None, tuple(warnings))
+    return Parsed("html", header, body, None, tuple(warnings))

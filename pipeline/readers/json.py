@@ -21,7 +21,8 @@ import json
 import re
 from typing import Any
 
-from .text import Header, Parsed, Rejected
+from ..config import DateConfig
+from .base import Header, Parsed, Rejected, read_date
 
 TITLE = ("title", "headline", "name")
 TEXT = ("maintext", "text", "content", "body", "article", "articleBody", "article_body", "full_text", "fulltext")
@@ -73,7 +74,7 @@ def _html_to_text(text: str) -> str:
     return re.sub(r"<[^>]+>", "", text)
 
 
-def record(rec: Any, position: int | None) -> Parsed | Rejected:
+def record(rec: Any, position: int | None, dates: DateConfig = DateConfig()) -> Parsed | Rejected:
     if not isinstance(rec, dict):
         return Rejected("json", f"record is a JSON {type(rec).__name__}, not an object", position)
     used: set[str] = set()
@@ -95,7 +96,7 @@ def record(rec: Any, position: int | None) -> Parsed | Rejected:
         source = source.get("name")
     extra = tuple((k, json.dumps(v, ensure_ascii=False, default=str)) for k, v in rec.items() if k not in used)
     header = Header(
-        date=str(date) if date is not None else None,
+        **read_date(str(date) if date is not None else None, dates),
         title=str(title) if title is not None else None,
         url=str(url) if url else None,
         source_name=str(source) if source else None,
@@ -105,7 +106,7 @@ def record(rec: Any, position: int | None) -> Parsed | Rejected:
         topics=_names(topics),
         extra=extra,
     )
-    return Parsed("json", header, _html_to_text(text), "fields", position)
+    return Parsed("json", header, _html_to_text(text), position)
 
 
 def _parses(line: str) -> bool:
@@ -115,7 +116,7 @@ def _parses(line: str) -> bool:
         return False
 
 
-def read(text: str) -> list[Parsed | Rejected]:
+def read(text: str, dates: DateConfig = DateConfig()) -> list[Parsed | Rejected]:
     stripped = text.strip()
     try:
         data = json.loads(stripped)
@@ -126,15 +127,15 @@ def read(text: str) -> list[Parsed | Rejected]:
         out: list[Parsed | Rejected] = []
         for n, line in lines:  # JSONL: one record per line; a bad line costs only itself
             try:
-                out.append(record(json.loads(line), n))
+                out.append(record(json.loads(line), n, dates))
             except json.JSONDecodeError as exc:
                 out.append(Rejected("json", f"JSON syntax error on line {n}, column {exc.colno}: {exc.msg}", n))
         return out
     if isinstance(data, list):
-        return [record(r, i) for i, r in enumerate(data, start=1)] or [Rejected("json", "empty JSON array")]
+        return [record(r, i, dates) for i, r in enumerate(data, start=1)] or [Rejected("json", "empty JSON array")]
     if isinstance(data, dict):
         for key in ("articles", "items", "results", "data", "documents", "docs"):
             if isinstance(data.get(key), list) and all(isinstance(r, dict) for r in data[key]):
-                return [record(r, i) for i, r in enumerate(data[key], start=1)] or [Rejected("json", f"empty {key!r} list")]
-        return [record(data, None)]
+                return [record(r, i, dates) for i, r in enumerate(data[key], start=1)] or [Rejected("json", f"empty {key!r} list")]
+        return [record(data, None, dates)]
     return [Rejected("json", f"JSON {type(data).__name__} is not a record")]

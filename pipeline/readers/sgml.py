@@ -18,7 +18,8 @@ import html
 import json
 import re
 
-from .text import Header, Parsed, Rejected
+from ..config import DateConfig
+from .base import Header, Parsed, Rejected, read_date
 
 _DOC = re.compile(r"<REUTERS\b(?P<attrs>[^>]*)>(?P<body>.*?)(?:</REUTERS>|(?=<REUTERS\b)|\Z)", re.S | re.I)
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
@@ -50,7 +51,7 @@ def is_container(text: str) -> bool:
     return "<reuters" in head or head.lstrip().startswith("<!doctype lewis")
 
 
-def read(text: str) -> list[Parsed | Rejected]:
+def read(text: str, dates: DateConfig = DateConfig()) -> list[Parsed | Rejected]:
     out: list[Parsed | Rejected] = []
     for position, m in enumerate(_DOC.finditer(text), start=1):
         doc = m.group("body")
@@ -82,14 +83,14 @@ def read(text: str) -> list[Parsed | Rejected]:
         if dateline:
             extra.append(("dateline", json.dumps(html.unescape(dateline).strip(" -\n"))))
         header = Header(
-            date=date.strip() if date else None,
+            **read_date(date.strip() if date else None, dates),
             title=" ".join(html.unescape(title).split()) if title else None,
             source_name="Reuters",
             topics=_list(doc, "TOPICS"),
             places=_list(doc, "PLACES"),
             extra=tuple(extra),
         )
-        out.append(Parsed("sgml", header, body, "fields", position))
+        out.append(Parsed("sgml", header, body, position))
     if not out:
         out.append(Rejected("sgml", "SGML container without any <REUTERS> document"))
     return out

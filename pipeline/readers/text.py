@@ -1,9 +1,8 @@
-"""Parse: tell what a decoded document is, and split its header from its body.
+"""Plain text: split a plain-text article's header from its body.
 
-In:  decoded text (and the first bytes, for binary signatures), a ``DateConfig`` (a header date
-     line is recognised by parsing it).
-Out: a ``Parsed`` (format, typed header fields, body text) or a ``Rejected`` (why the document is
-     not a plain-text article: empty, binary, HTML, JSON, SGML ...), bound for quarantine.
+In:  decoded text, a ``DateConfig`` (a header date line is recognised by parsing it).
+Out: a ``Parsed`` (format ``text``): typed header fields (the header date parsed once, here) and
+     the body text.
 
 Header dialects recognised at the top of a plain-text article:
 - a pseudo-XML tag: ``<ARTICLE url=".." date="..">``, ``<doc url=https://...\\n>``,
@@ -15,7 +14,8 @@ Header dialects recognised at the top of a plain-text article:
   Words after a header date (the ``Réagissez`` glued to the reference header) go back to the
   body as their own line, where ``clean`` decides whether they are boilerplate.
 
-Not here: datelines inside the body and titles (``metadata``), whitespace (``clean``).
+Not here: what a file is (``readers.dispatch``), datelines inside the body and titles
+(``metadata``), whitespace (``clean``).
 """
 
 from __future__ import annotations
@@ -23,58 +23,10 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
 
 from ..config import DateConfig
 from ..dates import parse_date
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """Metadata a document states about itself (header lines, attributes, meta tags, fields)."""
-
-    date: str | None = None
-    title: str | None = None
-    url: str | None = None
-    source_name: str | None = None
-    authors: tuple[str, ...] = ()
-    language: str | None = None
-    description: str | None = None
-    topics: tuple[str, ...] = ()
-    places: tuple[str, ...] = ()
-    # Fields the reader does not map (JSON keys, SGML attributes): kept, JSON-encoded, never dropped.
-    extra: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    format: str  # text | html | json | sgml
-    header: Header
-    body: str
-    header_kind: str | None  # pseudo-xml | lines | meta | fields | None
-    position: int | None = None  # 1-based position inside a multi-document container
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    format: str
-    reason: str
-    position: int | None = None
-
-
-_BINARY_MAGIC = (
-    (b"%PDF", "PDF document"),
-    (b"\x89PNG", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
-    (b"GIF8", "GIF image"),
-    (b"\x7fELF", "executable (ELF)"),
-    (b"\xd0\xcf\x11\xe0", "Office document (OLE)"),
-    (b"PK\x03\x04", "zip-based document"),
-    (b"\x00asm", "WebAssembly binary"),
-    (b"SQLite format 3", "SQLite database"),
-    (b"PAR1", "Parquet file"),
-)
+from .base import Header, Parsed, read_date
 
 _PSEUDO_XML = re.compile(r"\A\s*<(?P<tag>ARTICLE|doc|DOC|article)\b(?P<attrs>[^>]*)>[ \t]*\n?", re.S)
 _ATTR = re.compile(r"""(?P<k>[\w:-]+)\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))""")
@@ -91,25 +43,6 @@ _KEYS = {
 }
 
 
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f]")
-
-
-def sniff(head: bytes, text: str) -> Rejected | None:
-    """Reject what is no document at all (empty, binary); None when a reader should try it."""
-    for magic, what in _BINARY_MAGIC:
-        if head.startswith(magic):
-            return Rejected("binary", f"binary file ({what}), not an article")
-    if not text.strip():
-        return Rejected("empty", "empty file (no text after decoding)")
-    sample = text[:4096]
-    controls = len(_CONTROLS.findall(sample))
-    if controls > max(2, len(sample) // 50):
-        return Rejected("binary", f"binary file ({controls} control characters in the first {len(sample)}), not an article")
-    if sample.lstrip()[:5].lower() == "<?xml" and "<rss" not in sample.lower():
-        return Rejected("xml", "XML document: not an article format news-etl reads")
-    return None
-
-
 def _attrs(raw: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in _ATTR.finditer(raw):
@@ -120,19 +53,21 @@ def _attrs(raw: str) -> dict[str, str]:
 
 def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
     """Split a plain-text article into header fields and body."""
-    fields: dict[str, str] = {}
+    fields: dict = {}
     m = _PSEUDO_XML.match(text)
     if m:
         attrs = _attrs(m.group("attrs"))
         extra = []
         for key, value in attrs.items():
             name = _KEYS.get(key)
-            if name and value and name not in fields:
+            if name == "date" and value and "date_text" not in fields:
+                fields.update(read_date(value, dates))
+            elif name and value and name not in fields:
                 fields[name] = (value,) if name == "authors" else value
             elif not name:
                 extra.append((key, json.dumps(value, ensure_ascii=False)))
         body = _CLOSE.sub("", text[m.end():])
-        return Parsed("text", Header(**fields, extra=tuple(extra)), body, "pseudo-xml")
+        return Parsed("text", Header(**fields, extra=tuple(extra)), body)
 
     lines = text.split("\n")
     i = 0
@@ -157,7 +92,8 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
                 # A date key followed by digits is a header even when its date cannot be read
                 # ("date 2016-13-45"): keep the raw value so that dates.resolve says so in warnings.
                 raw = value.split()[0]
-                fields.setdefault("date", raw)
+                if "date_text" not in fields:
+                    fields.update(date=None, date_text=raw)
                 rest = value[len(raw):].strip(" \t|-–—,;")
                 if rest:
                     leftovers.append(rest)
@@ -166,7 +102,8 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
                 continue
             if parsed is None or not (hm.group("colon") or parsed.precision != "year"):
                 break
-            fields.setdefault("date", value[: parsed.end].strip())
+            if "date_text" not in fields:
+                fields.update(date=parsed, date_text=value[: parsed.end].strip())
             rest = value[parsed.end:].strip(" \t|-–—,;")
             if rest:
                 leftovers.append(rest)
@@ -177,6 +114,6 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
         consumed = True
         i += 1
     if not consumed:
-        return Parsed("text", Header(), text, None)
+        return Parsed("text", Header(), text)
     body = "\n".join(leftovers + [""] + lines[i:]) if leftovers else "\n".join(lines[i:])
-    return Parsed("text", Header(**fields), body, "lines")
+    return Parsed("text", Header(**fields), body)
