@@ -48,3 +48,38 @@ def test_to_batch_round_trip():
     assert batch.schema.equals(ARTICLE_SCHEMA, check_metadata=False)
     row = batch.to_pylist()[0]
     assert row["published_at"] == a.published_at and row["extra"] == [("newid", "7")] and len(row["minhash"]) == 256
+
+
+def test_the_batch_suite_lists_every_column_of_the_schema():
+    """expectations/articles_batch.json repeats the columns by hand (every column but the text,
+    plus is_duplicate): a column added to ARTICLE_SCHEMA must be added there too."""
+    import json
+
+    from pipeline.config import DEFAULT_EXPECTATIONS_DIR
+
+    suite = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_batch.json").read_text())
+    (columns,) = [e["kwargs"]["column_set"] for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set"]
+    assert columns == [n for n in ARTICLE_SCHEMA.names if n != "text"] + ["is_duplicate"]
+
+
+def test_the_document_steps_fill_every_article_column_once():
+    """Each Article column is set by exactly one step of document.STEPS (CONTRIBUTING.md)."""
+    from pipeline import document
+    from pipeline.config import RunConfig
+    from pipeline.fetch import RawDocument
+    from pipeline.readers import read_document
+    from pipeline.steps import Work
+
+    data = "Title: Budget passes\nDate: 2016-12-07\n\nThe council adopted the budget on Monday after a long debate.\n".encode()
+    raw = RawDocument("file:///l/a.txt", "a.txt", dt.date(2016, 12, 7), data, "0" * 64)
+    config = RunConfig(source="l", output="o")
+    decoded, (doc,) = read_document(data)
+    work = Work(raw, decoded, doc, config)
+    set_by: dict[str, list[str]] = {}
+    for step in document.STEPS:
+        before = set(work.row)
+        assert step(work) is None
+        for name in set(work.row) - before:
+            set_by.setdefault(name, []).append(step.__name__)
+    assert sorted(set_by) == sorted(ARTICLE_SCHEMA.names)
+    assert all(len(steps) == 1 for steps in set_by.values()), set_by

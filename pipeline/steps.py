@@ -1,0 +1,139 @@
+"""Steps: the per-document steps after decode and parse, one job each.
+
+In:  a ``Work`` (one parsed document on its way, with the input's bytes, its decoding and the
+     ``RunConfig``).
+Out: each step fills in its own ``Article`` columns in ``Work.row`` (and the text in the making,
+     ``Work.body``) and returns None, or returns a ``Reject`` (stage, reason, text) when the
+     document cannot become an article.
+
+``document.STEPS`` lists them in the order they run; each docstring says what the step reads and
+what it writes. A step is a plain function of one ``Work``: adding a column is a field in
+``records.py`` and a step (or a line in one) that sets it (see CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+from . import __version__
+from .clean import normalize, remove_boilerplate
+from .config import RunConfig
+from .dates import resolve
+from .decode import Decoded
+from .fetch import RawDocument
+from .metadata import Extracted, article_id, content_sha256, detect_language, extract, minhash
+from .readers.base import Parsed
+
+
+@dataclass(slots=True)
+class Work:
+    """One document between steps: what they read, and the row they fill in."""
+
+    raw: RawDocument
+    decoded: Decoded
+    doc: Parsed
+    config: RunConfig
+    row: dict = field(default_factory=dict)  # the Article's columns, by name
+    body: str = ""  # the text in the making (normalized, then without boilerplate)
+    extracted: Extracted | None = None
+
+
+class Reject(NamedTuple):
+    stage: str
+    reason: str
+    text: str | None  # what the document held when it was rejected (quarantine excerpt)
+
+
+Step = Callable[[Work], "Reject | None"]
+
+
+def located(raw: RawDocument, position: int | None) -> tuple[str, str]:
+    """(source_uri, source_path) of a document: a container's documents add ``#position``."""
+    if position is None:
+        return raw.source_uri, raw.source_path
+    return f"{raw.source_uri}#{position}", f"{raw.source_path}#{position}"
+
+
+def source(w: Work) -> None:
+    """In: the input and its decoding. Out: ``article_id``, ``source_uri``, ``source_path``,
+    ``landing_date``, ``format``, ``encoding``, ``repairs``, ``undecodable_bytes``,
+    ``raw_sha256``, ``pipeline_version``."""
+    uri, path = located(w.raw, w.doc.position)
+    w.row.update(
+        article_id=article_id(path), source_uri=uri, source_path=path, landing_date=w.raw.landing_date,
+        format=w.doc.format, encoding=w.decoded.encoding, repairs=list(w.decoded.repairs),
+        undecodable_bytes=w.decoded.undecodable_bytes, raw_sha256=w.raw.raw_sha256, pipeline_version=__version__,
+    )
+
+
+def header(w: Work) -> None:
+    """In: the reader's ``Header``. Out: ``url``, ``source_name``, ``authors``, ``description``
+    (normalized), ``topics``, ``places``, ``extra``."""
+    h = w.doc.header
+    w.row.update(
+        url=h.url, source_name=h.source_name, authors=list(h.authors),
+        description=normalize(h.description, w.config.clean) if h.description else None,
+        topics=list(h.topics), places=list(h.places), extra=dict(h.extra),
+    )
+
+
+def clean(w: Work) -> None:
+    """In: the parsed body. Out: ``Work.body``, normalized (``clean.normalize``)."""
+    w.body = normalize(w.doc.body, w.config.clean)
+
+
+def language(w: Work) -> None:
+    """In: the normalized body, before boilerplate removal (whose patterns depend on the
+    language), and the header's language. Out: ``language``, ``language_score``: identified from
+    the text, unless the header states a readable code (then score 1.0)."""
+    code, score = detect_language(w.body, w.config.metadata)
+    stated = w.doc.header.language
+    if stated:
+        stated = stated.strip().lower().replace("_", "-").split("-")[0]
+        if 2 <= len(stated) <= 3 and stated.isalpha():
+            code, score = stated, 1.0
+    w.row.update(language=code, language_score=score)
+
+
+def boilerplate(w: Work) -> None:
+    """In: the normalized body and ``language``. Out: ``Work.body`` without boilerplate lines."""
+    w.body, _removed = remove_boilerplate(w.body, w.row["language"], w.config.clean)
+
+
+def metadata(w: Work) -> Reject | None:
+    """In: the body and the header title. Out: ``title``, ``subheadings``, ``text``, ``quotes``,
+    ``word_count``, ``char_count`` and the dateline (``Work.extracted``); a ``clean`` rejection
+    when no text is left."""
+    title = w.doc.header.title
+    title = normalize(title, w.config.clean) if title else None
+    ext = extract(w.body, title or None, w.config.metadata, w.config.dates)
+    if not ext.text:
+        return Reject("clean", "no text left once the header, title and boilerplate are removed", w.body)
+    w.extracted = ext
+    w.row.update(title=ext.title, subheadings=ext.subheadings, text=ext.text, quotes=ext.quotes,
+                 word_count=ext.word_count, char_count=ext.char_count)
+    return None
+
+
+def dates(w: Work) -> Reject | None:
+    """In: the header date (parsed by the reader), the dateline, the URL, the landing date.
+    Out: ``published_at``, ``date_precision``, ``date_source``, ``utc_offset_minutes`` and the
+    ``warnings`` (the reader's and the dates'); a ``dates`` rejection when there is no date."""
+    h, ext = w.doc.header, w.extracted
+    date = resolve(h.date, ext.dateline, h.url, w.raw.landing_date, w.config.dates, header_text=h.date_text)
+    if date.published_at is None:
+        reason = "no publication date: no header, dateline or URL date, and no landing date " \
+                 "(run with --date, or land files under SRC/YYYY-MM-DD/)"
+        if date.warnings:
+            reason += "; " + "; ".join(date.warnings)
+        return Reject("dates", reason, ext.text)
+    w.row.update(published_at=date.published_at, date_precision=date.precision, date_source=date.source,
+                 utc_offset_minutes=date.offset_minutes, warnings=list(w.doc.warnings) + list(date.warnings))
+    return None
+
+
+def fingerprints(w: Work) -> None:
+    """In: ``text``. Out: ``content_sha256`` and ``minhash`` (near-duplicate detection)."""
+    text = w.row["text"]
+    w.row.update(content_sha256=content_sha256(text), minhash=minhash(text))
