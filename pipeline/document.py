@@ -18,7 +18,7 @@ from .metadata import article_id
 from .readers import read_document
 from .readers.base import Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
-from .steps import Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, source
+from .steps import Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, reading_time, source
 
 STEPS: tuple[Step, ...] = (
     source,        # ids, where the bytes came from, how they were decoded
@@ -28,6 +28,7 @@ STEPS: tuple[Step, ...] = (
     boilerplate,   # drop the language's boilerplate lines
     metadata,      # title, subheadings, quotes, counts, dateline; no text left: quarantined (clean)
     dates,         # header date, dateline, URL, landing date; none: quarantined (dates)
+    reading_time,  # reading_time_minutes
     fingerprints,  # content_sha256, minhash
 )
 

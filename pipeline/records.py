@@ -50,6 +50,7 @@ class Article:
     raw_sha256: str  # of the input bytes (after decompression)
     word_count: int
     char_count: int
+    reading_time_minutes: int  # words / 200 rounded up (by characters in Chinese, Japanese)
     quotes: list[str]
     warnings: list[str]  # things worth a look that did not stop the article
     minhash: bytes  # MinHash signature of the text (64 x uint32): near-duplicate detection
@@ -86,6 +87,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("raw_sha256", pa.string()),
         pa.field("word_count", pa.int32()),
         pa.field("char_count", pa.int32()),
+        pa.field("reading_time_minutes", pa.int32()),
         pa.field("quotes", pa.list_(pa.string())),
         pa.field("warnings", pa.list_(pa.string())),
         pa.field("minhash", pa.binary(256)),

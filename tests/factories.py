@@ -22,7 +22,8 @@ def article(i: int = 0, **changes) -> Article:
         text=text, language="fr", language_score=1.0,
         published_at=dt.datetime(2016, 12, 7, tzinfo=dt.timezone.utc), date_precision="day", date_source="header", utc_offset_minutes=None,
         encoding="utf-8", repairs=[], undecodable_bytes=0, content_sha256=content_sha256(text), raw_sha256="0" * 64,
-        word_count=len(text.split()), char_count=len(text), quotes=[], warnings=[], minhash=minhash(text), extra={},
+        word_count=len(text.split()), char_count=len(text),
+        reading_time_minutes=-(-len(text.split()) // 200), quotes=[], warnings=[], minhash=minhash(text), extra={},
         pipeline_version="test",
     )
     return dataclasses.replace(base, **changes)

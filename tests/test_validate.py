@@ -93,6 +93,7 @@ BAD_BATCHES = {
     "expect_column_values_to_be_unique(content_sha256)": lambda rows: rows + [dataclasses.replace(rows[0], article_id="other")],
     "expect_column_values_to_not_be_null(published_at)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], published_at=None)],
     "expect_column_values_to_be_in_set(date_source)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], date_source="guess")],
+    "expect_column_values_to_be_between(reading_time_minutes)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], reading_time_minutes=0)],
 }
 
 

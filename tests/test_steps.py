@@ -1,0 +1,50 @@
+"""Steps: the per-document steps of document.STEPS, each on its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline.config import RunConfig
+from pipeline.document import STEPS, process_document
+from pipeline.fetch import RawDocument
+from pipeline.readers import read_document
+from pipeline.steps import Work, reading_time
+
+CONFIG = RunConfig(source="-", output="-")
+
+
+def _work(**row) -> Work:
+    data = b"Title\n\nBody."
+    decoded, (doc,) = read_document(data)
+    work = Work(RawDocument("file:///x", "x", None, data, "0" * 64), decoded, doc, CONFIG)
+    work.row.update(row)
+    return work
+
+
+@pytest.mark.parametrize("language,words,chars,minutes", [
+    ("en", 1, 5, 1),
+    ("en", 200, 1100, 1),
+    ("en", 201, 1105, 2),
+    ("fr", 1000, 6000, 5),
+    ("zh", 3, 255, 1),  # a Chinese "word" is a clause: counted by characters
+    ("zh", 3, 256, 2),
+    ("ja", 2, 714, 2),
+    ("ko", 400, 1200, 2),  # Korean is written with spaces: by words
+])
+def test_reading_time_is_words_over_200_or_characters_in_chinese_and_japanese(language, words, chars, minutes):
+    work = _work(language=language, word_count=words, char_count=chars)
+    assert reading_time(work) is None
+    assert work.row["reading_time_minutes"] == minutes
+
+
+def test_the_steps_run_in_the_documented_order():
+    names = [s.__name__ for s in STEPS]
+    assert names == ["source", "header", "clean", "language", "boilerplate", "metadata", "dates", "reading_time", "fingerprints"]
+
+
+def test_language_is_identified_before_boilerplate_and_a_header_language_wins():
+    text = "Language: de\nDate: 2016-12-07\n\nLe conseil municipal a adopté lundi soir le budget de la commune.\n"
+    (a,) = process_document(RawDocument("file:///x.txt", "x.txt", dt.date(2016, 12, 7), text.encode(), "0" * 64), CONFIG)
+    assert (a.language, a.language_score) == ("de", 1.0)
