@@ -27,7 +27,7 @@ class Article:
     source_uri: str  # where the bytes came from (file, URL, or archive!member)
     source_path: str  # path relative to the source root
     landing_date: dt.date | None  # the landing folder's date, if the layout gave one
-    format: str  # text | html | json | sgml
+    format: str  # text | html | json | sgml | feed
     url: str | None  # the article's own URL, from its header
     source_name: str | None  # the publication, from its header
     title: str | None

@@ -2,10 +2,11 @@
 
 In:  the bytes of one input (a file or an archive member), ``DecodeConfig``/``DateConfig``.
 Out: the ``Decoded`` text and a list of ``Parsed`` documents or ``Rejected`` ones: one for a
-     plain-text article or an HTML page, many for a container (Reuters SGML, a JSON array, JSONL).
+     plain-text article or an HTML page, many for a container (Reuters SGML, a JSON array, JSONL,
+     an RSS/Atom feed).
 
 ``kind`` is the one place that decides what a file is, in this order: no document at all (binary
-signatures on the bytes, empty, control characters), XML (refused), SGML (before HTML:
+signatures on the bytes, empty, control characters), XML (a feed, or refused), SGML (before HTML:
 Reuters documents have ``<BODY>`` tags too), HTML, JSON, else plain text. An HTML page's declared
 charset is read from the bytes before decoding; everything else is told apart on the decoded text.
 To add a format: a module in this package with ``looks_like_*`` and ``read``, one line in ``kind``
@@ -18,7 +19,7 @@ import re
 
 from ..config import DateConfig, DecodeConfig
 from ..decode import Decoded, decode
-from . import html, json, sgml, text
+from . import feed, html, json, sgml, text
 from .base import Parsed, Rejected
 
 _HTML_BYTES = re.compile(rb"<!doctype\s+html|<(html|head|body)[\s>]", re.I)
@@ -54,13 +55,15 @@ def sniff(head: bytes, text: str) -> Rejected | None:
 
 
 def kind(head: bytes, text_: str) -> str | Rejected:
-    """What a decoded document is: ``sgml``, ``html``, ``json`` or ``text``, or why it is no
-    document (binary, empty, XML)."""
+    """What a decoded document is: ``feed``, ``sgml``, ``html``, ``json`` or ``text``, or why it is
+    no document (binary, empty, an XML document that is no feed)."""
     rejected = sniff(head, text_)
     if rejected:
         return rejected
+    if feed.looks_like_feed(text_):
+        return "feed"
     if text_.lstrip()[:5].lower() == "<?xml":
-        return Rejected("xml", "XML document: not an article format news-etl reads")
+        return Rejected("xml", "XML document: not an article format news-etl reads (feeds it reads: RSS 2.0, RSS 1.0, Atom)")
     if sgml.is_container(text_):
         return "sgml"
     if html.looks_like_html(text_):
@@ -83,6 +86,8 @@ def read_document(
     what = kind(data[:16], decoded.text)
     if isinstance(what, Rejected):
         return decoded, [what]
+    if what == "feed":
+        return decoded, feed.read(decoded.text, dates)
     if what == "sgml":
         return decoded, sgml.read(decoded.text, dates)
     if what == "html":
