@@ -18,7 +18,9 @@ from .metadata import article_id
 from .readers import read_document
 from .readers.base import Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
-from .steps import Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, reading_time, source
+from .steps import (
+    Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, reading_time, source,
+)
 
 STEPS: tuple[Step, ...] = (
     source,        # ids, where the bytes came from, how they were decoded
@@ -46,7 +48,8 @@ def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quar
         for step in STEPS:
             rejected = step(work)
             if rejected is not None:
-                out.append(_quarantine(raw, rejected.stage, rejected.reason, decoded.encoding, rejected.text, doc.position))
+                stage, reason, text = rejected
+                out.append(_quarantine(raw, stage, reason, decoded.encoding, text, doc.position))
                 break
         else:
             out.append(Article(**work.row))

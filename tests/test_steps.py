@@ -44,7 +44,7 @@ def test_the_steps_run_in_the_documented_order():
     assert names == ["source", "header", "clean", "language", "boilerplate", "metadata", "dates", "reading_time", "fingerprints"]
 
 
-def test_language_is_identified_before_boilerplate_and_a_header_language_wins():
+def test_a_readable_header_language_wins_over_the_identified_one():
     text = "Language: de\nDate: 2016-12-07\n\nLe conseil municipal a adopté lundi soir le budget de la commune.\n"
     (a,) = process_document(RawDocument("file:///x.txt", "x.txt", dt.date(2016, 12, 7), text.encode(), "0" * 64), CONFIG)
     assert (a.language, a.language_score) == ("de", 1.0)

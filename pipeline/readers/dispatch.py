@@ -63,7 +63,8 @@ def kind(head: bytes, text_: str) -> str | Rejected:
     if feed.looks_like_feed(text_):
         return "feed"
     if text_.lstrip()[:5].lower() == "<?xml":
-        return Rejected("xml", "XML document: not an article format news-etl reads (feeds it reads: RSS 2.0, RSS 1.0, Atom)")
+        return Rejected("xml", "XML document: not an article format news-etl reads "
+                               "(the XML it reads: RSS 2.0, RSS 1.0 and Atom feeds)")
     if sgml.is_container(text_):
         return "sgml"
     if html.looks_like_html(text_):

@@ -157,7 +157,8 @@ def read(text: str, dates: DateConfig = DateConfig()) -> list[Parsed | Rejected]
     out: list[Parsed | Rejected] = []
     for position, m in enumerate(matches, start=1):
         if not re.search(rf"</{m.group('tag')}\s*>\Z", m.group(0)):
-            out.append(Rejected("feed", f"item {position} cut short: no closing </{m.group('tag')}> (truncated feed?)", position))
+            reason = f"item {position} cut short: no closing </{m.group('tag')}> (truncated feed?)"
+            out.append(Rejected("feed", reason, position))
             continue
         out.append(item(m.group(0), namespaces, position, source_name, dates))
     return out
