@@ -216,6 +216,41 @@ def jsonl_records() -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def rss_feed() -> bytes:
+    """An RSS 2.0 feed of two items: one with its text in the description (escaped HTML), one
+    with the full text in content:encoded and a summary in the description."""
+    return """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel>
+<title>The Harbour Town Chronicle</title>
+<link>https://chronicle.example/</link>
+<description>News from Harbour Town</description>
+<item>
+<title>Ferry timetable changes in the new year</title>
+<link>https://chronicle.example/2016/12/09/ferry-timetable</link>
+<pubDate>Fri, 09 Dec 2016 17:45:00 +0100</pubDate>
+<dc:creator>Nora Quill</dc:creator>
+<category>Transport</category>
+<guid isPermaLink="false">chronicle-4411</guid>
+<description>&lt;p&gt;The harbour company will run two more crossings on weekdays from January, the port authority \
+said on Friday, after a year in which the evening boats were full almost every night.&lt;/p&gt;&lt;p&gt;Fares stay \
+the same &amp;amp; season tickets bought before the change remain valid until they expire.&lt;/p&gt;</description>
+</item>
+<item>
+<title>Library opens on Sunday afternoons</title>
+<link>https://chronicle.example/2016/12/08/library-sundays</link>
+<pubDate>Thu, 08 Dec 2016 09:00:00 GMT</pubDate>
+<author>desk@chronicle.example (Amos Reed)</author>
+<description>The town library will open on Sunday afternoons.</description>
+<content:encoded><![CDATA[<p>The town library will open on Sunday afternoons from next month, the council decided on \
+Tuesday evening, answering a petition signed by more than a thousand residents.</p><p>Volunteers from the reading \
+club will help the two librarians at the desk, and the children's corner will hold a story hour at three.</p>]]></content:encoded>
+</item>
+</channel>
+</rss>
+""".encode("utf-8")
+
+
 def sgml_container() -> bytes:
     return (
         '<!DOCTYPE lewis SYSTEM "lewis.dtd">\n'
@@ -319,6 +354,7 @@ def files() -> dict[str, bytes]:
         "2016-12-09/crawl.jsonl": jsonl_records(),
         "2016-12-09/export.json": b'{"title": "Export", "maintext": "The export job stopped half way",\n  "date": ',
         "2016-12-09/wire.sgm": sgml_container(),
+        "2016-12-09/chronicle.rss": rss_feed(),
     }
 
 
