@@ -280,8 +280,8 @@ def resolve(
     if isinstance(header_date, str):
         header_text, header_date = header_date, parse_date(header_date, config) if header_date else None
     warnings: list[str] = []
-    if header_text:
-        parsed = header_date
+    if header_text or header_date:
+        parsed, header_text = header_date, header_text or ""
         if parsed and _plausible(parsed.value, landing, config):
             return DateResult(parsed.value, parsed.precision, "header", (), parsed.offset_minutes)
         if parsed:

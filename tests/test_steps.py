@@ -48,3 +48,17 @@ def test_a_readable_header_language_wins_over_the_identified_one():
     text = "Language: de\nDate: 2016-12-07\n\nLe conseil municipal a adopté lundi soir le budget de la commune.\n"
     (a,) = process_document(RawDocument("file:///x.txt", "x.txt", dt.date(2016, 12, 7), text.encode(), "0" * 64), CONFIG)
     assert (a.language, a.language_score) == ("de", 1.0)
+
+
+def test_dates_resolve_takes_the_readers_parsed_date_and_quotes_its_words():
+    from pipeline.dates import parse_date, resolve
+
+    landing = dt.date(2016, 12, 9)
+    parsed = parse_date("Fri, 09 Dec 2016 17:45:00 +0100")
+    got = resolve(parsed, None, None, landing, header_text="Fri, 09 Dec 2016 17:45:00 +0100")
+    assert (got.source, got.precision, got.offset_minutes) == ("header", "second", 60)
+    assert resolve(parsed, None, None, landing).source == "header"  # no words given: the date still counts
+    late = resolve(parse_date("2031-01-01"), None, None, landing, header_text="2031-01-01")
+    assert late.source == "landing" and "'2031-01-01' is after the landing date" in late.warnings[0]
+    unread = resolve(None, None, None, landing, header_text="sometime last week")
+    assert unread.source == "landing" and "'sometime last week' could not be read" in unread.warnings[0]
