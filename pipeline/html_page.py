@@ -42,19 +42,18 @@ _PUBLISHED_META = (
 # htmldate's extensive search reads the whole serialised page, attributes included (an image
 # Klopfgeist-01.09.10-150x150.png gave 2010-09-01), so the copy it searches has them blanked:
 # src/srcset-like attributes, links to asset files, image meta tags and non-canonical <link>s.
-_ASSET_ATTRIBUTE = re.compile(
-    r"""(\s(?:src|srcset|data-src|data-srcset|data-lazy-src|data-original|poster)\s*=\s*)(["'])[^"'<>]*\2"""
-    r"""|(\shref\s*=\s*)(["'])[^"'<>]*?\.(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|css|js|mjs|woff2?|ttf|otf|mp3|mp4|webm)(?:[?#][^"'<>]*)?\4""",
-    re.I,
-)
+_ASSET_EXTENSIONS = r"(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|css|js|mjs|woff2?|ttf|otf|mp3|mp4|webm)"
+_ASSET_SRC = re.compile(
+    r"""(\s(?:src|srcset|data-src|data-srcset|data-lazy-src|data-original|poster)\s*=\s*)(["'])[^"'<>]*\2""", re.I)
+_ASSET_HREF = re.compile(
+    r"""(\shref\s*=\s*)(["'])[^"'<>]*?\.""" + _ASSET_EXTENSIONS + r"""(?:[?#][^"'<>]*)?\2""", re.I)
 _ASSET_TAG = re.compile(
     r"""<meta\s[^>]*?(?:og|twitter):image[^>]*>|<link\s(?![^>]*rel\s*=\s*["']?canonical)[^>]*>""", re.I)
 
 
 def without_asset_urls(text: str) -> str:
     """The page with the URLs of its images, scripts and other assets blanked (for htmldate)."""
-    return _ASSET_ATTRIBUTE.sub(lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{m.group(2) or m.group(4)}",
-                                _ASSET_TAG.sub("", text))
+    return _ASSET_HREF.sub(r"\1\2\2", _ASSET_SRC.sub(r"\1\2\2", _ASSET_TAG.sub("", text)))
 
 
 for _name in ("trafilatura", "htmldate", "courlan", "justext"):
