@@ -130,8 +130,13 @@ class MetadataConfig:
     # Language is identified on a bounded prefix: 1,000 characters are as accurate as the whole
     # article for news prose and keep the cost per document constant.
     language_prefix_chars: int = 1000
-    # Restrict identification to these ISO 639-1 codes (None: all 97 of py3langid).
+    # Restrict identification to these ISO 639 codes (None: all of py3langid's, Chinese, Japanese,
+    # Korean, Thai, Arabic and Russian among them).
     languages: tuple[str, ...] | None = None
+    # Below this probability the best guess is not an identification: the language is `und`. On
+    # the developer corpora every Reuters number table (`Shr 27 cts vs 39 cts ...`, guessed as
+    # Nigerian Pidgin or English at 0.1-0.5) falls below it; prose of a few lines scores over 0.9.
+    language_min_score: float = 0.5
     # A first line is a title when it is short and does not read like a sentence.
     title_max_chars: int = 300
     title_max_words: int = 40

@@ -1,8 +1,10 @@
 """Dates: normalize publication dates to UTC with an honest precision.
 
 In:  the raw header date (``2016-12``, ``8-1-2019``, ISO 8601, RFC 2822, ``15 novembre 2016``,
-     ``Dec. 7, 2016`` ...), a dateline (``Publié le 3 décembre 2016 à 10h30``), the article URL,
-     the landing date, a ``DateConfig``.
+     ``Dec. 7, 2016``, ``2005年5月7日``, ``2020年2月15日（土）14時30分``, ``2020년 2월 15일``,
+     ``2020.02.15.`` ...), a dateline (``Publié le 3 décembre 2016 à 10h30``, ``发布时间：2005-05-07``),
+     the article URL (``/2018/11/17/``, ``/201901/11/``, ``/2018-11-17/``, ``-20181117``), the
+     landing date, a ``DateConfig``.
 Out: a ``DateResult``: ``published_at`` (UTC, truncated to its precision), ``date_precision``
      (year, month, day, minute, second), ``date_source`` (header, dateline, url, landing) and
      warnings (a header date that could not be read is said, never silently replaced).
@@ -12,7 +14,9 @@ runs, so nothing fills in a day or a time that the source did not give: ``2016-1
 and is stored as 2016-12-01T00:00Z with precision ``month``. Dates without a time are not shifted
 by time zones (a day is a day); times without a zone are read in ``DateConfig.default_timezone``.
 
-Not here: dates mentioned in the prose ("on Friday"), which are not publication dates.
+Not here: dates mentioned in the prose ("on Friday"), which are not publication dates; dates in
+the names of images, scripts and other assets (``Klopfgeist-01.09.10.png``, an upload folder
+``/uploads/2011/08/``), which are file dates: ``date_in_url`` refuses such URLs.
 """
 
 from __future__ import annotations
@@ -73,11 +77,33 @@ _TIME = (
 )
 _END = r"(?![\w])"
 
+# Chinese, Japanese and Korean: 2005年5月7日, 2020年2月15日（土）14時30分, 2020년 2월 15일 (토) 오후 2:30.
+# A weekday in brackets (or 星期六, 土曜日, 토요일) may follow the day; a time as 14:30[:15] or
+# 14時30分[15秒] / 14时30分 / 14点30分 / 14시 30분, with 上午/下午, 午前/午後, 오전/오후 for a.m./p.m.
+# No word boundary after it: these scripts put no space after a date (2005年5月7日电); 年 月 日 end
+# each number.
+_CJK_WEEKDAY = (
+    r"(?:\s*[（(]\s*(?:(?:星期|礼拜|禮拜|周|週)?[一二三四五六日天]|[月火水木金土日](?:曜日?)?|[월화수목금토일](?:요일)?)\s*[)）]"
+    r"|\s*(?:(?:星期|礼拜|禮拜|周|週)[一二三四五六日天]|[月火水木金土日]曜日|[월화수목금토일]요일))?"
+)
+_CJK_TIME = (
+    r"(?:\s*(?P<half>上午|下午|午前|午後|오전|오후)?\s*(?P<H>\d{1,2})\s*(?:[:：]\s*(?P<M>\d{2})(?:\s*[:：]\s*(?P<S>\d{2}))?"
+    r"|[時时点點시]\s*(?:(?P<M2>\d{1,2})\s*[分분](?:\s*(?P<S2>\d{1,2})\s*[秒초])?)?)" + _ZONE + ")?"
+)
+_HALF_DAY = {"上午": "am", "午前": "am", "오전": "am", "下午": "pm", "午後": "pm", "오후": "pm"}
+
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("cjk", re.compile(
+        r"(?P<y>\d{4})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월](?:\s*(?P<d>\d{1,2})\s*[日号號일]" + _CJK_WEEKDAY + _CJK_TIME + ")?")),
+    # Year first with dots, as Korean and Chinese sites write it: 2020.02.15., 2020. 2. 15. 14:30.
+    # Day precision at least: a lone 2020.02 is a number as often as a month.
+    ("dotted", re.compile(
+        r"(?P<y>\d{4})\.\s?(?P<m>\d{1,2})\.\s?(?P<d>\d{1,2})(?!\d)\.?"
+        r"(?:(?:\s*T\s*|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + r")?(?![\d])")),
     # ISO 8601: 2016, 2016-12, 2016-12-07, 2016-12-07T10:30[:00[.123]][Z|+01:00]
     ("iso", re.compile(
         r"(?P<y>\d{4})(?:(?P<sep>[-/])(?P<m>\d{1,2})(?:(?P=sep)(?P<d>\d{1,2})"
-        r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + ")?)?)?" + r"(?![\d])",
+        r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + ")?)?)?" + r"(?![\d]|\.\d)",
         re.I)),
     # RFC 2822: Wed, 07 Dec 2016 10:30:00 +0100
     ("rfc2822", re.compile(
@@ -95,17 +121,35 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 # A dateline: a line that is only a publication date, possibly introduced.
 _DATELINE_LEAD = re.compile(
     r"^\s*(?:(?:publié|publiée|mis à jour|mise à jour|modifié|posted|published|updated|last updated|"
-    r"date|veröffentlicht|aktualisiert|stand)\s*(?:le|on|am|:)?\s*:?\s*)",
+    r"date|veröffentlicht|aktualisiert|stand)\s*(?:le|on|am|:)?\s*:?\s*"
+    # 发布时间：, 發佈時間：, 更新时间：, 日期：, 公開日：, 投稿日：, 입력 :, 기사입력 ...
+    r"|(?:发布时间|發佈時間|發布時間|发表时间|發表時間|发布日期|發佈日期|发表于|發表於|更新时间|更新時間|时间|時間|日期|"
+    r"公開日時?|投稿日時?|掲載日時?|更新日時?|配信日時?|기사입력|입력|수정|등록일?|작성일|게재일?)\s*[:：]?\s*)",
     re.I,
 )
+_DATELINE_TAIL = " .,;|-–—\u3000，。、"
 
 _URL_PATTERNS = [
+    # /2018/11/17/
     (re.compile(r"/(?P<y>(?:19|20)\d{2})/(?P<m>\d{1,2})/(?P<d>\d{1,2})(?=/|$|[-_.])"), "day"),
+    # /2018-11-17/, -2018-11-17-
     (re.compile(r"(?<![\d])(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})(?![\d])"), "day"),
+    # -17-11-2018-
     (re.compile(r"(?<![\d])(?P<d>\d{1,2})-(?P<m>\d{1,2})-(?P<y>(?:19|20)\d{2})(?![\d])"), "day"),
-    (re.compile(r"[/_-](?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?=[/_.-]|$)"), "day"),
+    # /201901/11/ (lapresse.ca and other year-month folders)
+    (re.compile(r"/(?P<y>(?:19|20)\d{2})(?P<m>[01]\d)/(?P<d>[0-3]\d)(?=/)"), "day"),
+    # a 20181117 slug: exactly 8 digits between non-digits, and (checked by _build) a real calendar
+    # day, so that a product number or a phone number is not read as a date
+    (re.compile(r"(?<![\d])(?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)(?![\d])"), "day"),
+    # /2018/11/
     (re.compile(r"/(?P<y>(?:19|20)\d{2})/(?P<m>[01]?\d)(?=/)"), "month"),
 ]
+# The URL of an image, a script, a style sheet, a font or a media file: its dates are upload
+# folders and file names (/uploads/2011/08/Klopfgeist-01.09.10.png), never publication dates.
+_ASSET_URL = re.compile(
+    r"\.(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|css|js|mjs|woff2?|ttf|otf|eot|mp3|mp4|m4a|webm|ogg|wav)(?:[?#].*)?$",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +258,11 @@ def parse_date(text: str, config: DateConfig = DateConfig()) -> ParsedDate | Non
                 day_first = False
             d, mo = (a, b) if day_first else (b, a)
             built = _build(g["y"], mo, d, g["H"], g["M"], g["S"], g["ampm"], g["tz"], config)
+        elif kind == "cjk":
+            ampm = _HALF_DAY.get(g["half"]) if g["half"] else None
+            minute = g["M"] if g["M"] is not None else (g["M2"] or ("0" if g["H"] is not None else None))
+            second = g["S"] if g["S"] is not None else g["S2"]
+            built = _build(g["y"], g["m"], g["d"], g["H"], minute, second, ampm, g["tz"], config)
         elif kind in ("dmy", "mdy", "my"):
             mo = MONTHS.get(g["mon"].lower().rstrip("."))
             if mo is None:
@@ -222,7 +271,9 @@ def parse_date(text: str, config: DateConfig = DateConfig()) -> ParsedDate | Non
         else:
             built = _build(g["y"], g.get("m"), g.get("d"), g.get("H"), g.get("M"), g.get("S"), None, g.get("tz"), config)
         if built is None:
-            continue
+            # The text states a date that does not exist (2019-13-45, 2005年2月30日): no other
+            # pattern may read a part of it (the year alone) instead.
+            return None
         value, precision, tz_minutes = built
         if value.year < config.min_year:
             continue
@@ -238,7 +289,7 @@ def parse_dateline(line: str, config: DateConfig = DateConfig()) -> ParsedDate |
     parsed = parse_date(rest, config)
     if parsed is None:
         return None
-    tail = rest[parsed.end:].strip(" .,;|-–—")
+    tail = rest[parsed.end:].strip(_DATELINE_TAIL)
     if tail:
         return None
     if not lead and parsed.precision == "year":
@@ -250,6 +301,8 @@ def date_in_url(url: str | None, config: DateConfig = DateConfig()) -> ParsedDat
     if not url:
         return None
     path = re.sub(r"^[a-z]+://[^/]+", "", url)
+    if _ASSET_URL.search(path):
+        return None
     for pattern, precision in _URL_PATTERNS:
         for m in pattern.finditer(path):
             g = m.groupdict()

@@ -6,7 +6,13 @@ Out: ``Extracted``: title (header attribute, else a title line, else none), sub-
      counts; plus helpers for language (ISO 639-1), content hash and stable article id.
 
 Language comes from py3langid, whose model ships inside its wheel: nothing is downloaded at run
-time. It runs on a bounded prefix so that its cost per article is constant.
+time. It runs on a bounded prefix so that its cost per article is constant; a best guess below
+``MetadataConfig.language_min_score`` (a table of numbers, a line of names) is ``und``.
+
+Every script: words are what ``\\w`` matches in scripts that separate words with spaces (Latin,
+Cyrillic, Greek, Arabic, Hebrew, Hangul, Devanagari with its vowel signs ...); in scripts that do
+not (Han, Kana, Thai, Lao, Myanmar, Khmer) a run of letters counts by a per-script rule
+(``word_count``) and near-duplicate shingles are character n-grams (``minhash``).
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ def _fast_language(text: str) -> tuple[str, float] | None:
 
 
 def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of the text's first ``language_prefix_chars`` characters.
+    """(ISO 639 code, probability) of the text's first ``language_prefix_chars`` characters;
+    ``und`` (undetermined) when the best probability is below ``language_min_score``.
 
     Unmistakable English, French or German is recognised by its function words (about 20 us);
     the rest goes to py3langid (about 0.5 ms per 1,000 characters)."""
@@ -78,7 +85,89 @@ def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tup
     if not sample.strip():
         return "und", 0.0
     code, prob = _identifier.classify(sample)
+    if prob < config.language_min_score:
+        return "und", float(prob)  # a guess is not an identification
     return str(code), float(prob)
+
+
+# Scripts written without spaces between words, as (first, last) code points. Their words are
+# counted per run of letters (word_count) and their shingles are characters (minhash).
+#   cjk: Han (with its extensions and compatibility ideographs), Hiragana, Katakana (full and half
+#        width, without the middle dot ・), the marks 々 〆 〇.
+#   sea: Thai, Lao, Myanmar, Khmer (letters with their vowel and tone marks; not their digits,
+#        currency signs or punctuation).
+_NOSPACE_SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "cjk": ((0x3005, 0x3007), (0x3041, 0x3096), (0x3099, 0x309F), (0x30A1, 0x30FA), (0x30FC, 0x30FF),
+            (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F),
+            (0x20000, 0x323AF)),
+    "sea": ((0x0E01, 0x0E3A), (0x0E40, 0x0E4E), (0x0E81, 0x0ECE), (0x1000, 0x1049), (0x1050, 0x109D),
+            (0x1780, 0x17D3), (0x17D7, 0x17D7), (0x17DC, 0x17DD)),
+}
+# A run of n letters of such a script counts ceil(n * num / den) words: one word per 2 Han or Kana
+# characters (most words of Chinese and Japanese news have two), one per 5 code points of Thai,
+# Lao, Myanmar or Khmer (letters with their vowel and tone marks: about their mean word length).
+# Within a third of a dictionary segmentation's count on the texts of tests/test_metadata.py.
+WORDS_PER_CHARS: dict[str, tuple[int, int]] = {"cjk": (1, 2), "sea": (1, 5)}
+
+
+def _char_class(ranges) -> str:
+    return "".join(f"{chr(a)}-{chr(b)}" if b > a else chr(a) for a, b in ranges)
+
+
+_NOSPACE_CLASS = "".join(_char_class(r) for r in _NOSPACE_SCRIPTS.values())
+_NOSPACE_CHAR = re.compile(f"[{_NOSPACE_CLASS}]")
+_NOSPACE_RUNS = {name: re.compile(f"[{_char_class(r)}]+") for name, r in _NOSPACE_SCRIPTS.items()}
+# Ideographic and full-width punctuation, and that of the scripts above: never part of a shingle.
+_NOSPACE_PUNCT = "\u3000-\u3004\u3008-\u303f\u30fb\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65" \
+                 "\u0e4f\u0e5a\u0e5b\u104a-\u104f\u17d4-\u17d6\u17d8-\u17da"
+
+_NOT_NOSPACE_LEAD = bytes(b for b in range(256) if b not in (0xE0, 0xE1, *range(0xE3, 0xEA), 0xEF, 0xF0))
+_NOSPACE_PUNCT_RE = re.compile(f"[{_NOSPACE_PUNCT}]")
+_NOSPACE_LETTER_RE = re.compile(f"[{_NOSPACE_CLASS}]")
+
+
+def mixed_tokens_definition(text: str) -> str:
+    """What ``minhash`` splits a text that holds letters of a script without spaces into: each
+    such letter between spaces, their punctuation a space (``_mixed_tokens`` runs it in numpy)."""
+    return _NOSPACE_LETTER_RE.sub(lambda m: f" {m.group(0)} ", _NOSPACE_PUNCT_RE.sub(" ", text))
+
+
+def _mixed_tokens(text: str) -> bytes:
+    """``mixed_tokens_definition`` of the text, UTF-8 encoded; of a prefix only when that prefix
+    holds more than the ``_MAX_WORDS`` words minhash reads."""
+    import numpy as np
+
+    head = text[: 4 * _MAX_WORDS]
+    cp = np.frombuffer(head.encode("utf-32-le"), dtype=np.uint32)
+    bmp = np.minimum(cp, 0xFFFF)  # U+FFFF is neither a letter nor punctuation: nor is what maps to it
+    letter = _tables()[2][bmp] > 0
+    if cp.size and int(cp.max()) > 0xFFFF:
+        for a, b in _ASTRAL_NOSPACE:
+            letter |= (cp >= a) & (cp <= b)
+    cp = np.where(_punct_table()[bmp], np.uint32(32), cp)
+    rep = 1 + 2 * letter.astype(np.intp)
+    out = np.repeat(cp, rep)
+    ends = np.cumsum(rep)
+    out[ends[letter] - 3] = 32
+    out[ends[letter] - 1] = 32
+    data = out.astype("<u4").tobytes().decode("utf-32-le").encode("utf-8")
+    if len(head) < len(text) and len(data.translate(_NOT_WORD_BYTE).split()) <= _MAX_WORDS:
+        return mixed_tokens_definition(text).encode("utf-8")  # the prefix's last word may be cut
+    return data
+
+
+_ASTRAL_NOSPACE = tuple((a, b) for r in _NOSPACE_SCRIPTS.values() for a, b in r if b > 0xFFFF)
+_punct = None
+
+
+def _punct_table():
+    global _punct
+    if _punct is None:
+        import numpy as np
+
+        _punct = np.zeros(0x10000, dtype=bool)
+        _punct[[c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and _NOSPACE_PUNCT_RE.match(chr(c))]] = True
+    return _punct
 
 
 _SHINGLE = 5
@@ -105,7 +194,9 @@ def _params():
 
 
 def minhash(text: str) -> bytes:
-    """MinHash signature (64 x uint32, 256 bytes) of the lower-cased word 5-shingles.
+    """MinHash signature (64 x uint32, 256 bytes) of the lower-cased word 5-shingles; in a text
+    that holds Han, Kana, Thai, Lao, Myanmar or Khmer letters each of those letters is a token
+    of its own (character 5-grams there), and a text without them is hashed exactly as always.
 
     The share of equal positions between two signatures estimates the Jaccard similarity of the
     texts' shingle sets; ``run`` calls two articles near-duplicates above
@@ -118,7 +209,12 @@ def minhash(text: str) -> bytes:
 
     # Words as byte runs of the lower-cased UTF-8 (any non-ASCII byte counts as a letter): no
     # per-word encode, and the same tokens in every process.
-    words = text.lower().encode("utf-8").translate(_NOT_WORD_BYTE).split()[:_MAX_WORDS]
+    data = text.lower().encode("utf-8")
+    # The lead bytes of those letters in UTF-8, a cheap test before the exact one (French ’ « »
+    # — lead with E2, which is not among them).
+    if data.translate(None, _NOT_NOSPACE_LEAD) and _NOSPACE_CHAR.search(text) is not None:
+        data = _mixed_tokens(text.lower())
+    words = data.translate(_NOT_WORD_BYTE).split()[:_MAX_WORDS]
     a, b, powers = _params()
     if not words:
         return b"\xff" * (4 * MINHASH_PERMUTATIONS)
@@ -157,38 +253,77 @@ def article_id(source_path: str) -> str:
     return hashlib.blake2b(source_path.encode("utf-8"), digest_size=10).hexdigest()
 
 
-_WORD = re.compile(r"\w[\w’'-]*")  # l’ensemble, cessez-le-feu: one word each
+_JOINERS = "’'-"  # l’ensemble, cessez-le-feu: one word each
+_word_regex = None
 _word_tables = None
+
+
+def word_regex() -> re.Pattern[str]:
+    """What a word is in a script written with spaces (the definition ``word_count`` runs):
+    a word character, then word characters, joiners (’ ' -) and combining marks (the vowel signs
+    of Devanagari, Arabic harakat), never a letter of a script written without spaces."""
+    global _word_regex
+    if _word_regex is None:
+        import unicodedata
+
+        marks = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF
+                        and unicodedata.category(chr(c)).startswith("M"))
+        no = f"(?![{_NOSPACE_CLASS}])"
+        _word_regex = re.compile(f"{no}\\w(?:{no}[\\w{re.escape(marks)}{_JOINERS}])*")
+    return _word_regex
+
+
+def word_count_definition(text: str) -> int:
+    """``word_count`` by regular expressions: its definition, and the path for text beyond the
+    Basic Multilingual Plane."""
+    n = len(word_regex().findall(text))
+    for name, runs in _NOSPACE_RUNS.items():
+        num, den = WORDS_PER_CHARS[name]
+        n += sum((len(run) * num + den - 1) // den for run in runs.findall(text))
+    return n
 
 
 def _tables():
     global _word_tables
     if _word_tables is None:
+        import unicodedata
+
         import numpy as np
 
+        bmp = [chr(c) for c in range(0x10000)]
         word = np.zeros(0x10000, dtype=bool)  # what \w matches in the Basic Multilingual Plane
-        word[[c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and (chr(c).isalnum() or c == 0x5F)]] = True
+        word[[c for c, ch in enumerate(bmp) if not 0xD800 <= c <= 0xDFFF and (ch.isalnum() or c == 0x5F)]] = True
         joins = np.zeros(0x10000, dtype=bool)
-        joins[[ord(c) for c in "’'-"]] = True
-        _word_tables = (word, joins)
+        joins[[ord(c) for c in _JOINERS]] = True
+        joins[[c for c, ch in enumerate(bmp) if unicodedata.category(ch).startswith("M")]] = True
+        script = np.zeros(0x10000, dtype=np.uint8)  # 1 + index in _NOSPACE_SCRIPTS, 0 for none
+        for k, ranges in enumerate(_NOSPACE_SCRIPTS.values(), start=1):
+            for a, b in ranges:
+                script[a:min(b, 0xFFFF) + 1] = k
+        word &= script == 0
+        joins &= script == 0
+        _word_tables = (word, joins, script)
     return _word_tables
 
 
 def word_count(text: str) -> int:
-    """How many times ``_WORD`` matches in ``text``, counted with array operations instead of
-    the regex engine (half the time on a news article; tests check they agree).
+    """Words in ``text``: matches of ``word_regex()`` plus, for each run of letters of a script
+    written without spaces, its length by ``WORDS_PER_CHARS``. Counted with array operations
+    instead of the regex engine (half the time on a news article; tests check they agree with
+    ``word_count_definition``).
 
     A match starts at a word character that does not continue a match: one whose previous
-    character is neither a word character nor a joiner (’ ' -) that itself continues a word.
+    character is neither a word character nor a joiner (’ ' - or a combining mark) that itself
+    continues a word.
     """
     import numpy as np
 
     if not text:
         return 0
     cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    if int(cp.max()) > 0xFFFF:  # beyond the BMP (emoji, rare scripts): the regex itself
-        return len(_WORD.findall(text))
-    word, joins = _tables()
+    if int(cp.max()) > 0xFFFF:  # beyond the BMP (emoji, rare scripts): the definition itself
+        return word_count_definition(text)
+    word, joins, script = _tables()
     w = word[cp]
     j = joins[cp]
     # For each position, the last position at or before it that is not a joiner: a joiner is in
@@ -198,7 +333,17 @@ def word_count(text: str) -> int:
     in_word = w[np.maximum(last, 0)] & (last >= 0)
     starts = w.copy()
     starts[1:] &= ~in_word[:-1]
-    return int(np.count_nonzero(starts))
+    n = int(np.count_nonzero(starts))
+    s = script[cp]
+    if s.any():
+        # Runs of one script: from each change of script to the next.
+        change = np.flatnonzero(np.diff(s, prepend=np.uint8(0), append=np.uint8(0)))
+        lengths = np.diff(change)
+        kinds = s[change[:-1]]
+        for k, name in enumerate(_NOSPACE_SCRIPTS, start=1):
+            num, den = WORDS_PER_CHARS[name]
+            n += int(((lengths[kinds == k] * num + den - 1) // den).sum())
+    return n
 
 
 _QUOTES = re.compile(r"«\s*([^«»]{2,600}?)\s*»|“([^“”]{2,600}?)”|„([^„“”]{2,600}?)[“”]|\"([^\"\n]{2,600}?)\"")

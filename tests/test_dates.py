@@ -75,3 +75,68 @@ def test_unreadable_or_future_header_dates_are_said_not_silently_replaced():
     assert r.source == "landing" and "could not be read" in r.warnings[0]
     r = resolve("2031-01-01", None, None, landing)
     assert r.source == "landing" and "after the landing date" in r.warnings[0]
+
+
+# Chinese, Japanese and Korean forms, URL forms and asset names (golden cases in tests/golden/dates.json)
+
+CJK_FORMS = [
+    "{y}年{m}月{d}日 {H}:{M:02d}",
+    "{y}年{m:02d}月{d:02d}日（土）{H}時{M}分",
+    "{y}年{m}月{d}日 星期六 {H}点{M}分",
+    "{y}년 {m}월 {d}일 {H}시 {M}분",
+    "{y}.{m:02d}.{d:02d}. {H}:{M:02d}",
+]
+
+
+@given(DATETIMES, st.sampled_from(CJK_FORMS))
+@settings(max_examples=300, deadline=None)
+def test_cjk_forms_round_trip_to_the_minute(value, form):
+    text = form.format(y=value.year, m=value.month, d=value.day, H=value.hour, M=value.minute)
+    got = parse_date(text)
+    assert got is not None and got.precision == "minute" and got.end == len(text)
+    assert got.value == dt.datetime(value.year, value.month, value.day, value.hour, value.minute, tzinfo=UTC)
+
+
+@given(st.integers(min_value=0, max_value=99_999_999), st.sampled_from(["/news/a-{}.html", "/{}/story", "/p?id={}"]))
+@settings(max_examples=500, deadline=None)
+def test_an_eight_digit_url_slug_is_a_date_only_when_it_is_a_calendar_day(number, form):
+    from pipeline.dates import date_in_url
+
+    digits = f"{number:08d}"
+    got = date_in_url("https://www.example.org" + form.format(digits))
+    try:
+        day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        real = 1900 <= day.year <= 2099
+    except ValueError:
+        real = False
+    assert (got is not None) == real
+    if real:
+        assert got.value.date() == day and got.precision == "day"
+
+
+def test_lapresse_year_month_folder_gives_the_day():
+    r = resolve(None, None, "https://www.lapresse.ca/actualites/201901/11/01-5210774-titre.php", dt.date(2026, 12, 1))
+    assert (r.source, r.precision, r.published_at) == ("url", "day", dt.datetime(2019, 1, 11, tzinfo=UTC))
+
+
+def test_a_date_in_an_image_name_is_not_the_page_date():
+    """htmldate's extensive search read 2010-09-01 from an image named Klopfgeist-01.09.10; the
+    HTML reader hands it the page with the URLs of images, scripts and style sheets blanked."""
+    from pipeline.readers.html import read, without_asset_urls
+
+    para = "<p>Die Geschichte einer Familie, die über Generationen geschwiegen hat, und eines Films darüber.</p>"
+    page = ("<html><head><title>Die Geschichte</title>"
+            "<link rel='stylesheet' href='/css/site.css?v=2015-01-13'>"
+            "<meta property='og:image' content='https://www.example.de/uploads/2011/08/kopf.png'></head><body>"
+            "<article><h1>Die Geschichte</h1>" + para * 4 +
+            "<a href='/film/klopfgeist-bild/'><img src='https://www.example.de/wp-content/uploads/2011/08/"
+            "Klopfgeist-01.09.10-150x150.png' alt='Klopfgeist'></a>"
+            "<script src='/js/app.js?v20210202'></script></article></body></html>")
+    blanked = without_asset_urls(page)
+    assert "01.09.10" not in blanked and "2011/08" not in blanked and "2015-01-13" not in blanked
+    assert "20210202" not in blanked and "klopfgeist-bild" in blanked and para in blanked
+    parsed = read(page.encode(), page)
+    assert parsed.header.date is None
+    dated = page.replace("<article>", "<article><p class='date'>Veröffentlicht am 17.11.2018</p>")
+    got = read(dated.encode(), dated).header.date
+    assert (got.value.date(), got.precision) == (dt.date(2018, 11, 17), "day")

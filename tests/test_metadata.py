@@ -87,15 +87,24 @@ def test_language_fast_path_agrees_with_the_model_on_real_corpora():
 # word_count and minhash run without the regex engine; the regexes stay their definition.
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from pipeline.metadata import _BYTE_WORD, _NOT_WORD_BYTE, _WORD, minhash, word_count  # noqa: E402
+from pipeline.metadata import (  # noqa: E402
+    _BYTE_WORD, _NOT_WORD_BYTE, _mixed_tokens, minhash, mixed_tokens_definition, word_count, word_count_definition,
+)
 
-_TRICKY = st.sampled_from(list("ab é’'-_\n\t«»1２٣ÀßΣ.,;") + ["\u0301", "\u00ad", "\u00a0", "😀", "𝐀", "l’", "--", "cessez-le-feu"])
+_TRICKY = st.sampled_from(list("ab é’'-_\n\t«»1２٣ÀßΣ.,;") + ["\u0301", "\u00ad", "\u00a0", "😀", "𝐀", "l’", "--", "cessez-le-feu"]
+                          + list("中国語のテキストです。、「」ไทยั่ ๆ๏ကခ្ក한국ーｶﾞ々・") + ["𠀀", "\u0939\u093f", "\u064e", "\u3000"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_TRICKY, max_size=40).map("".join) | st.text(max_size=60))
+def test_word_count_is_its_regex_definition(text):
+    assert word_count(text) == word_count_definition(text)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_TRICKY, max_size=40).map("".join) | st.text(max_size=60))
-def test_word_count_is_the_number_of_word_regex_matches(text):
-    assert word_count(text) == len(_WORD.findall(text))
+def test_minhash_tokens_of_unspaced_scripts_are_their_definition(text):
+    assert _mixed_tokens(text).decode("utf-8") == mixed_tokens_definition(text)
 
 
 @settings(max_examples=400, deadline=None)
@@ -110,3 +119,69 @@ def test_word_count_counts_words_not_punctuation():
     assert word_count("— … « » ; !") == 0
     assert word_count("") == 0
     assert minhash("") == minhash(". , ; !")  # no words: the empty signature
+
+
+# Every script: texts written for news-etl, one short news paragraph per script.
+SCRIPTS = {
+    # language: (text, words counted, a rough count by a native segmentation)
+    "zh": ("中国人民银行今天宣布，从下周一起下调存款准备金率，以支持实体经济的发展。", 17, 16),
+    "ja": ("東京都は十五日、新しい交通計画を発表した。市民の意見を聞いて来年から実施する予定だ。", 20, 21),
+    "th": ("กรุงเทพมหานครประกาศแผนการจราจรใหม่ในวันนี้ เพื่อลดปัญหารถติดในเขตเมือง", 15, 15),
+    "ko": ("서울시는 오늘 새로운 교통 계획을 발표했다. 시민들의 의견을 듣고 내년부터 시행할 예정이다.", 12, 12),
+    "ar": ("أعلنت وزارة النقل اليوم عن خطة جديدة لتحسين حركة المرور في وسط المدينة خلال العام المقبل.", 16, 16),
+    "ru": ("Мэрия Москвы сегодня представила новый план развития общественного транспорта на следующий год.", 12, 12),
+}
+
+
+def test_word_counts_per_script():
+    """Scripts with spaces count their words; Han and Kana one word per 2 characters of a run,
+    Thai one per 5 code points; each within a third of a segmentation by hand (the third number)."""
+    for lang, (text, expected, native) in SCRIPTS.items():
+        got = word_count(text)
+        assert got == expected, (lang, got)
+        assert abs(got - native) <= native / 3 + 1, (lang, got, native)
+    assert word_count("हिन्दी भाषा में समाचार") == 4  # vowel signs and virama do not split a word
+    assert word_count("مَرْحَبًا بِكُمْ") == 2  # nor do Arabic harakat
+    assert word_count("「」、。・") == 0  # punctuation is no word
+
+
+def test_cjk_articles_are_not_one_word_a_sentence():
+    text = SCRIPTS["zh"][0] * 3
+    e = extract("标题\n\n" + text, None)
+    assert e.word_count >= 8 * 3 and e.word_count == word_count(e.text)
+
+
+def test_language_of_every_script():
+    for lang, (text, _, _) in SCRIPTS.items():
+        assert detect_language(text)[0] == lang, lang
+
+
+def test_a_low_score_is_undetermined_not_a_guess():
+    table = "Shr 27 cts vs 39 cts\n\nNet 481,189 vs 697,381\n\nRevs 6.1 mln vs 6.4 mln"
+    code, score = detect_language(table)
+    assert code == "und" and 0 < score < 0.5
+    from pipeline.config import MetadataConfig
+
+    assert detect_language(table, MetadataConfig(language_min_score=0.0))[0] != "und"  # the guess it was
+    assert detect_language(SCRIPTS["zh"][0])[1] > 0.5
+
+
+def test_minhash_of_space_separated_text_is_unchanged():
+    """Signatures of text without letters of an unspaced script are those published before
+    (values computed by the word-shingle MinHash that de-duplicated earlier outputs)."""
+    import hashlib
+
+    text = "Le conseil municipal a adopté le budget de la ville pour l’année prochaine après un long débat."
+    assert hashlib.sha256(minhash(text)).hexdigest()[:16] == "ea67c38393271656"
+    assert minhash(text + " Москва") != minhash(text)  # Cyrillic has spaces: a word as before
+
+
+def test_near_duplicates_are_found_in_chinese():
+    from pipeline.metadata import jaccard_estimate
+
+    a = SCRIPTS["zh"][0] * 2 + "央行表示，此举将释放长期资金约一万亿元。"
+    b = a.replace("今天", "周五")  # a small edit
+    other = "上海市政府发布了新的住房政策，鼓励年轻人租房，并增加公共租赁住房的供应。" * 3
+    assert jaccard_estimate(minhash(a), minhash(b)) >= 0.7
+    assert jaccard_estimate(minhash(a), minhash(other)) < 0.2
+    assert minhash(a) != minhash("中" * 5)  # not one "word" per sentence

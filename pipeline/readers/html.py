@@ -38,6 +38,24 @@ _PUBLISHED_META = (
     "parsely-pub-date", "article.published", "published_time", "date", "og:published_time",
 )
 
+# Dates in the names of images, scripts and other assets are file dates, never publication dates;
+# htmldate's extensive search reads the whole serialised page, attributes included (an image
+# Klopfgeist-01.09.10-150x150.png gave 2010-09-01), so the copy it searches has them blanked:
+# src/srcset-like attributes, links to asset files, image meta tags and non-canonical <link>s.
+_ASSET_EXTENSIONS = r"(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|css|js|mjs|woff2?|ttf|otf|mp3|mp4|webm)"
+_ASSET_SRC = re.compile(
+    r"""(\s(?:src|srcset|data-src|data-srcset|data-lazy-src|data-original|poster)\s*=\s*)(["'])[^"'<>]*\2""", re.I)
+_ASSET_HREF = re.compile(
+    r"""(\shref\s*=\s*)(["'])[^"'<>]*?\.""" + _ASSET_EXTENSIONS + r"""(?:[?#][^"'<>]*)?\2""", re.I)
+_ASSET_TAG = re.compile(
+    r"""<meta\s[^>]*?(?:og|twitter):image[^>]*>|<link\s(?![^>]*rel\s*=\s*["']?canonical)[^>]*>""", re.I)
+
+
+def without_asset_urls(text: str) -> str:
+    """The page with the URLs of its images, scripts and other assets blanked (for htmldate)."""
+    return _ASSET_HREF.sub(r"\1\2\2", _ASSET_SRC.sub(r"\1\2\2", _ASSET_TAG.sub("", text)))
+
+
 for _name in ("trafilatura", "htmldate", "courlan", "justext"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
@@ -139,7 +157,9 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
         import htmldate
 
         try:
-            date = read_date(htmldate.find_date(text, url=url, original_date=True, extensive_search=True), dates)
+            date = read_date(
+                htmldate.find_date(without_asset_urls(text), url=url, original_date=True, extensive_search=True), dates
+            )
         except Exception:  # htmldate raises on odd trees; the URL and landing date remain
             date = {}
     authors = tuple(a.strip() for a in re.split(r";|,| and ", doc.author or "") if a.strip()) if doc.author else ()
