@@ -208,40 +208,18 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
     return n_published, found
 
 
-def published_batches(output, exclude_keys: set[str], storage_options=None) -> Batches | None:
-    """The published articles of every landing date but ``exclude_keys`` (``output``: a local
-    folder, or an object-store URL read through its manifests), as ``Batches``; None if none."""
-    import pyarrow.parquet as pq
-
-    from .storage import is_remote, open_store, published_files
-
-    if is_remote(str(output)):
-        store = open_store(str(output), storage_options)
-        keys = [k for k in _published_keys(str(output), storage_options) if k not in exclude_keys]
-        prefix = f"{store.protocol}://"
-        paths = [p[len(prefix):] for p in published_files(str(output), "articles", storage_options, keys)]
-        filesystem = store.fs
-    else:
-        from pathlib import Path
-
-        articles = Path(output) / "articles"
-        # <key>.part-NNNNN.parquet
-        paths = [str(p) for p in sorted(articles.rglob("*.parquet")) if p.name.split(".", 1)[0] not in exclude_keys] \
-            if articles.exists() else []
-        filesystem = None
-    if not paths:
+def published_batches(out, exclude_keys: set[str]) -> Batches | None:
+    """The published articles of every landing date but ``exclude_keys``, read from the files the
+    manifests of ``out`` (an ``output.Output``) list, as ``Batches``; None if there are none."""
+    keys = [k for k in out.read_manifests() if k not in exclude_keys]
+    rels = out.published("articles", keys)
+    if not rels:
         return None
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for path in paths:
-            file = pq.ParquetFile(path, filesystem=filesystem)
+        for rel in rels:
+            file = out.parquet(rel)
             cols = [c for c in ("article_id", "content_sha256", "minhash") if c in file.schema_arrow.names]
             yield from file.iter_batches(batch_size=10_000, columns=cols)
 
     return batches
-
-
-def _published_keys(output: str, storage_options) -> list[str]:
-    from .storage import read_manifests
-
-    return sorted(read_manifests(output, storage_options))
