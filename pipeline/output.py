@@ -10,7 +10,7 @@ Out: an ``Output`` (``open_output``). The layout is the same on both::
     OUT/_runs/<run_id>.json, .ledger.parquet          OUT/_docs/<run_id>/index.html
 
 Two implementations: ``snapshot.LocalOutput`` publishes by an atomic snapshot swap,
-``storage.StoreOutput`` by a manifest commit (one PUT per date). The phases, ``check``, ``dedup``,
+``remote.StoreOutput`` by a manifest commit (one PUT per date). The phases, ``check``, ``dedup``,
 ``reports`` and the CLI use this interface only; neither knows which implementation it has.
 """
 
@@ -104,7 +104,8 @@ def open_output(url: str, storage_options: Mapping[str, Any] | None = None, work
     (shards then stage under ``work_dir``, default: the system's temporary folder)."""
     from .config import WriteConfig
     from .snapshot import LocalOutput
-    from .storage import StoreOutput, is_remote, local_path, open_store, work_dir as store_work_dir
+    from .remote import StoreOutput
+    from .storage import is_remote, local_path, open_store, work_dir as store_work_dir
 
     if not is_remote(str(url)):
         return LocalOutput(local_path(str(url)), write or WriteConfig())

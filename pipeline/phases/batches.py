@@ -29,7 +29,7 @@ from ..records import ARTICLE_SCHEMA
 from ..validate import Validator
 from .duplicates import Staged
 from .report import RunReport, tally
-from .tasks import release_memory
+from .memory import release_memory
 
 log = logging.getLogger("news_etl")
 VIEW_COLUMNS = [n for n in ARTICLE_SCHEMA.names if n != "text"]

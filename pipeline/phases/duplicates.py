@@ -28,7 +28,7 @@ from ..output import Output
 from ..records import ARTICLE_SCHEMA, LEDGER_SCHEMA
 from .report import Ledger, RunReport
 from .shard import ShardSummary
-from .tasks import release_memory
+from .memory import release_memory
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ..fetch import FetchItem, Source, list_items
 from ..output import Output, output_for
 from ..records import PLAN_SCHEMA
 from ..write import key_of
-from .tasks import release_memory
+from .memory import release_memory
 
 SHARD_LIST = "plan-shard-{:05d}.parquet"
 

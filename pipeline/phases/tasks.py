@@ -29,6 +29,7 @@ from ..fetch import FetchFailure, FetchItem, RawDocument, Skipped, Source, read_
 from ..metadata import article_id
 from ..records import ARTICLE_SCHEMA, QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined, to_batch
 from ..write import key_of
+from .memory import release_memory
 
 log = logging.getLogger("news_etl")
 
@@ -103,27 +104,6 @@ def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> It
         size += max(item.size, 0)
     if current:
         yield current
-
-
-_libc: object = None
-
-
-def release_memory() -> None:
-    """Give freed memory back to the system between chunks: Arrow's pool keeps what it freed,
-    and glibc's heap keeps freed blocks below its top, so a long run's peak would creep up with
-    every chunk's temporary tables and frames. A few milliseconds a call."""
-    global _libc
-    pa.default_memory_pool().release_unused()
-    if _libc is None:
-        import ctypes
-        import ctypes.util
-
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):  # not glibc: nothing to trim
-            _libc = False
-    if _libc:
-        _libc(0)
 
 
 def _worker_init() -> None:
