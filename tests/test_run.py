@@ -53,8 +53,10 @@ def test_every_input_is_accounted_for(sample_run, samples):
     assert len({r["source_uri"] for r in ledger}) == report.documents_seen
     listed = [p for p in samples.rglob("*") if p.is_file()]
     assert report.files_seen + len(report.files_skipped) == len(listed)
-    saved = json.loads((out / "_runs" / f"{report.run_id}.json").read_text())
+    text = (out / "_runs" / f"{report.run_id}.json").read_text()
+    saved = json.loads(text)
     assert saved["documents_seen"] == report.documents_seen and saved["status"] == "succeeded"
+    assert type(report).from_json(text).to_json() == text == report.to_json()
 
 
 def test_manifest_inputs_name_each_date_s_articles(sample_run):
