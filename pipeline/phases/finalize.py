@@ -73,8 +73,8 @@ def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, sta
     passed, failed = validate_batches(config, out, planned.run_id, staged, dropped, report, stage)
     t0 = time.perf_counter()
     publish_dates(out, planned, passed, failed, staged, index_paths, report)
-    out.drop_staging(planned.run_id)
     stage["publish"] += time.perf_counter() - t0
+    out.drop_staging(planned.run_id)
     if failed:
         details = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failed.items()))
         raise BatchValidationError([details], source=planned.source,
