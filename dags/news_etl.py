@@ -23,13 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 # form (params).
 DEFAULT_SOURCE = os.environ.get("NEWS_ETL_SOURCE", str(REPO / "samples" / "landing"))
 DEFAULT_OUTPUT = os.environ.get("NEWS_ETL_OUTPUT", str(REPO / "output"))
-WEBHOOK_CONN_ID = "news_etl_webhook"
-# Credentials and endpoint for s3:// (or other fsspec) sources and outputs. Optional: without it
-# the backend's standard credentials apply (AWS_* variables, instance roles, ~/.aws).
-STORAGE_CONN_ID = "news_etl_storage"
 
-# The published articles dataset. Each published landing date emits one event whose extra says
-# which date, where and how many rows; downstream DAGs (news_etl_daily_counts) schedule on it.
+# The published articles dataset: pipeline.notify.ARTICLES_ASSET (tests/test_dag.py keeps the two equal).
 ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", group="news-etl")
 
 DOC = """
@@ -60,48 +55,22 @@ from the connection `news_etl_storage` (login/password = key/secret, extra `endp
 """
 
 
-def storage_options() -> dict:
-    """fsspec options from the ``news_etl_storage`` connection ({} when it does not exist)."""
-    from pipeline.storage import options_from_connection
-
-    try:
-        conn = BaseHook.get_connection(STORAGE_CONN_ID)
-    except Exception:  # not configured: the backend's standard credentials
-        return {}
-    return options_from_connection(conn)
-
-
 def _config(params: dict, date: str | None, run_id: str | None):
     from pipeline.config import FetchConfig, RunConfig
+    from pipeline.storage import connection_options
 
+    remote = "://" in params["source"] + params["output"]
     return RunConfig(source=params["source"], output=params["output"], date=date,
                      workers=int(params.get("workers") or 0), run_id=run_id,
                      fetch=FetchConfig(keep_raw=bool(params.get("keep_raw"))),
-                     storage_options=storage_options() if "://" in params["source"] + params["output"] else {})
+                     storage_options=connection_options(BaseHook.get_connection) if remote else {})
 
 
 def notify_failure(context) -> None:
     """On failure: one clear log line, and a JSON post to the news_etl_webhook connection if set."""
-    import logging
+    from pipeline.notify import notify_failure as notify
 
-    from pipeline.notify import failure_summary, post_json
-
-    ti = context.get("ti") or context.get("task_instance")
-    date = context.get("logical_date") or context.get("data_interval_start")
-    summary = failure_summary(
-        dag_id=getattr(ti, "dag_id", "news_etl"), task_id=getattr(ti, "task_id", "?"),
-        date=date.date().isoformat() if date else None, run_id=context.get("run_id"),
-        error=str(context.get("exception") or ""), log_url=getattr(ti, "log_url", None),
-    )
-    logging.getLogger("news_etl.dag").error(summary["text"])
-    try:
-        conn = BaseHook.get_connection(WEBHOOK_CONN_ID)
-    except Exception:  # no webhook configured: the log line is the notification
-        return
-    url = conn.get_uri() if not (conn.host or "").startswith("http") else conn.host
-    if conn.conn_type in ("http", "https") and conn.host and not conn.host.startswith("http"):
-        url = f"{conn.conn_type}://{conn.host}{':' + str(conn.port) if conn.port else ''}/{(conn.schema or '').lstrip('/')}"
-    post_json(url, summary)
+    notify(context, BaseHook.get_connection)
 
 
 @dag(
@@ -150,10 +119,10 @@ def news_etl():
         # gets a new plan (and its own report) through the try number.
         attempt = getattr(ti, "try_number", 1) or 1
         planned = plan(_config(params, landing, f"{landing}-{safe}-try{attempt}"), shards=int(params.get("shards") or 1))
-        files = sum(s["files"] for s in planned["shards"])
+        files = sum(s.files for s in planned.shards)
         logging.getLogger("news_etl.dag").info("news-etl %s: %d files in %d shards (run %s)", landing, files,
-                                               len(planned["shards"]), planned["run_id"])
-        return [{"run_id": planned["run_id"], "date": landing, "index": i} for i in range(len(planned["shards"]))]
+                                               len(planned.shards), planned.run_id)
+        return [{"run_id": planned.run_id, "date": landing, "index": i} for i in range(len(planned.shards))]
 
     @task(task_id="process_shard", map_index_template="{{ task.op_kwargs['shard']['index'] }}")
     def process_shard(shard: dict, params: dict) -> dict:
@@ -166,20 +135,21 @@ def news_etl():
         s = run_shard(_config(params, shard["date"], shard["run_id"]), shard["run_id"], shard["index"])
         logging.getLogger("news_etl.dag").info(
             "news-etl %s shard %d: %d files, %d documents, %d staged, %d quarantined in %.1fs on %s",
-            shard["date"], shard["index"], s["files"], s["documents"], s["articles"], s["quarantined"], s["seconds"],
+            shard["date"], shard["index"], s.files, s.documents, s.articles, s.quarantined, s.seconds,
             socket.gethostname())
-        return {"index": shard["index"], "documents": s["documents"], "hostname": s["hostname"]}
+        return {"index": shard["index"], "documents": s.documents, "hostname": s.hostname}
 
     @task(task_id="publish_date", outlets=[ARTICLES])
     def publish_date(shards: list[dict], plan_out: list[dict], params: dict, outlet_events=None) -> dict:
         """De-duplicate across shards, validate the date as a batch, publish it atomically."""
         import logging
 
+        from pipeline.errors import BatchValidationError
+        from pipeline.notify import asset_extra
         from pipeline.run import finalize
 
         log = logging.getLogger("news_etl.dag")
         first = plan_out[0]
-        from pipeline.errors import BatchValidationError
 
         try:
             report = finalize(_config(params, first["date"], first["run_id"]), first["run_id"])
@@ -202,8 +172,7 @@ def news_etl():
 
             # Nothing landed for this date: nothing is published and no asset event is emitted.
             raise AirflowSkipException(f"news-etl {first['date']}: no article files under {params['source']}")
-        outlet_events[ARTICLES].extra = {"date": first["date"], "output": report.output,
-                                         "articles": report.articles_written, "run_id": report.run_id}
+        outlet_events[ARTICLES].extra = asset_extra(first["date"], report)
         log.info("news-etl %s: %s documents, %s articles, %s quarantined, %s duplicates in %.1fs; report %s; data docs %s",
                  first["date"], report.documents_seen, report.articles_written, report.quarantined,
                  report.duplicates, report.seconds, summary["report"], report.data_docs)

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from airflow.sdk import Asset, BaseHook, dag, task
 
+# The published articles dataset: pipeline.notify.ARTICLES_ASSET (tests/test_dag.py keeps the two equal).
 ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", group="news-etl")
 
 
@@ -31,15 +32,11 @@ def news_etl_daily_counts():
         import logging
 
         from pipeline.reports import daily_counts, stale_dates
-        from pipeline.storage import is_remote, options_from_connection
+        from pipeline.storage import connection_options, is_remote
 
         outputs = {(e.extra or {}).get("output") for e in triggering_asset_events[ARTICLES]} - {None}
-        options = {}
-        if any(is_remote(o) for o in outputs):
-            try:  # the same credentials as news_etl (its news_etl_storage connection)
-                options = options_from_connection(BaseHook.get_connection("news_etl_storage"))
-            except Exception:
-                options = {}
+        # The same credentials as news_etl (its news_etl_storage connection).
+        options = connection_options(BaseHook.get_connection) if any(is_remote(o) for o in outputs) else {}
         done = []
         for output in sorted(outputs):
             for date in stale_dates(output, options):

@@ -13,13 +13,10 @@ a date is missing, so this reads the published snapshot, not the scheduler's dat
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .write import _file_key, _sha256_file, current_snapshot
+from .output import file_key, open_output
 
 
 @dataclass
@@ -44,49 +41,21 @@ class DateStatus:
 def check(output, start: dt.date, end: dt.date, verify_checksums: bool = True,
           storage_options=None) -> list[DateStatus]:
     """``output``: a local folder (its current snapshot is read) or an object-store URL."""
-    from .storage import DATA_DATASETS, MANIFESTS, open_store
-
-    store = open_store(str(output), storage_options)
-    if store is None:
-        snapshot = current_snapshot(Path(output))
-        if snapshot is None:
-            files: dict[str, int] = {}
-        else:
-            files = {Path(d, n).relative_to(snapshot).as_posix(): os.path.getsize(os.path.join(d, n))
-                     for d, _dirs, names in os.walk(snapshot) for n in names}
-
-        def read(rel: str) -> str | None:
-            return (snapshot / rel).read_text(encoding="utf-8") if rel in files else None
-
-        def digest(rel: str) -> str:
-            return _sha256_file(snapshot / rel)
-    else:
-        store.fs.invalidate_cache()
-        files = {}
-        for prefix in (*DATA_DATASETS, MANIFESTS):
-            for path, info in store.fs.find(store.path(prefix), detail=True).items():
-                files[path[len(store.root) + 1:]] = int(info.get("size") or 0)
-        read = store.read_text
-
-        def digest(rel: str) -> str:
-            h = hashlib.sha256()
-            with store.fs.open(store.path(rel), "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()
-
+    out = open_output(str(output), storage_options)
+    files = out.files()
     by_key: dict[str, list[str]] = {}
     for rel in files:
         if rel.startswith(("articles/", "quarantine/", "raw/")):
-            by_key.setdefault(_file_key(rel), []).append(rel)
-    out = []
+            by_key.setdefault(file_key(rel), []).append(rel)
+    statuses = []
     day = start
     while day <= end:
         key = day.isoformat()
-        out.append(_check_key(key, read(f"_manifests/{key}.json"), f"_manifests/{key}.SUCCESS" in files,
-                              files, by_key.get(key, []), digest if verify_checksums else None))
+        manifest = out.read_text(f"_manifests/{key}.json") if f"_manifests/{key}.json" in files else None
+        statuses.append(_check_key(key, manifest, f"_manifests/{key}.SUCCESS" in files,
+                                   files, by_key.get(key, []), out.sha256 if verify_checksums else None))
         day += dt.timedelta(days=1)
-    return out
+    return statuses
 
 
 def _check_key(key: str, manifest_text: str | None, success: bool, files: dict[str, int],

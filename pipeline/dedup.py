@@ -107,7 +107,26 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
             yield from published()
         yield from articles()
 
-    # Pass 1: a 64-bit hash of each content hash and a 32-bit hash of each band, in chunks.
+    n_published, exact_groups, band_groups, total = _hash_groups(articles, published, threshold)
+    if total == 0:
+        return n_published, {}
+    involved = np.zeros(total, bool)
+    for group in exact_groups:
+        involved[group] = True
+    for groups in band_groups:
+        for group in groups:
+            involved[group] = True
+    if not involved.any():
+        return n_published, {}
+    ids, shas, sigs_of = _involved_rows(every_batch(), involved)
+    exact_of, near_of = _candidates(exact_groups, band_groups)
+    return n_published, _decide(n_published, threshold, ids, shas, sigs_of, exact_of, near_of)
+
+
+def _hash_groups(articles: Batches, published: Batches | None, threshold: float | None):
+    """Pass 1: a 64-bit hash of each content hash and a 32-bit hash of each band, in chunks; then
+    the groups of equal hashes (every article that may repeat, or be repeated by, another).
+    Returns (published articles, exact groups, band groups per band, total articles)."""
     sha_chunks: list[np.ndarray] = []
     band_chunks: list[np.ndarray] = []
     valid_chunks: list[np.ndarray] = []
@@ -122,9 +141,7 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
                 valid_chunks.append(valid)
     total = sum(len(c) for c in sha_chunks)
     if total == 0:
-        return n_published, {}
-
-    # Groups of equal hashes: every article that may repeat, or be repeated by, another.
+        return n_published, [], [], 0
     exact_groups = list(_groups(np.concatenate(sha_chunks), np.arange(total)))
     del sha_chunks
     band_groups: list[list[np.ndarray]] = [[] for _ in range(BANDS)]
@@ -135,21 +152,16 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
             keys = np.concatenate([c[:, band] for c in band_chunks])[rows]
             band_groups[band] = list(_groups(keys, rows))
         del band_chunks, valid_chunks
-    involved = np.zeros(total, bool)
-    for group in exact_groups:
-        involved[group] = True
-    for groups in band_groups:
-        for group in groups:
-            involved[group] = True
-    if not involved.any():
-        return n_published, {}
+    return n_published, exact_groups, band_groups, total
 
-    # Pass 2: ids, hashes and signatures of the involved articles only.
+
+def _involved_rows(batches: Iterable[pa.RecordBatch], involved: np.ndarray):
+    """Pass 2: ids, hashes and signatures of the involved articles only, by row."""
     ids: dict[int, str] = {}
     shas: dict[int, str] = {}
     sigs_of: dict[int, np.ndarray] = {}
     start = 0
-    for batch in every_batch():
+    for batch in batches:
         here = np.flatnonzero(involved[start:start + batch.num_rows])
         if len(here):
             sub = batch.take(pa.array(here))
@@ -161,9 +173,12 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
                 if batch_valid[k]:
                     sigs_of[row] = batch_sigs[k].copy()
         start += batch.num_rows
+    return ids, shas, sigs_of
 
-    # Candidates of each involved article: the earlier members of its groups, band by band, as
-    # (group, position) so that a large group is not copied once per member.
+
+def _candidates(exact_groups, band_groups):
+    """Candidates of each involved article: the earlier members of its groups, band by band, as
+    (group, position) so that a large group is not copied once per member."""
     exact_of: dict[int, tuple[list[int], int]] = {}
     for group in exact_groups:
         members = group.tolist()
@@ -175,8 +190,11 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
             members = group.tolist()
             for k in range(1, len(members)):
                 near_of.setdefault(members[k], []).append((members, k))
+    return exact_of, near_of
 
-    # Decisions in input order; published articles are always kept.
+
+def _decide(n_published, threshold, ids, shas, sigs_of, exact_of, near_of) -> dict[int, Duplicate]:
+    """Decisions in input order; published articles are always kept."""
     dropped: set[int] = set()
     found: dict[int, Duplicate] = {}
     for row in sorted(set(exact_of) | set(near_of)):
@@ -205,43 +223,21 @@ def find_duplicates(articles: Batches, threshold: float | None = 0.7,
         if sims[best] >= threshold:
             found[row - n_published] = Duplicate(ids[candidates[best]], "near", round(float(sims[best]), 3))
             dropped.add(row)
-    return n_published, found
+    return found
 
 
-def published_batches(output, exclude_keys: set[str], storage_options=None) -> Batches | None:
-    """The published articles of every landing date but ``exclude_keys`` (``output``: a local
-    folder, or an object-store URL read through its manifests), as ``Batches``; None if none."""
-    import pyarrow.parquet as pq
-
-    from .storage import is_remote, open_store, published_files
-
-    if is_remote(str(output)):
-        store = open_store(str(output), storage_options)
-        keys = [k for k in _published_keys(str(output), storage_options) if k not in exclude_keys]
-        prefix = f"{store.protocol}://"
-        paths = [p[len(prefix):] for p in published_files(str(output), "articles", storage_options, keys)]
-        filesystem = store.fs
-    else:
-        from pathlib import Path
-
-        articles = Path(output) / "articles"
-        # <key>.part-NNNNN.parquet
-        paths = [str(p) for p in sorted(articles.rglob("*.parquet")) if p.name.split(".", 1)[0] not in exclude_keys] \
-            if articles.exists() else []
-        filesystem = None
-    if not paths:
+def published_batches(out, exclude_keys: set[str]) -> Batches | None:
+    """The published articles of every landing date but ``exclude_keys``, read from the files the
+    manifests of ``out`` (an ``output.Output``) list, as ``Batches``; None if there are none."""
+    keys = [k for k in out.read_manifests() if k not in exclude_keys]
+    rels = out.published("articles", keys)
+    if not rels:
         return None
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for path in paths:
-            file = pq.ParquetFile(path, filesystem=filesystem)
+        for rel in rels:
+            file = out.parquet(rel)
             cols = [c for c in ("article_id", "content_sha256", "minhash") if c in file.schema_arrow.names]
             yield from file.iter_batches(batch_size=10_000, columns=cols)
 
     return batches
-
-
-def _published_keys(output: str, storage_options) -> list[str]:
-    from .storage import read_manifests
-
-    return sorted(read_manifests(output, storage_options))

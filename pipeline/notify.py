@@ -1,11 +1,13 @@
 """Notify: a failure summary a person can act on, and an optional JSON webhook post.
 
-In:  what failed (DAG, task, date, run, error, log URL) and, optionally, a webhook URL.
-Out: one summary line (for the log) and, when a URL is given, a JSON POST to it (bounded timeout,
-     never raising: a broken webhook must not hide the failure it reports).
+In:  what failed (DAG, task, date, run, error, log URL; or an Airflow callback context) and,
+     optionally, a webhook connection.
+Out: one summary line (for the log) and, when a webhook is configured, a JSON POST to it (bounded
+     timeout, never raising: a broken webhook must not hide the failure it reports); the identity
+     of the published-articles asset and the extra of its events.
 
-The DAG's failure callback looks the URL up in an Airflow connection (``news_etl_webhook``) and
-calls this; the library itself knows nothing of Airflow.
+The DAGs pass Airflow's objects in (the callback context, ``BaseHook.get_connection``); the
+library itself imports nothing of Airflow.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
+from typing import Any, Callable, Mapping
 
 log = logging.getLogger("news_etl.notify")
 
@@ -34,3 +37,52 @@ def post_json(url: str, payload: dict, timeout: float = 10.0) -> bool:
     except Exception as exc:  # noqa: BLE001 - reported, never raised
         log.warning("webhook post to %s failed: %s", url.split("?")[0], exc)
         return False
+
+
+# The published articles dataset as an Airflow asset: news_etl emits one event per published
+# landing date, news_etl_daily_counts is scheduled on it. The DAG files declare it with
+# ``airflow.sdk.Asset(**ARTICLES_ASSET)`` values (they import nothing but the Task SDK at parse
+# time); tests/test_dag.py holds both to this definition.
+ARTICLES_ASSET = {"name": "news_etl_articles", "uri": "file:///news-etl/articles", "group": "news-etl"}
+WEBHOOK_CONN_ID = "news_etl_webhook"
+
+
+def asset_extra(date: str, report) -> dict:
+    """The extra of a publish's asset event: which date, where, how many rows, which run."""
+    return {"date": date, "output": report.output, "articles": report.articles_written, "run_id": report.run_id}
+
+
+def connection(get_connection: Callable[[str], Any], conn_id: str) -> Any | None:
+    """The connection ``conn_id`` (``get_connection``: Airflow's ``BaseHook.get_connection``), or
+    None when it is not configured."""
+    try:
+        return get_connection(conn_id)
+    except Exception:  # not configured
+        return None
+
+
+def webhook_url(conn) -> str:
+    """The URL to post to, from a connection-like object (``host``, ``conn_type``, ``port``,
+    ``schema``, ``get_uri``): the host itself when it is a URL (``AIRFLOW_CONN_X=https://...``)."""
+    if (conn.host or "").startswith("http"):
+        return conn.host
+    if conn.conn_type in ("http", "https") and conn.host:
+        return f"{conn.conn_type}://{conn.host}{':' + str(conn.port) if conn.port else ''}/{(conn.schema or '').lstrip('/')}"
+    return conn.get_uri()
+
+
+def notify_failure(context: Mapping[str, Any], get_connection: Callable[[str], Any]) -> dict:
+    """A task's failure (Airflow's callback context): one clear log line, and a JSON post to the
+    ``news_etl_webhook`` connection when it exists. Returns the summary."""
+    ti = context.get("ti") or context.get("task_instance")
+    date = context.get("logical_date") or context.get("data_interval_start")
+    summary = failure_summary(
+        dag_id=getattr(ti, "dag_id", "news_etl"), task_id=getattr(ti, "task_id", "?"),
+        date=date.date().isoformat() if date else None, run_id=context.get("run_id"),
+        error=str(context.get("exception") or ""), log_url=getattr(ti, "log_url", None),
+    )
+    logging.getLogger("news_etl.dag").error(summary["text"])
+    conn = connection(get_connection, WEBHOOK_CONN_ID)
+    if conn is not None:  # without a webhook the log line is the notification
+        post_json(webhook_url(conn), summary)
+    return summary

@@ -20,9 +20,19 @@ import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # as pipeline.validate does, before GX reads it
 
+import logging  # noqa: E402
+
 from . import run, validate  # noqa: E402,F401  (and through run: every stage)
 
-validate._quiet_gx()
+
+def _quiet_gx() -> None:
+    """GX's loggers at WARNING, as pipeline.validate sets them when it loads GX itself."""
+    for name in ["great_expectations", *logging.root.manager.loggerDict]:
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+_quiet_gx()
 import great_expectations  # noqa: E402,F401
 import great_expectations.expectations  # noqa: E402,F401
 import htmldate  # noqa: E402,F401
@@ -30,6 +40,6 @@ import trafilatura  # noqa: E402,F401
 
 from .metadata import detect_language  # noqa: E402
 
-validate._quiet_gx()
+_quiet_gx()
 # The language model (py3langid) loads on first use: use it once, on text no fast path takes.
 detect_language("Questo testo è scritto in italiano, per caricare il modello una volta sola.")

@@ -12,7 +12,7 @@ stored inside the Parquet files: they live in the hive paths, where every reader
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -176,5 +176,29 @@ def to_batch(records: list, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(columns, schema=schema)
 
 
-def field_names(cls) -> list[str]:
-    return [f.name for f in fields(cls)]
+# The datasets of a run's staging (never published): what finalize reads from each shard.
+
+# One row per staged article, in input order: what finalize de-duplicates and accounts from.
+# Written in row groups whose landing_key statistics let a reader take one date's rows.
+INDEX_SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64()),
+        pa.field("article_id", pa.string()),
+        pa.field("source_uri", pa.string()),
+        pa.field("landing_key", pa.string()),
+        pa.field("content_sha256", pa.string()),
+        pa.field("minhash", pa.binary(256)),
+        pa.field("raw_sha256", pa.string()),
+    ]
+)
+
+# One row per input file of a shard, in path order: the plan's file list of that shard.
+PLAN_SCHEMA = pa.schema(
+    [
+        pa.field("uri", pa.string()),
+        pa.field("path", pa.string()),
+        pa.field("rel", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("landing_date", pa.date32()),
+    ]
+)

@@ -4,30 +4,16 @@ In:  an output location (``/data/news`` or ``s3://bucket/news``) and fsspec stor
      (credentials, endpoint) from ``RunConfig.storage_options``, an Airflow connection or the
      standard environment (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...).
 Out: an ``ObjectStore`` for remote outputs (``None`` for local ones), a local work folder, and
-     the manifest-based publish of object storage (``publish_remote``).
+     the helpers the DAGs and the CLI need (credentials from a connection, DuckDB's S3 secret).
 
-A local output is its own work folder and publishes by snapshot swap (``write.publish``).
+A local output is its own work folder and publishes by snapshot swap (``snapshot.LocalOutput``).
 
-An object store has no atomic rename, so publishing is manifest-based. Shards stage their files in
-a local work folder and upload them to ``OUT/_staging/<run_id>/`` (a prefix readers never glob);
-the publish step fetches the staged shards and, for each landing date:
-
-1. uploads the date's files under names no earlier publish used
-   (``<date>.<version>.part-NNNNN.parquet``);
-2. replaces ``OUT/_manifests/<date>.json``, one object PUT, atomic on S3, GCS and Azure: this is
-   the commit. The manifest lists every file of the date with its rows, bytes and sha256;
-3. deletes the date's files that the new manifest does not list (the previous version, and
-   files of any publish that died between 1 and 2).
-
-A reader that goes through the manifests (``published_files``; ``news-etl files``) always sees
-one whole version of each date. A reader that globs ``OUT/articles/**/*.parquet`` sees the same
-once a publish has finished; during the seconds between steps 1 and 3 it may see a date twice.
+An object store publishes by manifest commit (``remote.StoreOutput``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -37,13 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import PublishError
-from .write import _file_key as file_key, _sha256_file, manifest_document
 
 log = logging.getLogger("news_etl.storage")
-
-MANIFESTS = "_manifests"
-STAGING = "_staging"
-DATA_DATASETS = ("articles", "quarantine", "raw")
 
 
 def is_remote(url: str) -> bool:
@@ -159,6 +140,21 @@ def options_from_connection(conn) -> dict:
     return options
 
 
+# The Airflow connection that carries the credentials of s3:// (or other fsspec) sources and
+# outputs. Optional: without it the backend's standard credentials apply.
+STORAGE_CONN_ID = "news_etl_storage"
+
+
+def connection_options(get_connection) -> dict:
+    """fsspec options from the ``news_etl_storage`` connection ({} when it does not exist);
+    ``get_connection``: Airflow's ``BaseHook.get_connection``."""
+    try:
+        conn = get_connection(STORAGE_CONN_ID)
+    except Exception:  # not configured: the backend's standard credentials
+        return {}
+    return options_from_connection(conn)
+
+
 def work_dir(output: str, base: str | None) -> Path:
     """The local folder a run works in: the output itself, or for an object store a folder named
     after it under ``base`` (RunConfig.work_dir; default: the system's temporary folder)."""
@@ -168,93 +164,21 @@ def work_dir(output: str, base: str | None) -> Path:
     return Path(base or tempfile.gettempdir()).expanduser().resolve() / "news-etl-work" / name
 
 
-def _versioned(rel: str, version: str) -> str:
-    folder, name = rel.rsplit("/", 1)
-    key, rest = name.split(".", 1)
-    return f"{folder}/{key}.{version}.{rest}"
-
-
-def publish_remote(
-    store: ObjectStore,
-    files: dict[str, list[tuple[Path, str]]],
-    manifests: dict[str, dict],
-    version: str,
-    *,
-    _crash_after_upload: bool = False,
-) -> str:
-    """Publish each key's staged files ({key: [(local path, relative destination)]}) to the
-    object store; the manifest PUT is each key's commit. Returns the version string."""
-    version = re.sub(r"[^A-Za-z0-9-]+", "-", version)
-    for key, entries in files.items():
-        listing = {}
-        for src, rel in entries:
-            dst = _versioned(rel, version)
-            store.put_file(src, dst)
-            listing[dst] = {"sha256": _sha256_file(src), "bytes": Path(src).stat().st_size}
-        if _crash_after_upload:  # tests: a publish that dies before its commit
-            raise KeyboardInterrupt("simulated crash before the manifest is written")
-        manifest = manifest_document(manifests.get(key, {}), listing, _unversioned)
-        manifest["version"] = version
-        store.write_text(f"{MANIFESTS}/{key}.json", json.dumps(manifest, indent=2, sort_keys=True, default=str))
-        store.write_text(f"{MANIFESTS}/{key}.SUCCESS", manifest.get("run_id", "") + "\n")
-        # The commit is done; what the manifest does not list is garbage now.
-        stale = [rel for rel in _files_of_key(store, key) if rel not in listing]
-        if stale:
-            store.rm(stale)
-            log.info("publish %s: replaced %d files of the previous version", key, len(stale))
-    store.fs.invalidate_cache()
-    return version
-
-
-def _unversioned(rel: str) -> str:
-    folder, name = rel.rsplit("/", 1)
-    parts = name.split(".")
-    if len(parts) >= 4 and parts[1].startswith("v"):
-        del parts[1]
-    return f"{folder}/{'.'.join(parts)}"
-
-
-def _files_of_key(store: ObjectStore, key: str) -> list[str]:
-    store.fs.invalidate_cache()
-    out = []
-    for dataset in DATA_DATASETS:
-        out.extend(rel for rel in store.find(dataset) if file_key(rel) == key)
-    return out
-
-
 def read_manifests(output: str, storage_options: Mapping[str, Any] | None = None) -> dict[str, dict]:
     """Every published key's manifest, local output or object store."""
-    store = open_store(output, storage_options)
-    out: dict[str, dict] = {}
-    if store is None:
-        folder = local_path(output) / MANIFESTS
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.json")):
-                out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-        return out
-    store.fs.invalidate_cache()
-    for rel in store.find(MANIFESTS):
-        if rel.endswith(".json"):
-            text = store.read_text(rel)
-            if text:
-                out[rel.rsplit("/", 1)[-1][:-5]] = json.loads(text)
-    return out
+    from .output import open_output
+
+    return open_output(output, storage_options).read_manifests()
 
 
 def published_files(output: str, dataset: str = "articles", storage_options: Mapping[str, Any] | None = None,
                     keys: Iterable[str] | None = None) -> list[str]:
     """The files of ``dataset`` that the manifests list (one whole version of every date): the
     reading that is atomic on object storage. Full URLs for object stores, paths for folders."""
-    wanted = set(keys) if keys is not None else None
-    store = open_store(output, storage_options)
-    out = []
-    for key, manifest in sorted(read_manifests(output, storage_options).items()):
-        if wanted is not None and key not in wanted:
-            continue
-        for rel in sorted(manifest.get("files", {})):
-            if rel.startswith(dataset + "/"):
-                out.append(store.uri(rel) if store else str(local_path(output) / rel))
-    return out
+    from .output import open_output
+
+    out = open_output(output, storage_options)
+    return [out.uri(rel) for rel in out.published(dataset, keys)]
 
 
 def duckdb_s3_secret(storage_options: Mapping[str, Any] | None = None) -> str:

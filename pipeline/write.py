@@ -1,36 +1,22 @@
-"""Write: stage Parquet, then publish whole landing dates atomically.
+"""Write: stream a shard's tables into staged Parquet files, grouped by landing date.
 
 In:  Arrow tables of articles and quarantine rows (``records.ARTICLE_SCHEMA`` /
-     ``QUARANTINE_SCHEMA``), the batch key of each row (its landing date, or ``undated``), an
-     output folder, a ``WriteConfig``.
-Out: the datasets readers use, hive-partitioned, zstd Parquet::
+     ``QUARANTINE_SCHEMA``), input bytes (``RAW_SCHEMA``, with keep_raw), the batch key of each row
+     (its landing date, or ``undated``), a shard folder, a ``WriteConfig``.
+Out: hive-partitioned, zstd Parquet under the shard folder, in the published layout::
 
-    OUT/articles/year=YYYY/month=MM/<key>.part-NNNNN.parquet   (by publication date; one file per shard)
-    OUT/quarantine/landing=<key>/<key>.part-NNNNN.parquet
-    OUT/raw/landing=<key>/<key>.part-NNNNN.parquet                (input bytes, with keep_raw)
-    OUT/_manifests/<key>.json, <key>.SUCCESS                     (rows, files, checksums of one key)
+    articles/year=YYYY/month=MM/<key>.part-NNNNN.parquet   (by publication date; one file per shard)
+    quarantine/landing=<key>/<key>.part-NNNNN.parquet
+    raw/landing=<key>/<key>.part-NNNNN.parquet              (input bytes, with keep_raw)
 
-How publishing stays atomic on a local filesystem: every published state is an immutable
-snapshot folder ``OUT/.snapshots/NNNNNNNN/``; ``OUT/current`` is a symbolic link to the live one
-and ``OUT/articles``, ``OUT/quarantine`` and ``OUT/_manifests`` link through it. A publish builds
-the next snapshot from hard links to the files of the live one (all keys but those being
-replaced) plus the newly staged files, then swaps ``current`` with one ``rename`` — atomic on
-POSIX. A reader sees the old snapshot or the new one, never a mix and never a partial file. A
-publish killed half way leaves an orphan snapshot folder, which the next publish removes. A lock
-file serialises publishers (parallel backfill runs).
-
-Rerunning a key replaces exactly that key's files; other keys are carried over untouched.
+and, per key, the files written and their rows (``Stager.keys``). Publishing those files, whole
+landing dates at a time and atomically, is the job of an ``output.Output``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
-import json
-import os
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,11 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .config import WriteConfig
-from .errors import PublishError
-from .records import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, RAW_SCHEMA, SCHEMA_VERSION
+from .output import file_key
+from .records import ARTICLE_SCHEMA, QUARANTINE_SCHEMA, RAW_SCHEMA
 
 UNDATED = "undated"
-DATASETS = ("articles", "quarantine", "raw", "_manifests")
 
 
 def key_of(landing: dt.date | None) -> str:
@@ -111,7 +96,7 @@ class Stager:
         for rel, idx in groups.items():
             part = table.take(pa.array(idx, pa.int32())) if len(idx) != table.num_rows else table
             self._writer(rel, ARTICLE_SCHEMA).write_table(part, row_group_size=self.config.row_group_rows)
-            staged = self._key(_file_key(rel))
+            staged = self._key(file_key(rel))
             staged.article_files[rel] = staged.article_files.get(rel, 0) + len(idx)
 
     def add_quarantine(self, table: pa.Table | pa.RecordBatch, keys: list[str]) -> None:
@@ -144,150 +129,3 @@ class Stager:
         for w in self._writers.values():
             w.close()
         self._writers.clear()
-
-
-# ---------------------------------------------------------------------------------------------
-# Publishing
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-@contextmanager
-def publish_lock(output: Path):
-    output.mkdir(parents=True, exist_ok=True)
-    with open(output / ".publish.lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def current_snapshot(output: Path) -> Path | None:
-    link = output / "current"
-    if not link.is_symlink():
-        return None
-    target = output / os.readlink(link)
-    return target if target.is_dir() else None
-
-
-def _file_key(rel: str) -> str:
-    """The landing-date key a published file belongs to: ``2016-12-07.part-00003.parquet``,
-    ``2016-12-07.json`` and ``2016-12-07.SUCCESS`` all belong to ``2016-12-07``."""
-    return rel.rsplit("/", 1)[-1].split(".", 1)[0]
-
-
-def _ensure_links(output: Path) -> None:
-    for name in DATASETS:
-        link = output / name
-        if link.is_symlink():
-            continue
-        if link.exists():
-            raise PublishError(
-                f"{link.name} exists and is not news-etl's link into the current snapshot",
-                source=str(link),
-                hint="point --output at an empty folder or at one news-etl wrote",
-            )
-        tmp = output / f".{name}.link-{os.getpid()}"
-        if tmp.is_symlink():
-            tmp.unlink()
-        os.symlink(f"current/{name}", tmp)
-        os.replace(tmp, link)
-
-
-def manifest_document(manifest: dict, listing: dict[str, dict], staged_name=lambda rel: rel) -> dict:
-    """A key's manifest as published: the run's fields, plus every file of ``listing`` (published
-    path -> sha256, bytes) with its rows (``rows_by_file`` is keyed by staged path;
-    ``staged_name`` maps a published path back to it) and the schema version."""
-    manifest = dict(manifest)
-    rows = manifest.pop("rows_by_file", {})
-    for rel, info in listing.items():
-        info["rows"] = rows.get(staged_name(rel))
-    manifest["files"] = dict(sorted(listing.items()))
-    manifest["schema_version"] = SCHEMA_VERSION
-    return manifest
-
-
-def publish(
-    output: Path,
-    files: dict[str, list[tuple[Path, str]]],
-    manifests: dict[str, dict],
-    config: WriteConfig,
-    *,
-    _crash_after_links: bool = False,
-) -> str:
-    """Publish the staged files of each key in ``files`` ({key: [(staged path, relative
-    destination)]}) in one snapshot swap; returns the snapshot name.
-
-    Staged files are hard-linked, not moved, so a publish that dies can be retried from staging.
-    Each key gets its manifest (with every file's rows, size and sha256) and a ``.SUCCESS`` marker.
-    """
-    output = Path(output)
-    snapshots = output / ".snapshots"
-    snapshots.mkdir(parents=True, exist_ok=True)
-    replace = set(files)
-    with publish_lock(output):
-        live = current_snapshot(output)
-        # Orphans of a publish killed before its swap: any snapshot that is not live and newer.
-        numbers = sorted(int(p.name) for p in snapshots.iterdir() if p.name.isdigit())
-        live_no = int(live.name) if live else 0
-        for n in numbers:
-            if n > live_no:
-                shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
-        new_no = live_no + 1
-        new = snapshots / f"{new_no:08d}"
-        for name in DATASETS:
-            (new / name).mkdir(parents=True, exist_ok=True)
-
-        def link(src: Path, dst: Path) -> None:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(src, dst)
-            except OSError:  # a filesystem without hard links: copy
-                shutil.copy2(src, dst)
-
-        if live:
-            for dirpath, _dirs, names in os.walk(live):
-                for fname in names:
-                    src = Path(dirpath, fname)
-                    rel = src.relative_to(live).as_posix()
-                    if _file_key(rel) not in replace:
-                        link(src, new / rel)
-        for key, entries in files.items():
-            listing = {}
-            for src, rel in entries:
-                link(src, new / rel)
-                listing[rel] = {"sha256": _sha256_file(new / rel), "bytes": (new / rel).stat().st_size}
-            manifest = manifest_document(manifests.get(key, {}), listing)
-            with open(new / "_manifests" / f"{key}.json", "w", encoding="utf-8") as fh:
-                json.dump(manifest, fh, indent=2, sort_keys=True, default=str)
-            (new / "_manifests" / f"{key}.SUCCESS").write_text(manifest.get("run_id", "") + "\n")
-        if _crash_after_links:  # tests: a publish killed before its swap
-            raise KeyboardInterrupt("simulated crash before the snapshot swap")
-
-        tmp = output / f".current.swap-{os.getpid()}"
-        if tmp.is_symlink():
-            tmp.unlink()
-        os.symlink(os.path.relpath(new, output), tmp)
-        os.replace(tmp, output / "current")  # the atomic step
-        _ensure_links(output)
-
-        keep = sorted((int(p.name) for p in snapshots.iterdir() if p.name.isdigit()), reverse=True)
-        for n in keep[config.keep_snapshots + 1:]:
-            if n < new_no:
-                shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
-    return new.name
-
-
-def read_manifest(output: Path, key: str) -> dict | None:
-    path = Path(output) / "_manifests" / f"{key}.json"
-    if not path.exists():
-        return None
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

@@ -27,6 +27,17 @@ def test_dag_files_import_only_the_task_sdk_at_top_level():
                 pytest.fail(f"{path.name}: import the library inside tasks, not at parse time")
 
 
+def test_both_dags_declare_the_library_s_articles_asset():
+    """The DAG files may import only the Task SDK at parse time, so each declares the asset with
+    literal values: they must be the library's definition, or the downstream DAG never runs."""
+    from pipeline.notify import ARTICLES_ASSET
+
+    for name in ("news_etl.py", "news_etl_daily_counts.py"):
+        tree = ast.parse((DAGS / name).read_text())
+        (call,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "ARTICLES"]
+        assert {k.arg: ast.literal_eval(k.value) for k in call.keywords} == ARTICLES_ASSET, name
+
+
 def test_dagbag_has_no_import_errors(tmp_path, monkeypatch):
     for k, v in airflow_env(tmp_path).items():
         if k.startswith("AIRFLOW"):

@@ -11,7 +11,7 @@ import subprocess
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import storage
+from pipeline import remote, storage
 from pipeline.check import check
 from pipeline.cli import main as cli
 from pipeline.config import RunConfig
@@ -111,8 +111,8 @@ def test_s3_rerun_replaces_the_date_atomically_and_a_crashed_publish_changes_not
 
     # A publish that dies after uploading its files, before its manifest: readers of the
     # manifests see the first version, whole.
-    real = storage.publish_remote
-    monkeypatch.setattr("pipeline.run.publish_remote",
+    real = remote.StoreOutput.publish
+    monkeypatch.setattr(remote.StoreOutput, "publish",
                         lambda *a, **k: real(*a, **k, _crash_after_upload=True))
     with pytest.raises(KeyboardInterrupt):
         run(cfg)
@@ -124,7 +124,7 @@ def test_s3_rerun_replaces_the_date_atomically_and_a_crashed_publish_changes_not
     assert orphans and all(p.startswith("not in manifest") for p in orphans), orphans
 
     # The rerun commits the new version and removes the old one and the orphans.
-    monkeypatch.setattr("pipeline.run.publish_remote", real)
+    monkeypatch.setattr(remote.StoreOutput, "publish", real)
     second = run(cfg)
     assert second.articles_written == first.articles_written + 1
     after = storage.published_files(out)
@@ -244,9 +244,9 @@ def test_plan_shards_and_publish_each_on_its_own_machine(aws_env, samples, tmp_p
                          work_dir=str(tmp_path / machine))
 
     planned = plan(on("planner"), shards=2)
-    assert [s["files"] for s in planned["shards"]] and all(s["files"] for s in planned["shards"])
+    assert [s.files for s in planned.shards] and all(s.files for s in planned.shards)
     summaries = [process_shard(on(f"worker-{i}"), "r-apart", i) for i in range(2)]
-    assert sum(s["files"] for s in summaries) == sum(s["files"] for s in planned["shards"])
+    assert sum(s.files for s in summaries) == sum(s.files for s in planned.shards)
     report = finalize(on("publisher"), "r-apart")
     local = run(RunConfig(source=str(samples), output=str(tmp_path / "local"), date=DATE, workers=1))
     assert report.status == "succeeded" and report.balanced()

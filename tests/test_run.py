@@ -15,7 +15,8 @@ import pytest
 from pipeline.config import RunConfig
 from pipeline.errors import BatchValidationError
 from pipeline.run import run
-from pipeline.write import current_snapshot
+from pipeline.output import open_output
+from pipeline.snapshot import current_snapshot
 
 BAD = {
     "2016-12-05/empty.txt": "empty file",
@@ -52,24 +53,25 @@ def test_every_input_is_accounted_for(sample_run, samples):
     assert len({r["source_uri"] for r in ledger}) == report.documents_seen
     listed = [p for p in samples.rglob("*") if p.is_file()]
     assert report.files_seen + len(report.files_skipped) == len(listed)
-    saved = json.loads((out / "_runs" / f"{report.run_id}.json").read_text())
+    text = (out / "_runs" / f"{report.run_id}.json").read_text()
+    saved = json.loads(text)
     assert saved["documents_seen"] == report.documents_seen and saved["status"] == "succeeded"
+    assert type(report).from_json(text).to_json() == text == report.to_json()
 
 
 def test_manifest_inputs_name_each_date_s_articles(sample_run):
     """inputs / inputs_sha256: the (source_uri, raw_sha256) of every article a date staged, sorted."""
     import hashlib
 
-    from pipeline.write import read_manifest
-
     out, report = sample_run
+    manifests = open_output(str(out)).read_manifests()
     published = rows(out)
     for key in ("2016-12-05", "2016-12-06"):  # dates without a duplicate: staged = published
         mine = sorted((r["source_uri"], r["raw_sha256"]) for r in published if str(r["landing_date"]) == key)
-        manifest = read_manifest(out, key)
+        manifest = manifests[key]
         assert manifest["inputs"] == len(mine) > 0
         assert manifest["inputs_sha256"] == hashlib.sha256("".join(f"{u}\t{s}\n" for u, s in mine).encode()).hexdigest()
-    assert read_manifest(out, "2016-12-07")["inputs"] == report.batches["2016-12-07"]["articles"] + 1  # and the duplicate
+    assert manifests["2016-12-07"]["inputs"] == report.batches["2016-12-07"]["articles"] + 1  # and the duplicate
 
 
 def test_bad_files_land_in_quarantine_with_reasons(sample_run):
@@ -167,7 +169,7 @@ def test_run_killed_mid_publish_leaves_no_partial_data_and_the_next_run_complete
     # A real process dies (SIGKILL) at the moment it would swap the snapshot in.
     script = textwrap.dedent(f"""
         import os, signal
-        import pipeline.write as w
+        import pipeline.snapshot as w
         real = os.replace
         def dying(src, dst, *a, **k):
             if str(dst).endswith("current"):
@@ -206,20 +208,24 @@ def test_keep_raw_publishes_every_input_byte_for_byte(samples, tmp_path):
 def test_the_plan_lists_each_shard_s_files_in_parquet_and_the_shards_together_make_the_run(samples, tmp_path):
     """plan.json stays small (counts); each shard's files are a Parquet list, contiguous and in
     path order, read a batch at a time by process_shard; three shards publish what one run does."""
-    from pipeline.run import PLAN_SCHEMA, finalize, plan, process_shard
+    from pipeline.records import PLAN_SCHEMA
+    from pipeline.run import finalize, plan, process_shard
 
     config = RunConfig(source=str(samples), output=str(tmp_path / "out"), run_id="r-three-shards", workers=1)
     planned = plan(config, shards=3)
     staging = tmp_path / "out" / ".staging" / "r-three-shards"
     on_disk = json.loads((staging / "plan.json").read_text())
-    assert on_disk["shards"] == planned["shards"] and len(planned["shards"]) == 3
-    lists = [pq.read_table(staging / s["list"]) for s in planned["shards"]]
+    assert on_disk == json.loads(planned.to_json()) and len(planned.shards) == 3
+    assert type(planned).from_json(planned.to_json()) == planned
+    lists = [pq.read_table(staging / s.list) for s in planned.shards]
     assert all(t.schema.equals(PLAN_SCHEMA) for t in lists)
-    assert [t.num_rows for t in lists] == [s["files"] for s in planned["shards"]]
+    assert [t.num_rows for t in lists] == [s.files for s in planned.shards]
     rels = [r for t in lists for r in t.column("rel").to_pylist()]
     assert rels == sorted(rels) and len(rels) == len(set(rels))
     summaries = [process_shard(config, "r-three-shards", i) for i in range(3)]
-    assert [s["files"] for s in summaries] == [s["files"] for s in planned["shards"]]
+    assert [s.files for s in summaries] == [s.files for s in planned.shards]
+    on_disk = (staging / "shard-00001" / "summary.json").read_text()
+    assert type(summaries[1]).from_json(on_disk) == summaries[1]
     report = finalize(config, "r-three-shards")
     single = run(RunConfig(source=str(samples), output=str(tmp_path / "single"), workers=1))
     assert (report.documents_seen, report.articles_written, report.quarantined, report.duplicates) == \

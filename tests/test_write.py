@@ -13,7 +13,12 @@ import pytest
 from factories import article
 from pipeline.config import WriteConfig
 from pipeline.records import ARTICLE_SCHEMA, SCHEMA_VERSION, to_batch
-from pipeline.write import Stager, current_snapshot, publish, read_manifest
+from pipeline.snapshot import LocalOutput, current_snapshot
+from pipeline.write import Stager
+
+
+def publish(out, files, manifests, config, **crash):
+    return LocalOutput(out, config).publish(files, manifests, "run", **crash)
 
 
 def stage(out, run_id, key, n, month=12, text_suffix=""):
@@ -35,7 +40,7 @@ def test_publish_creates_hive_layout_and_manifest(tmp_path):
     assert (tmp_path / "articles" / "year=2016" / "month=12" / "2016-12-07.part-00000.parquet").is_file()
     assert (tmp_path / "_manifests" / "2016-12-07.SUCCESS").is_file()
     assert read(tmp_path).num_rows == 3
-    manifest = read_manifest(tmp_path, "2016-12-07")
+    manifest = LocalOutput(tmp_path).read_manifests()["2016-12-07"]
     assert manifest["run_id"] == "r1" and manifest["schema_version"] == SCHEMA_VERSION
     (rel, info), = manifest["files"].items()
     assert rel == "articles/year=2016/month=12/2016-12-07.part-00000.parquet" and len(info["sha256"]) == 64

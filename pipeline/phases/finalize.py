@@ -1,0 +1,116 @@
+"""Finalize: merge a plan's shards into a published run, the last phase of a run.
+
+In:  a ``RunConfig`` and a run id whose shards have all been processed (wherever they ran).
+Out: the ``RunReport`` (saved with the ledger whatever happens). In order: merge the shards'
+     summaries; de-duplicate across shards and filter the staged files (``duplicates``); validate
+     each landing date as a batch (``batches``); publish the dates that pass in one atomic step
+     (``publish``); remove the run's staging. Raises ``BatchValidationError`` if a date failed
+     (the others are published).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import time
+
+from ..config import RunConfig
+from ..errors import BatchValidationError, StageError
+from ..output import Output, output_for
+from ..records import LedgerEntry
+from .batches import validate_batches
+from .duplicates import drop_duplicates, final_files
+from .plan import Plan, load_plan
+from .publish import publish_dates
+from .report import Ledger, RunReport, add_counts, write_report
+from .shard import ShardSummary
+
+
+def load_summaries(out: Output, planned: Plan) -> list[ShardSummary]:
+    summaries = []
+    for index in range(len(planned.shards)):
+        path = out.staging(planned.run_id) / f"shard-{index:05d}" / "summary.json"
+        if not path.exists():
+            raise StageError("run", f"shard {index} of run {planned.run_id} has not been processed", source=str(path),
+                             hint="rerun its process_shard task, then finalize again")
+        summaries.append(ShardSummary.from_json(path.read_text(encoding="utf-8")))
+    return summaries
+
+
+def merge_summaries(report: RunReport, planned: Plan, summaries: list[ShardSummary], stage: collections.Counter,
+                    ledger: Ledger) -> None:
+    report.files_skipped = list(planned.skipped)
+    report.files_seen = sum(s.files for s in summaries)
+    for s in summaries:
+        report.documents_seen += s.documents
+        report.quarantined += s.quarantined
+        report.bytes_read += s.bytes_read
+        report.files_skipped.extend(s.skipped)
+        report.workers = max(report.workers, s.workers)
+        for name in ("quarantine_reasons", "quarantine_by_stage", "encodings", "formats"):
+            add_counts(getattr(report, name), getattr(s, name))
+        for k, v in s.stage_seconds.items():
+            stage[k] += v
+        ledger.add([LedgerEntry(uri, "quarantined", aid, None, reason) for uri, aid, reason in s.quarantine_ledger])
+
+
+def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, stage: collections.Counter,
+           ledger: Ledger) -> RunReport:
+    summaries = load_summaries(out, planned)
+    merge_summaries(report, planned, summaries, stage, ledger)
+    if report.documents_seen == 0:
+        report.status = "empty"
+        out.drop_staging(planned.run_id)
+        return report
+    staging = out.staging(planned.run_id)
+    index_paths = [staging / f"shard-{i:05d}" / "index.parquet" for i in range(len(planned.shards))]
+    t0 = time.perf_counter()
+    dropped = drop_duplicates(config, out, planned.keys, index_paths, report, ledger)
+    stage["dedup"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    staged = final_files(config, staging, summaries, dropped)
+    stage["write"] += time.perf_counter() - t0
+    passed, failed = validate_batches(config, out, planned.run_id, staged, dropped, report, stage)
+    t0 = time.perf_counter()
+    publish_dates(out, planned, passed, failed, staged, index_paths, report)
+    stage["publish"] += time.perf_counter() - t0
+    out.drop_staging(planned.run_id)
+    if failed:
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failed.items()))
+        raise BatchValidationError([details], source=planned.source,
+                                   report_path=f"{planned.output.rstrip('/')}/_runs/{planned.run_id}.json")
+    report.status = "succeeded"
+    return report
+
+
+def finalize(config: RunConfig, run_id: str, started: float | None = None) -> RunReport:
+    """Merge the shards of ``run_id``: de-duplicate (input order), validate each landing date as a
+    batch, publish the dates that pass in one atomic step, write the run report and ledger.
+
+    ``started``: the ``time.perf_counter()`` at which the run started, when one process ran it all."""
+    started_given = started is not None
+    started = started if started is not None else time.perf_counter()
+    out = output_for(config)
+    out.fetch_all(run_id)  # every shard's staged files, wherever they ran
+    planned = load_plan(out, run_id)
+    report = RunReport(run_id=run_id, status="failed", source=planned.source, output=planned.output,
+                       date=planned.date, started_at=planned.planned_at, shards=len(planned.shards))
+    stage: collections.Counter = collections.Counter()
+    ledger = Ledger(out.work / "_runs" / f"{run_id}.ledger.parquet")
+    try:
+        return _merge(config, out, planned, report, stage, ledger)
+    except StageError as exc:
+        report.error = str(exc)
+        raise
+    except Exception as exc:
+        report.error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        now = dt.datetime.now(dt.timezone.utc)
+        report.finished_at = now.isoformat(timespec="seconds")
+        # Called by run(): time since run() started. Called on its own (the DAG's publish task): time
+        # since the plan was made, so that the report covers every shard, wherever it ran.
+        report.seconds = round(time.perf_counter() - started, 3) if started_given \
+            else round((now - dt.datetime.fromisoformat(planned.planned_at)).total_seconds(), 3)
+        report.stage_seconds = {k: round(v, 3) for k, v in stage.items()}
+        write_report(out, report, ledger)

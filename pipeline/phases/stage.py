@@ -1,0 +1,139 @@
+"""Stage: row-validate a shard's articles in chunks, stage them and index them.
+
+In:  the ``TaskResult`` of each task of a shard, in task order; the shard's folder and summary.
+Out: the shard's staged Parquet (``write.Stager``): articles that pass the row suite, quarantine
+     rows (the tasks' and the row suite's, with the failed expectations); its index
+     (``records.INDEX_SCHEMA``, in input order); the ``ShardSummary`` counts.
+
+Chunks of about ``validate.chunk_rows`` articles: GX costs about 45 ms a call on top of its
+per-row cost, and a chunk's memory stays bounded whatever the shard's size.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..config import RunConfig
+from ..records import ARTICLE_SCHEMA, INDEX_SCHEMA, QUARANTINE_SCHEMA, Quarantined, to_batch
+from ..validate import Validator
+from ..write import Stager, key_of
+from .memory import release_memory
+from .report import reason_key, tally
+from .tasks import TaskResult
+
+if TYPE_CHECKING:
+    from .shard import ShardSummary
+
+
+class ShardStager:
+    """Row-validates, stages and indexes a shard's results as they arrive, in chunks."""
+
+    def __init__(self, root: Path, index: int, config: RunConfig, summary: ShardSummary):
+        self.config = config
+        self.summary = summary
+        self.stager = Stager(root, index, config.write)
+        self.validator = Validator(config.validate) if config.validate.enabled else None
+        self.gx_loading = self.validator.load_in_background(ARTICLE_SCHEMA) \
+            if self.validator and summary.workers > 1 else None
+        self.stage: collections.Counter = collections.Counter()
+        # Written as it grows, in row groups whose landing_key statistics let finalize read one date.
+        self.index = pq.ParquetWriter(root / "index.parquet", INDEX_SCHEMA, compression="zstd")
+        self.buffer: list[pa.RecordBatch] = []
+        self.buffered = 0
+        self.seq = 0
+        self.keys: set[str] = set()
+
+    def quarantine(self, rows: list[Quarantined]) -> None:
+        if not rows:
+            return
+        s = self.summary
+        self.stager.add_quarantine(to_batch(rows, QUARANTINE_SCHEMA), [key_of(q.landing_date) for q in rows])
+        s.quarantined += len(rows)
+        for q in rows:
+            self.keys.add(key_of(q.landing_date))
+            reason = reason_key(q)
+            s.quarantine_reasons[reason] = s.quarantine_reasons.get(reason, 0) + 1
+            s.quarantine_by_stage[q.stage] = s.quarantine_by_stage.get(q.stage, 0) + 1
+            s.quarantine_ledger.append([q.source_uri, q.article_id, q.reason])
+
+    def add(self, result: TaskResult) -> None:
+        s = self.summary
+        self.stage["process (workers, summed)"] += result.seconds
+        s.documents += result.documents
+        s.bytes_read += result.bytes_read
+        s.skipped.extend({"source_uri": k.source_uri, "reason": k.reason} for k in result.skipped)
+        self.quarantine(result.quarantined)
+        if result.raw:
+            t0 = time.perf_counter()
+            self.stager.add_raw(result.raw)
+            self.stage["write raw"] += time.perf_counter() - t0
+        if result.articles.num_rows:
+            batch = result.articles
+            self.buffer.append(batch)
+            self.buffered += batch.num_rows
+            tally(s.encodings, batch.column("encoding").to_pylist())
+            tally(s.formats, batch.column("format").to_pylist())
+            if self.buffered >= self.config.validate.chunk_rows:
+                self.flush()
+
+    def _failed_rows(self, table: pa.Table) -> pa.Table:
+        """Quarantine the rows of ``table`` that break the row suite; the others."""
+        if self.gx_loading is not None and self.gx_loading.is_alive():  # import time is counted by the thread
+            self.gx_loading.join()
+        t0 = time.perf_counter()
+        failures = self.validator.rows(table) if self.validator else []
+        self.stage["validate rows"] += time.perf_counter() - t0
+        if not failures:
+            return table
+        bad = {f.index: f for f in failures}
+        rows = table.take(pa.array(list(bad), pa.int64())).to_pylist()
+        self.quarantine([
+            Quarantined(source_uri=r["source_uri"], source_path=r["source_path"], landing_date=r["landing_date"],
+                        stage="validate", reason=f.reason, expectation=", ".join(f.expectations),
+                        article_id=r["article_id"], encoding=r["encoding"], size_bytes=len(r["text"].encode()),
+                        raw_sha256=r["raw_sha256"], raw=None, text_excerpt=r["text"][:2000])
+            for f, r in zip(bad.values(), rows)
+        ])
+        return table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        table = pa.Table.from_batches(self.buffer, schema=ARTICLE_SCHEMA)
+        self.buffer, self.buffered = [], 0
+        table = self._failed_rows(table)
+        if table.num_rows == 0:
+            return
+        t0 = time.perf_counter()
+        keys = [key_of(d) for d in table.column("landing_date").to_pylist()]
+        self.keys.update(keys)
+        self.stager.add_articles(table, keys)
+        self.index.write_table(pa.Table.from_pydict({
+            "seq": list(range(self.seq, self.seq + table.num_rows)), "article_id": table.column("article_id"),
+            "source_uri": table.column("source_uri"), "landing_key": keys,
+            "content_sha256": table.column("content_sha256"), "minhash": table.column("minhash"),
+            "raw_sha256": table.column("raw_sha256")}, schema=INDEX_SCHEMA))
+        self.seq += table.num_rows
+        del table
+        release_memory()
+        self.stage["write"] += time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.flush()
+        if self.gx_loading is not None:
+            self.gx_loading.join()
+            self.stage["gx import (background)"] = self.validator.load_seconds
+        self.stager.close()
+        self.index.close()
+        s = self.summary
+        s.articles = self.seq
+        s.keys = sorted(self.keys)
+        s.article_files = {k: v.article_files for k, v in self.stager.keys.items()}
+        s.quarantine_files = {k: v.quarantine_files for k, v in self.stager.keys.items()}
+        s.raw_files = {k: v.raw_files for k, v in self.stager.keys.items()}
