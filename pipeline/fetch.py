@@ -12,9 +12,10 @@ The landing zone is a jail: only what lies below the source root is read.
   is listed as skipped, with the reason. The root itself may be given as a link; it is resolved
   once. FIFOs, sockets and devices are skipped without being opened (their type comes from the
   listing's ``lstat``), and a folder that cannot be listed is skipped with the reason.
-- A local file is opened with ``O_NOFOLLOW | O_NONBLOCK``, must be a regular file by ``fstat``,
-  and where ``/proc`` says where an open file lives, it must live below the root: a folder swapped
-  for a link between the listing and the read is refused, not read.
+- A local file is opened relative to its folder with ``O_NOFOLLOW | O_NONBLOCK`` and must be a
+  regular file by ``fstat``; its folder is opened a part at a time from the root, each part with
+  ``O_NOFOLLOW``: a file or folder swapped for a link between the listing and the read is
+  refused, not read, and a FIFO swapped in does not block.
 - On fsspec sources, a listed path must lie below the root (no ``..`` part), be of type ``file``
   and not a link.
 - Archive members that would escape the archive (absolute, ``..``) and links inside archives are
@@ -60,6 +61,8 @@ import re
 import stat
 import struct
 import tarfile
+import threading
+import weakref
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -156,7 +159,7 @@ class Refused(Exception):
 
 
 REASON_LINK = "symbolic link, not followed: only what lies below the source root is read"
-REASON_OUTSIDE = "resolves outside the source root (a symbolic link in its path), not read"
+REASON_OUTSIDE = "leaves the source root (a symbolic link in its path), not read"
 
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
@@ -184,8 +187,8 @@ class Source:
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None):
         self.url = url
         self._root_uri: str | None = None
-        self._jail: bytes | None = None  # the root as /proc shows open files (local, per process)
         self._root_shown: str | None = None
+        self._watch_folders()
         if "://" not in url or url.startswith("file://"):
             path = url[len("file://"):] if url.startswith("file://") else url
             self.fs = None
@@ -207,14 +210,19 @@ class Source:
             self.protocol = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
 
     # fsspec filesystems pickle as their constructor arguments, so a Source travels to workers;
-    # the jail prefix is found again in each process (another machine may mount it elsewhere).
+    # open folders do not travel.
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_jail"] = None
+        del state["_folders"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._watch_folders()
+
+    def _watch_folders(self) -> None:
+        self._folders = _Folders()
+        weakref.finalize(self, self._folders.close)
 
     @property
     def is_local(self) -> bool:
@@ -325,12 +333,19 @@ class Source:
 
     def open(self, path: str) -> BinaryIO:
         """A listed file (``full_path``), opened for reading. Raises ``Refused`` for what must not
-        be read (a link, a special file, a path that resolves outside the root), OSError else."""
+        be read (a link, a special file, a path that leaves the root), OSError else."""
         raw = name_bytes(path)
         if not self.is_local:
             return self.fs.open(raw.decode("utf-8", "surrogateescape"), "rb")
+        root = os.fsencode(self.root).rstrip(b"/") + b"/"
+        if not raw.startswith(root):
+            raise Refused(REASON_OUTSIDE)
+        folder, _, name = raw[len(root):].rpartition(b"/")
         try:
-            fd = os.open(raw, _OPEN_FLAGS)
+            if _DIR_FD_OK:
+                fd = os.open(name, _OPEN_FLAGS, dir_fd=self._folders.fd(root, folder))
+            else:  # no openat: O_NOFOLLOW guards the last part, the listing's lstat the others
+                fd = os.open(raw, _OPEN_FLAGS)
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # O_NOFOLLOW: the file became a link after the listing
                 raise Refused(REASON_LINK) from None
@@ -339,29 +354,65 @@ class Source:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
                 raise Refused(_special(mode))
-            jail = self._jail_prefix()
-            if jail:
-                where = os.readlink(b"/proc/self/fd/%d" % fd)
-                if not where.startswith(jail):
-                    raise Refused(REASON_OUTSIDE)
             return os.fdopen(fd, "rb")
         except BaseException:
             os.close(fd)
             raise
 
-    def _jail_prefix(self) -> bytes:
-        """The root as /proc/self/fd shows files opened below it; b"" where there is no /proc."""
-        if self._jail is None:
-            self._jail = b""
-            try:
-                fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+# Files are opened relative to their folder, and the folder is opened a part at a time from the
+# root, each part with O_NOFOLLOW | O_DIRECTORY: a folder swapped for a link (or a file swapped for
+# one) between the listing and the read is refused, not followed. Each Source keeps the last
+# folder's descriptor per thread (a task's files come in path order: one openat per file) and
+# closes it when the Source goes.
+_DIR_FD_OK = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class _Folders:
+    """The last folder opened, per thread, of one Source."""
+
+    def __init__(self) -> None:
+        self.fds: dict[int, tuple[tuple[int, bytes, bytes], int]] = {}
+
+    def close(self) -> None:
+        pid = os.getpid()
+        for key, fd in list(self.fds.values()):
+            if key[0] == pid:
                 try:
-                    self._jail = os.readlink(b"/proc/self/fd/%d" % fd).rstrip(b"/") + b"/"
-                finally:
                     os.close(fd)
-            except OSError:
-                pass  # no /proc: O_NOFOLLOW and the listing's lstat are the guard
-        return self._jail
+                except OSError:
+                    pass
+        self.fds.clear()
+
+    def fd(self, root: bytes, folder: bytes) -> int:
+        key = (os.getpid(), root, folder)
+        tid = threading.get_ident()
+        last = self.fds.get(tid)
+        if last is not None and last[0] == key:
+            return last[1]
+        if last is not None:
+            del self.fds[tid]
+            if last[0][0] == key[0]:
+                os.close(last[1])
+        fd = os.open(root, _DIR_FLAGS)
+        try:
+            for part in folder.split(b"/") if folder else ():
+                if part in (b"", b".", b".."):
+                    raise Refused(REASON_OUTSIDE)
+                try:
+                    sub = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link where the listing saw a folder
+                        raise Refused(REASON_OUTSIDE) from None
+                    raise
+                os.close(fd)
+                fd = sub
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fds[tid] = (key, fd)
+        return fd
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,6 +509,7 @@ def list_items(
 _KEEP_FAILED_BYTES = 1024 * 1024
 _KEEP_FAILED_TOTAL = 16 * 1024 * 1024
 _HEAD = 512  # enough to tell a compressed stream, a zip or a tar from a document
+_WHOLE_READ = 1024 * 1024  # files up to this size are read in one call
 
 # What a corrupt stream or archive raises out of the standard library's readers.
 _CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError,
@@ -468,8 +520,17 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _bounded(stream, limit: int) -> bytes | None:
-    data = stream.read(limit + 1)
+def _bounded(stream, limit: int, expected: int | None = None) -> bytes | None:
+    """At most ``limit`` bytes of ``stream``, None if it holds more. ``expected`` is the size the
+    listing or the archive declared: reading that much (plus one byte) spares a buffered reader
+    from allocating ``limit`` bytes for every file; a stream longer than declared is still read
+    only up to the limit."""
+    if expected is not None and 0 <= expected < limit:
+        data = stream.read(expected + 1)
+        if len(data) > expected:  # longer than declared (a file that grew since the listing)
+            data += stream.read(limit + 1 - len(data))
+    else:
+        data = stream.read(limit + 1)
     return None if len(data) > limit else data
 
 
@@ -550,7 +611,7 @@ class _Reader:
             return None
         try:
             self.fh.seek(0)
-            return _bounded(self.fh, _KEEP_FAILED_BYTES)
+            return _bounded(self.fh, _KEEP_FAILED_BYTES, self.item.size)
         except Exception:
             return None
 
@@ -580,25 +641,37 @@ class _Reader:
             yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
             return
         with self.fh as fh:
+            # A small file (an article) is read in one call and looked at in memory; a larger one
+            # is streamed, so that an archive is never whole in memory.
+            whole = min(_WHOLE_READ, config.max_document_bytes)
+            data: bytes | None = None
             try:
-                head = fh.read(_HEAD)
-                codec = _codec(head)
-                fh.seek(0)
+                if 0 <= item.size <= whole:
+                    data = _bounded(fh, whole, item.size)
+                    if data is None:  # grew since the listing: stream it
+                        fh.seek(0)
+                if data is not None:
+                    head, stream = data[:_HEAD], io.BytesIO(data)
+                else:
+                    head, stream = fh.read(_HEAD), fh
+                    fh.seek(0)
             except _CORRUPT as exc:
                 yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
                 return
+            codec = _codec(head)
             if codec:
-                yield from self._compressed(fh, codec)
+                yield from self._compressed(stream, codec)
             elif _is_zip(head):
-                yield from self._zip(fh)
+                yield from self._zip(stream)
             elif _is_tar(head):
-                yield from self._tar(fh)
+                yield from self._tar(stream)
             else:
-                try:
-                    data = _bounded(fh, config.max_document_bytes)
-                except _CORRUPT as exc:
-                    yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
-                    return
+                if data is None:
+                    try:
+                        data = _bounded(fh, config.max_document_bytes, item.size)
+                    except _CORRUPT as exc:
+                        yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
+                        return
                 if data is None:
                     yield self.failure(f"document too large ({item.size} bytes; limit {config.max_document_bytes})",
                                        item.size)
@@ -679,7 +752,7 @@ class _Reader:
                 continue
             try:
                 with zf.open(info) as member:
-                    data = _bounded(member, config.max_document_bytes)
+                    data = _bounded(member, config.max_document_bytes, info.file_size)
             except _CORRUPT as exc:
                 yield self.failure(f"cannot read zip member (corrupt or encrypted): {exc}", info.file_size, None, shown)
                 continue
@@ -727,7 +800,7 @@ class _Reader:
                     yield self.failure(f"archive member too large ({member.size} bytes)", member.size, None, shown)
                     continue
                 fh = tf.extractfile(member)
-                data = _bounded(fh, config.max_document_bytes) if fh is not None else b""
+                data = _bounded(fh, config.max_document_bytes, member.size) if fh is not None else b""
                 if data is None:
                     yield self.failure("archive member larger than declared", member.size, None, shown)
                     continue
