@@ -561,12 +561,12 @@ def _is_tar(data: bytes) -> bool:
 
 
 def _safe_member_name(name: str) -> str | None:
-    """The normalised member name, or None if it is absolute or escapes the archive."""
+    """The normalised member name, or None if it is empty, absolute or escapes the archive."""
     name = name.replace("\\", "/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return None
     norm = posixpath.normpath(name)
-    if norm.startswith("../") or norm == ".." or "/../" in f"/{norm}/":
+    if norm == "." or norm.startswith("../") or norm == ".." or "/../" in f"/{norm}/":
         return None
     return norm
 
@@ -734,7 +734,7 @@ class _Reader:
         total = 0
         count = 0
         for info in infos:
-            if info.is_dir():
+            if info.filename.endswith("/"):  # a folder (ZipInfo.is_dir fails on an empty name)
                 continue
             count += 1
             name = _safe_member_name(info.filename)

@@ -546,9 +546,11 @@ def test_read_item_never_raises(tmp_path):
         info = tarfile.TarInfo("t.txt")
         info.size = len(text)
         tf.addfile(info, io.BytesIO(text))
-    seeds = [_zip([("a.txt", text), ("b.txt.gz", gzip.compress(text))]), gzip.compress(raw.getvalue()),
-             raw.getvalue(), bz2.compress(text), lzma.compress(text)]
-    for k in range(300):
+    seeds = [_zip([("a.txt", text), ("b.txt.gz", gzip.compress(text)), ("c.zip", _zip([("x", text)]))]),
+             _zip([("a.txt", text)], zipfile.ZIP_BZIP2), _zip([("a.txt", text)], zipfile.ZIP_LZMA),
+             gzip.compress(_zip([("a.txt", text)])), gzip.compress(raw.getvalue()), bz2.compress(raw.getvalue()),
+             raw.getvalue(), bz2.compress(text), lzma.compress(text), gzip.compress(text)]
+    for k in range(600):
         data = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 8)):
             data[rng.randrange(len(data))] = rng.randrange(256)
@@ -563,3 +565,28 @@ def test_read_item_never_raises(tmp_path):
         paths = [g.source_path for g in got if not isinstance(g, Skipped)]
         assert len(set(paths)) == len(paths)
         assert not any("unexpected error" in g.reason for g in got if isinstance(g, FetchFailure))
+
+
+def _zip_with_empty_name(data: bytes) -> bytes:
+    """A zip of one member named ``x`` whose name is cut to nothing (zipfile will not write one)."""
+    import struct
+
+    raw = _zip([("x", data)], zipfile.ZIP_STORED)
+    cd = raw.index(b"PK\x01\x02")
+    eocd = raw.index(b"PK\x05\x06")
+    local = raw[:26] + struct.pack("<H", 0) + raw[28:30] + raw[31:cd]
+    central = raw[cd:cd + 28] + struct.pack("<H", 0) + raw[cd + 30:cd + 46] + raw[cd + 47:eocd]
+    end = bytearray(raw[eocd:])
+    struct.pack_into("<II", end, 12, len(central), len(local))
+    return local + central + bytes(end)
+
+
+def test_member_with_an_empty_or_dot_name_is_refused(tmp_path):
+    _write(tmp_path, "2016-12-07/empty-name.zip", _zip_with_empty_name(b"nameless"))
+    _write(tmp_path, "2016-12-07/dot.zip", _zip([(".", b"dot"), ("ok.txt", b"ok")]))
+    src = Source(str(tmp_path))
+    got = _read_all(src, list_items(src, None, FetchConfig())[0])
+    assert [(type(g).__name__, g.source_path) for g in got] == [
+        ("FetchFailure", "2016-12-07/dot.zip!/."), ("RawDocument", "2016-12-07/dot.zip!/ok.txt"),
+        ("FetchFailure", "2016-12-07/empty-name.zip!/")]
+    assert all("unsafe member path" in g.reason for g in got if isinstance(g, FetchFailure))
