@@ -255,7 +255,7 @@ class Source:
             except (FileNotFoundError, NotADirectoryError):
                 return False, None, None
             except OSError as exc:
-                return False, "/".join(parts[: i + 1]), f"cannot be looked at ({exc.strerror or exc})"
+                return False, "/".join(parts[: i + 1]), f"cannot be looked at ({_why(exc)})"
             if stat.S_ISLNK(mode):
                 return False, "/".join(parts[: i + 1]), REASON_LINK
             if not stat.S_ISDIR(mode):
@@ -305,7 +305,7 @@ class Source:
                     entries = list(it)
             except OSError as exc:
                 refused.append((self.uri_of(folder),
-                                f"folder cannot be listed ({exc.strerror or exc}): the files in it were not read"))
+                                f"folder cannot be listed ({_why(exc)}): the files in it were not read"))
                 continue
             prefix = folder + "/" if folder else ""
             for entry in entries:
@@ -322,7 +322,7 @@ class Source:
                         else:
                             refused.append((self.uri_of(sub), _special(st.st_mode)))
                 except OSError as exc:  # gone or unreadable between the listing and the lstat
-                    refused.append((self.uri_of(sub), f"cannot be looked at ({exc.strerror or exc})"))
+                    refused.append((self.uri_of(sub), f"cannot be looked at ({_why(exc)})"))
         return files, refused
 
     def full_path(self, shown: str) -> str:
@@ -516,6 +516,14 @@ _CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, OS
             RuntimeError, struct.error, OverflowError, IndexError, KeyError)
 
 
+def _why(exc: BaseException) -> str:
+    """An error's message as one printable line of bounded length (it goes into a reason)."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if not text.isprintable():  # a member name with a newline, bytes that are not UTF-8...
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -579,7 +587,7 @@ def read_item(source: Source, item: FetchItem, config: FetchConfig) -> Iterator[
         yield from reader.read()
     except Exception as exc:  # a reader bug must not end the run: the file becomes one failure
         log.exception("unexpected error while fetching %s", item.uri)
-        yield reader.failure(f"unexpected error while reading ({type(exc).__name__}: {exc}); please report it",
+        yield reader.failure(f"unexpected error while reading ({type(exc).__name__}: {_why(exc)}); please report it",
                              item.size)
 
 
@@ -638,7 +646,7 @@ class _Reader:
             yield Skipped(item.uri, exc.reason)
             return
         except Exception as exc:
-            yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
+            yield self.failure(f"cannot read file: {_why(exc)}", item.size)
             return
         with self.fh as fh:
             # A small file (an article) is read in one call and looked at in memory; a larger one
@@ -656,7 +664,7 @@ class _Reader:
                     head, stream = fh.read(_HEAD), fh
                     fh.seek(0)
             except _CORRUPT as exc:
-                yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
+                yield self.failure(f"cannot read file: {_why(exc)}", item.size)
                 return
             codec = _codec(head)
             if codec:
@@ -670,7 +678,7 @@ class _Reader:
                     try:
                         data = _bounded(fh, config.max_document_bytes, item.size)
                     except _CORRUPT as exc:
-                        yield self.failure(f"cannot read file: {getattr(exc, 'strerror', None) or exc}", item.size)
+                        yield self.failure(f"cannot read file: {_why(exc)}", item.size)
                         return
                 if data is None:
                     yield self.failure(f"document too large ({item.size} bytes; limit {config.max_document_bytes})",
@@ -696,7 +704,7 @@ class _Reader:
                 return
             data = _bounded(stream, config.max_document_bytes)
         except _CORRUPT as exc:
-            yield self.failure(f"corrupt compressed file: {exc}", item.size, self.file_bytes())
+            yield self.failure(f"corrupt compressed file: {_why(exc)}", item.size, self.file_bytes())
             return
         if data is None:
             yield self.failure(f"{codec} stream expands beyond {config.max_document_bytes} bytes", item.size)
@@ -711,7 +719,7 @@ class _Reader:
             try:
                 payload = _bounded(_decompressor(codec, io.BytesIO(data)), config.max_document_bytes)
             except _CORRUPT as exc:
-                return self.failure(f"corrupt compressed archive member: {exc}", len(data), data, shown)
+                return self.failure(f"corrupt compressed archive member: {_why(exc)}", len(data), data, shown)
             if payload is None:
                 return self.failure(f"archive member expands beyond {config.max_document_bytes} bytes",
                                     len(data), None, shown)
@@ -726,7 +734,7 @@ class _Reader:
             zf = zipfile.ZipFile(fileobj)
             infos = zf.infolist()
         except _CORRUPT as exc:
-            yield self.failure(f"corrupt zip archive: {exc}", item.size, self.file_bytes())
+            yield self.failure(f"corrupt zip archive: {_why(exc)}", item.size, self.file_bytes())
             return
         if len(infos) > config.max_archive_members:
             yield self.failure(f"zip archive has {len(infos)} members (limit {config.max_archive_members})", item.size)
@@ -754,7 +762,7 @@ class _Reader:
                 with zf.open(info) as member:
                     data = _bounded(member, config.max_document_bytes, info.file_size)
             except _CORRUPT as exc:
-                yield self.failure(f"cannot read zip member (corrupt or encrypted): {exc}", info.file_size, None, shown)
+                yield self.failure(f"cannot read zip member (corrupt or encrypted): {_why(exc)}", info.file_size, None, shown)
                 continue
             if data is None:
                 yield self.failure("archive member larger than declared", info.file_size, None, shown)
@@ -807,7 +815,7 @@ class _Reader:
                 yield self._member(shown, data)
                 del data
         except _CORRUPT as exc:
-            yield self.failure(f"corrupt tar archive (after {count} members): {exc}", item.size, self.file_bytes())
+            yield self.failure(f"corrupt tar archive (after {count} members): {_why(exc)}", item.size, self.file_bytes())
             return
         if count == 0:
             yield self.failure("archive holds no files", item.size, self.file_bytes())
