@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,14 +22,22 @@ MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|â€|Â[«»°©®\u00a0]")
 FLOOR = 0.99
 
 
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 @pytest.fixture(scope="module")
 def corpora_run(tmp_path_factory):
     fr, bbc = corpus("fr-press") / "files", corpus("en-bbc") / "files"
     tmp = tmp_path_factory.mktemp("corpora")
     src = tmp / "landing"
     src.mkdir()
-    (src / "2019-03-01").symlink_to(fr)  # the landing layout, without copying a byte
-    (src / "2005-06-01").symlink_to(bbc)
+    # The landing layout, hard-linked where on the same device (links are refused by fetch).
+    shutil.copytree(fr, src / "2019-03-01", copy_function=_link_or_copy)
+    shutil.copytree(bbc, src / "2005-06-01", copy_function=_link_or_copy)
     report = run(RunConfig(source=str(src), output=str(tmp / "out")))
     articles = pq.read_table(tmp / "out" / "articles", partitioning="hive",
                              columns=["source_path", "title", "text", "language", "published_at", "date_precision"]).to_pylist()
