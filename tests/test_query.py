@@ -149,3 +149,47 @@ def test_readme_python_snippets_run(published, repo, monkeypatch):
     assert found["per_language"]["len"].sum() == report.articles_written                   # Polars
     assert len(found["articles"]) == report.articles_written                               # pandas
     assert len(found["quarantine"]) == report.quarantined
+
+
+# ---------------------------------------------------------------------------------------------
+# Object storage: a local S3-compatible server (moto)
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    from s3_server import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_on_object_storage_the_views_are_the_manifests_files(s3, samples, tmp_path, monkeypatch, capsys):
+    from pipeline import storage
+    from pipeline.report_page import write_report_page
+
+    for k, v in s3.env.items():  # the standard AWS variables, nothing news-etl specific
+        monkeypatch.setenv(k, v)
+    s3.create_bucket("reading")
+    fs = s3.filesystem()
+    fs.put(str(samples / "2016-12-07"), "reading/landing/2016-12-07", recursive=True)
+    out = "s3://reading/news"
+    report = run(RunConfig(source="s3://reading/landing", output=out, date="2016-12-07", workers=1,
+                           work_dir=str(tmp_path / "work")))
+    listed = storage.published_files(out)
+    # A file no manifest lists: what a glob reader sees while a rerun publishes.
+    fs.copy(listed[0][len("s3://"):], listed[0][len("s3://"):].rsplit("/", 1)[0] + "/stray.parquet")
+
+    assert main(["sql", "--output", out, "--format", "json",
+                 "SELECT count(*) AS n, count(DISTINCT landing_date) AS dates FROM articles"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": report.articles_written, "dates": 1}]
+    ledger = query.query(out, "SELECT run_id, count(*) FROM ledger GROUP BY ALL").rows
+    assert ledger == [(report.run_id, report.documents_seen)]
+    assert query.query(out, "SELECT count(*) FROM quarantine").rows == [(report.quarantined,)]
+
+    page = write_report_page(out)
+    assert page == "s3://reading/news/_report/index.html"
+    text = fs.cat_file("reading/news/_report/index.html").decode()
+    assert f"{report.articles_written} articles, {report.quarantined} quarantined" in text and "http" not in text
