@@ -343,7 +343,7 @@ def render(data: Mapping[str, Any]) -> str:
     for i, (date, info) in enumerate(dates.items()):
         facets = data["per_date"].get(date, {})
         parts.append(
-            f"<details{' open' if len(dates) == 1 else ''}><summary>{_e(date)}: {_plural(info['articles'], 'article')}, "
+            f"<details id='date-{_e(date)}'{' open' if len(dates) == 1 else ''}><summary>{_e(date)}: {_plural(info['articles'], 'article')}, "
             f"{info['quarantined']:,} quarantined, {_plural(info['duplicates'], 'duplicate')} "
             f"<span class='meta'>(run {_e(info['run_id'])})</span></summary>{_facet_charts(facets)}</details>")
     parts.append("<h2>Runs</h2><table><tr><th>run</th><th>status</th><th>dates</th><th>documents</th><th>articles</th>"
