@@ -86,10 +86,13 @@ def _word_bins(counts: pa.ChunkedArray | pa.Array) -> dict[str, int]:
 
 
 def _read(files: list[str], columns: list[str], fs) -> pa.Table | None:
+    """The given columns of every file (ParquetFile: no dataset discovery, no partition parsing)."""
     tables = []
     for f in files:
-        schema = pq.read_schema(f, filesystem=fs)
-        tables.append(pq.read_table(f, columns=[c for c in columns if c in schema.names], filesystem=fs))
+        fh = fs.open(f, "rb") if fs is not None else open(f, "rb")
+        with fh:
+            pf = pq.ParquetFile(fh)
+            tables.append(pf.read(columns=[c for c in columns if c in pf.schema_arrow.names]))
     return pa.concat_tables(tables, promote_options="default") if tables else None
 
 
