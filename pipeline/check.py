@@ -94,5 +94,5 @@ def table(statuses: list[DateStatus]) -> str:
                      + ("; ".join(s.problems) if s.problems else (s.run_id or "")))
     missing = sum(not s.published for s in statuses)
     broken = sum(s.published and bool(s.problems) for s in statuses)
-    lines.append(f"{len(statuses)} dates: {len(statuses) - missing - broken} ok, {missing} missing, {broken} inconsistent")
+    lines.append(f"{len(statuses)} dates: {len(statuses) - missing - broken} ok, {missing} MISSING, {broken} BROKEN")
     return "\n".join(lines)
