@@ -19,8 +19,19 @@ from airflow_server import free_port
 KEY, SECRET, REGION = "news-etl-test", "news-etl-test-secret", "us-east-1"
 
 
+def _forget_filesystems() -> None:
+    """fsspec caches filesystem instances by their arguments: one made from the AWS variables
+    alone would outlive this server and point the next test module at a port nobody listens on."""
+    try:
+        import s3fs
+    except ImportError:
+        return
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 class S3Server:
     def __init__(self, log_dir: Path):
+        _forget_filesystems()
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = open(Path(log_dir) / "moto.log", "wb")
@@ -59,6 +70,7 @@ class S3Server:
                      region_name=REGION).create_bucket(Bucket=name)
 
     def stop(self) -> None:
+        _forget_filesystems()
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
