@@ -52,11 +52,12 @@ class DecodeConfig:
     # Code pages of scripts other than Latin, tried on a file that is not UTF-8, declares nothing
     # and whose high bytes come in runs (a Latin text's accented letters stand alone between ASCII
     # letters; Chinese, Japanese, Korean, Cyrillic, Greek, Hebrew, Arabic and Thai are written in
-    # high bytes only). Each is the superset browsers use for its family (WHATWG Encoding
-    # Standard): gb18030 for GB2312/GBK, cp932 for Shift-JIS, big5hkscs and cp950 for Big5,
-    # cp949 for EUC-KR, cp874 for TIS-620. Order breaks ties.
+    # high bytes only). gb18030 reads all of GB2312 and GBK, cp949 all of EUC-KR, cp874 all of
+    # TIS-620; Shift-JIS and Big5 come before the supersets that read a few of their byte pairs
+    # otherwise (cp932; cp950, big5hkscs), which win only where the bytes need their extensions
+    # (a reading that must drop bytes scores lower). Order breaks ties.
     detect_encodings: tuple[str, ...] = (
-        "gb18030", "big5hkscs", "cp950", "cp932", "euc_jp", "euc_jis_2004", "cp949",
+        "gb18030", "big5", "cp950", "big5hkscs", "shift_jis", "cp932", "euc_jp", "euc_jis_2004", "cp949",
         "cp1251", "koi8-r", "cp1253", "cp1255", "cp1256", "cp874",
     )
     # The share of a reading's letters that must be the common letters of its language (see

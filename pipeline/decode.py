@@ -292,7 +292,8 @@ class _ScriptGuard:
 #  - any other lead character followed by a continuation character that does not follow a letter
 #    in prose (``é©``, ``â€``, ``Å“``); those that do (no-break space, soft hyphen, », ’, ”, …,
 #    dashes, bullet, °, ·) are the French and typographic cases that must stay;
-#  - a punctuation continuation character followed by one that never follows punctuation (``–‡``);
+#  - a continuation character that is a symbol followed by another one, but for the pairs of
+#    typography (``…»``, ``’»``, ``—«``): ``–°`` and ``–‡`` are pieces of Chinese or of ``’``;
 #  - a letter of a non-Latin script touching a Latin letter (``pauvret頻``);
 #  - IPA, spacing modifiers, private use and rare scripts (``࠻``, N'Ko, Ethiopic), which news in
 #    any language hardly ever holds.
@@ -300,8 +301,10 @@ class _ScriptGuard:
 _CONT_CHARS = {ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF}
 _AFTER_LETTER = set("\u00a0\u00ad\u00b0\u00b7\u00bb\u2019\u201d\u2026\u2013\u2014\u2022")
 _AFTER_PUNCT = set("\u00ab\u00bf\u00a1\u201c\u2018")
-# Continuation characters that are punctuation or symbols (not letters, not the no-break space).
-_CONT_PUNCT = {ch for ch in _CONT_CHARS if not ch.isalpha() and ch != "\u00a0"}
+# Continuation characters that are punctuation or symbols (not letters, not the spaces), and
+# what may follow one of them in prose.
+_CONT_PUNCT = {ch for ch in _CONT_CHARS if not ch.isalpha() and ch not in "\u00a0\u00ad"}
+_AFTER_SYMBOL = set("\u00a0\u00bb\u2019\u201d\u2026") | _AFTER_PUNCT
 
 
 def _class(chars) -> str:
@@ -315,7 +318,7 @@ _BADNESS_RE = re.compile(
     "[\u0080-\u009f]"
     f"|[\u00c2-\u00c5][{_class(_CONT_CHARS)}]"
     f"|[{_chars_of(0xC6, 0xF4)}][{_class(_CONT_CHARS - _AFTER_LETTER)}]"
-    f"|[{_class(_CONT_PUNCT)}][{_class(_CONT_CHARS - _AFTER_LETTER - _AFTER_PUNCT)}]"
+    f"|[{_class(_CONT_PUNCT)}][{_class(_CONT_CHARS - _AFTER_SYMBOL)}]"
     f"|[{_LATIN_LETTER}][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][{_LATIN_LETTER}]"
     "|[\u0250-\u0258\u025a-\u02ff\u0700-\u08ff\u1200-\u139f\ua000-\ua4cf\ue000-\uf8ff]"
 )
@@ -468,14 +471,18 @@ _LABELS = {
     "x-cp1251": "cp1251", "x-cp1250": "cp1250", "x-mac-cyrillic": "mac-cyrillic", "x-x-big5": "big5",
 }
 
-# What a declared charset is read as: the superset that browsers use for it (WHATWG Encoding
-# Standard), then alternatives; each tried strictly, in order. GB2312 read as GB2312 turns
-# GB18030's ``·`` into ``・``; a Big5 page's Hong Kong characters are only in Big5-HKSCS.
+# What a declared charset is read as, each tried strictly, in order. A superset comes first only
+# where it reads every byte the declared code page reads the same way, or where browsers read the
+# label so (WHATWG Encoding Standard): GB2312 and GBK as GB18030 (GB2312 itself turns GB18030's
+# ``·`` and ``—`` into ``・`` and ``―``), EUC-KR as cp949, TIS-620 as cp874. Shift-JIS and Big5
+# come before their supersets: cp932 reads 6 Shift-JIS byte pairs as other characters (``〜`` as
+# ``～``), cp950 11 Big5 pairs and Big5-HKSCS 249; the superset is taken only for bytes the
+# declared code page cannot read (NEC, IBM, ETEN and Hong Kong extensions).
 _SUPERSETS: dict[str, tuple[str, ...]] = {
     "gb2312": ("gb18030",), "gbk": ("gb18030",), "hz": ("gb18030",),
-    "shift_jis": ("cp932", "shift_jis_2004"), "cp932": ("cp932", "shift_jis_2004"),
+    "shift_jis": ("shift_jis", "cp932", "shift_jis_2004"), "cp932": ("cp932", "shift_jis_2004"),
     "euc_jp": ("euc_jp", "euc_jis_2004"),
-    "big5": ("big5hkscs", "cp950"), "cp950": ("cp950", "big5hkscs"),
+    "big5": ("big5", "cp950", "big5hkscs"), "cp950": ("cp950", "big5hkscs"),
     "euc_kr": ("cp949",),
     "tis-620": ("cp874",), "iso8859-11": ("cp874",),
 }
