@@ -8,11 +8,12 @@ Order of work, cheapest first (most files stop at step 3):
 2. BOM-less UTF-16 is recognised by its NUL bytes;
 3. strict UTF-8 (the fast path);
 4. not UTF-8: if the file holds valid UTF-8 sequences too, it is UTF-8 with stray legacy bytes
-   (each read as cp1252 and counted); otherwise, when its high bytes come in runs (the mark of
-   scripts written in high bytes only), the code pages of other scripts (GB18030, Big5, Shift-JIS,
-   EUC-JP, EUC-KR, Cyrillic, Greek, Hebrew, Arabic, Thai) are scored by how much of each reading
-   is its language's common letters, and the best wins if it scores high enough; else a Latin
-   code page is chosen by scoring each candidate's reading for implausible characters;
+   (each read as cp1252 and counted); otherwise the code pages of other scripts (GB18030, Big5,
+   Shift-JIS, EUC-JP, EUC-KR, Cyrillic, Greek, Hebrew, Arabic, Thai) are scored by how much of
+   each reading is its language's common letters, and the best wins if it scores high enough
+   (a Latin text read so scores at most 0: its accented letters become foreign letters inside
+   Latin words); else a Latin code page is chosen by scoring each candidate's reading for
+   implausible characters;
 5. mojibake (UTF-8 that was read as cp1252/latin-1, even twice) is re-read only where the re-read
    is more plausible than what is there (a badness measure before and after, after ftfy), and
    never where it would bring in a script that no plain decode of the source holds
@@ -474,16 +475,17 @@ _LABELS = {
 # What a declared charset is read as, each tried strictly, in order. A superset comes first only
 # where it reads every byte the declared code page reads the same way, or where browsers read the
 # label so (WHATWG Encoding Standard): GB2312 and GBK as GB18030 (GB2312 itself turns GB18030's
-# ``·`` and ``—`` into ``・`` and ``―``), EUC-KR as cp949, TIS-620 as cp874. Shift-JIS and Big5
-# come before their supersets: cp932 reads 6 Shift-JIS byte pairs as other characters (``〜`` as
-# ``～``), cp950 11 Big5 pairs and Big5-HKSCS 249; the superset is taken only for bytes the
-# declared code page cannot read (NEC, IBM, ETEN and Hong Kong extensions).
+# ``·`` and ``—`` into ``・`` and ``―``), TIS-620 as cp874. Shift-JIS, Big5 and EUC-KR come before
+# their supersets: cp932 reads 6 Shift-JIS byte pairs as other characters (``〜`` as ``～``),
+# cp950 11 Big5 pairs and Big5-HKSCS 249, and cp949 splits EUC-KR's eight-byte syllables
+# (KS X 1001 annex 3) into jamo; the superset is taken only for bytes the declared code page
+# cannot read (NEC, IBM, ETEN, Hong Kong and Unified Hangul extensions).
 _SUPERSETS: dict[str, tuple[str, ...]] = {
     "gb2312": ("gb18030",), "gbk": ("gb18030",), "hz": ("gb18030",),
     "shift_jis": ("shift_jis", "cp932", "shift_jis_2004"), "cp932": ("cp932", "shift_jis_2004"),
     "euc_jp": ("euc_jp", "euc_jis_2004"),
     "big5": ("big5", "cp950", "big5hkscs"), "cp950": ("cp950", "big5hkscs"),
-    "euc_kr": ("cp949",),
+    "euc_kr": ("euc_kr", "cp949"),
     "tis-620": ("cp874",), "iso8859-11": ("cp874",),
 }
 
@@ -514,7 +516,8 @@ _COMMON: dict[str, str] = {
     "zh": _ZH_SIMPLIFIED + _ZH_TRADITIONAL + _CJK_PUNCT,
     "ja": "".join(chr(c) for c in range(0x3041, 0x3097)) + "".join(chr(c) for c in range(0x30A1, 0x30FB)) + "ー" + _CJK_PUNCT
     + "日本人年大一中出国月上会事自者発生行見時分地前新長場的同後入言合市手内方子学代円東京都政府首相氏党選挙議員"
-      "総理経済社業企今米高対問題関係開実施結果全部数県警察容疑逮捕被害女男性家族調査表記午週",
+      "総理経済社業企今米高対問題関係開実施結果全部数県警察容疑逮捕被害女男性家族調査表記午週"
+      "来春全区計画知防災訓練述明決定約期間検討",
     "ko": "이다의는에을하고가로한지서기리도사자대일어정인시를나수부전아국해과있구주상보제여장원경은들조었면게적으스소성"
           "만동방신된생요위실할공우니라했용것마관내미그회진문세화비무업연선중민개계금년월등통발차현분말명모단입터트학교"
           "합받까던며와야울북남당표결법안운영행예물산출식간점청후때더번",
@@ -538,30 +541,29 @@ _LANGUAGE_OF = {
 # with a non-Latin code page turns its accented letters into letters inside Latin words).
 _SCORED_RE = re.compile("[^\\x00-\\x7f\\s\u00a0-\u00bf\u2000-\u206f\ufeff\ufffd]")
 _MIXED_RE = re.compile(f"[A-Za-z][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][A-Za-z]")
-_HIGH_RUN_RE = re.compile(rb"[\x80-\xff]{2,}")
+# What no text in any of these scripts holds and a wrong reading does: box drawing and block
+# characters (koi8-r's upper half), C1 controls, an upper-case Cyrillic or Greek letter right
+# after a lower-case one (a byte-wise reading mixes the cases at random), a word-final Hebrew or
+# Greek letter inside a word, a direction mark between two letters.
+_WRONG_RE = re.compile(
+    "[\u0080-\u009f\u2500-\u259f]|[\u0430-\u045f][\u0400-\u042f]|[\u03ac-\u03ce][\u0386-\u03ab]"
+    "|[\u05da\u05dd\u05df\u05e3\u05e5][\u05d0-\u05ea]|\u03c2[\u03ac-\u03ce]"
+    "|(?<=[^\W\d_])[\u200e\u200f](?=[^\W\d_])"
+)
 
 
 def _high_bytes(data: bytes) -> int:
     return len(data) - len(data.translate(None, _HIGH_BYTES))
 
 
-def _written_in_high_bytes(data: bytes, min_chars: int) -> bool:
-    """Whether the high bytes come in runs: in Latin text an accented letter mostly stands alone
-    between ASCII letters; every script written in high bytes only puts them side by side."""
-    high = _high_bytes(data)
-    if high < min_chars:
-        return False
-    return sum(map(len, _HIGH_RUN_RE.findall(data))) >= 0.5 * high
-
-
 def _language_score(text: str, language: str, dropped: int, min_chars: int) -> float | None:
     """The share of ``text``'s scored characters that are common in ``language``, less its Latin
-    contacts and dropped bytes; None for too little text to tell."""
+    contacts, its impossible characters and dropped bytes; None for too little text to tell."""
     scored = len(_SCORED_RE.findall(text))
     if scored < min_chars:
         return None
     hits = len(_COMMON_RE[language].findall(text))
-    return (hits - 2 * len(_MIXED_RE.findall(text)) - dropped) / scored
+    return (hits - 2 * len(_MIXED_RE.findall(text)) - len(_WRONG_RE.findall(text)) - dropped) / scored
 
 
 def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, int] | None:
@@ -584,7 +586,7 @@ def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[s
     """(text, codec, dropped bytes, score) of the non-Latin code page (``config.detect_encodings``)
     whose reading of ``data`` is most plausible, when that is plausible enough; None otherwise
     (then a Latin code page it is). For bytes that are not UTF-8 and declare no charset."""
-    if not _written_in_high_bytes(data, config.min_detect_chars):
+    if _high_bytes(data) < config.min_detect_chars:
         return None
     best: tuple[float, int, str, str, int] | None = None
     for rank, enc in enumerate(config.detect_encodings):
@@ -698,7 +700,11 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
                 truncated = len(data) - exc.start
                 repairs.append(f"file ends inside a UTF-8 sequence (truncated?): {truncated} trailing bytes dropped")
         if text is None:
-            valid = len(_UTF8_MULTIBYTE_RE.findall(data))
+            # A non-Latin code page whose reading is plausible comes first: a Shift-JIS or GBK
+            # text holds valid UTF-8 sequences by chance (``は`` ``は`` is 82 CD 82 CD, and CD 82
+            # is UTF-8), while UTF-8 with a stray byte read so scores at most 0.
+            detected = detect_legacy(data, config)
+            valid = len(_UTF8_MULTIBYTE_RE.findall(data)) if detected is None else 0
             # Without a single valid multi-byte sequence the file is not UTF-8 whatever the
             # count of invalid bytes: skip counting them (one Python call each).
             text, counter = _decode_counting(data, "utf-8", "cp1252") if valid else (None, None)
@@ -707,14 +713,12 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
                 undecodable = counter.dropped
                 if counter.substituted:
                     repairs.append(f"{counter.substituted} invalid UTF-8 bytes read as cp1252")
+            elif detected is not None:
+                text, encoding, undecodable, score = detected
+                repairs.append(f"no charset declared, not UTF-8: {encoding} detected "
+                               f"({score:.0%} of its letters are common {_LANGUAGE_OF[encoding]} ones)")
             else:
-                detected = detect_legacy(data, config)
-                if detected is not None:
-                    text, encoding, undecodable, score = detected
-                    repairs.append(f"no charset declared, not UTF-8: {encoding} detected "
-                                   f"({score:.0%} of its letters are common {_LANGUAGE_OF[encoding]} ones)")
-                else:
-                    text, encoding, undecodable = _decode_legacy(data, config)
+                text, encoding, undecodable = _decode_legacy(data, config)
 
     if undecodable:
         repairs.append(f"{undecodable} undecodable bytes dropped")
