@@ -65,8 +65,9 @@ class DecodeConfig:
     min_detect_score: float = 0.4
     # Fewer non-ASCII characters than this are too little evidence for any non-Latin code page.
     min_detect_chars: int = 8
-    # A declared multi-byte charset still wins when a few bytes are invalid in it (a page cut or
-    # patched by hand); more than this share of its non-ASCII bytes and the declaration is ignored.
+    # A declared multi-byte charset (or a detected candidate) still wins when a few bytes are
+    # invalid in it (a page cut or patched by hand; they are dropped and counted); more than this
+    # share of its non-ASCII bytes and the declaration is ignored (the candidate is out).
     max_declared_invalid: float = 0.01
 
 

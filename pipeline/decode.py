@@ -623,6 +623,8 @@ def _decode_declared(data: bytes, codec: str, config: DecodeConfig) -> tuple[str
             return data.decode(name), codecs.lookup(name).name, 0
         except (UnicodeDecodeError, LookupError):
             continue
+    if _LANGUAGE_OF.get(tries[0]) not in ("zh", "ja", "ko"):
+        return None  # a single-byte code page that cannot read the bytes was declared wrongly
     got = _decode_tolerant(data, tries[0], config.max_declared_invalid)
     return (got[0], codecs.lookup(tries[0]).name, got[1]) if got else None
 
