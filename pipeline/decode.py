@@ -539,7 +539,7 @@ _LANGUAGE_OF = {
 # What a reading is scored on: its characters that are neither ASCII nor punctuation or spaces
 # every code page shares; and how often its non-Latin letters touch a Latin one (a Latin text read
 # with a non-Latin code page turns its accented letters into letters inside Latin words).
-_SCORED_RE = re.compile("[^\\x00-\\x7f\\s\u00a0-\u00bf\u2000-\u206f\ufeff\ufffd]")
+_IGNORED_RE = re.compile("[\u0080-\u00bf\u1680\u2000-\u206f\u3000\ufeff\ufffd]")
 _MIXED_RE = re.compile(f"[A-Za-z][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][A-Za-z]")
 # What no text in any of these scripts holds and a wrong reading does: box drawing and block
 # characters (koi8-r's upper half), C1 controls, an upper-case Cyrillic or Greek letter right
@@ -548,7 +548,7 @@ _MIXED_RE = re.compile(f"[A-Za-z][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][A-Z
 _WRONG_RE = re.compile(
     "[\u0080-\u009f\u2500-\u259f]|[\u0430-\u045f][\u0400-\u042f]|[\u03ac-\u03ce][\u0386-\u03ab]"
     "|[\u05da\u05dd\u05df\u05e3\u05e5][\u05d0-\u05ea]|\u03c2[\u03ac-\u03ce]"
-    "|(?<=[^\W\d_])[\u200e\u200f](?=[^\W\d_])"
+    "|[\u05d0-\u05ea\u0620-\u064a][\u200e\u200f][\u05d0-\u05ea\u0620-\u064a]"
 )
 
 
@@ -556,14 +556,17 @@ def _high_bytes(data: bytes) -> int:
     return len(data) - len(data.translate(None, _HIGH_BYTES))
 
 
-def _language_score(text: str, language: str, dropped: int, min_chars: int) -> float | None:
+def _language_score(text: str, language: str, dropped: int, min_chars: int, floor: float) -> float | None:
     """The share of ``text``'s scored characters that are common in ``language``, less its Latin
-    contacts, its impossible characters and dropped bytes; None for too little text to tell."""
-    scored = len(_SCORED_RE.findall(text))
+    contacts, its impossible characters and dropped bytes; None for too little text to tell, or
+    when the score cannot reach ``floor`` (the penalties are counted only for a contender)."""
+    scored = len(text) - len(text.encode("ascii", "ignore")) - len(_IGNORED_RE.findall(text))
     if scored < min_chars:
         return None
-    hits = len(_COMMON_RE[language].findall(text))
-    return (hits - 2 * len(_MIXED_RE.findall(text)) - len(_WRONG_RE.findall(text)) - dropped) / scored
+    hits = len(_COMMON_RE[language].findall(text)) - dropped
+    if hits / scored < floor:
+        return None
+    return (hits - 2 * len(_MIXED_RE.findall(text)) - len(_WRONG_RE.findall(text))) / scored
 
 
 def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, int] | None:
@@ -576,10 +579,30 @@ def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, 
         pass
     except LookupError:
         return None
+    allowed = max(2, max_invalid * _high_bytes(data))
+    # Each invalid sequence is at least one byte: rule a codec out at codec speed first.
+    if len(data.decode(codec, "replace")) - len(data.decode(codec, "ignore")) > allowed:
+        return None
     text, counter = _decode_counting(data, codec)
-    if counter.dropped > max(2, max_invalid * _high_bytes(data)):
+    if counter.dropped > allowed:
         return None
     return text, counter.dropped
+
+
+# Long ASCII stretches (markup, English) say nothing about a code page: the sample a code page is
+# scored on keeps their first and last bytes (a Big5 or Shift-JIS trail byte, the Latin letters
+# an accented letter sits between) and drops the middle.
+_ASCII_STRETCH_RE = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
+_SAMPLE_BYTES = 4096
+
+
+def _sample(data: bytes) -> bytes:
+    """At most ``_SAMPLE_BYTES`` of ``data`` rich in high bytes, cut at an ASCII byte."""
+    sample = _ASCII_STRETCH_RE.sub(rb"\1 \2", data)
+    if len(sample) <= _SAMPLE_BYTES:
+        return sample
+    cut = sample.rfind(b" ", 0, _SAMPLE_BYTES)
+    return sample[:cut if cut > 0 else _SAMPLE_BYTES]
 
 
 def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[str, str, int, float] | None:
@@ -588,20 +611,25 @@ def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[s
     (then a Latin code page it is). For bytes that are not UTF-8 and declare no charset."""
     if _high_bytes(data) < config.min_detect_chars:
         return None
-    best: tuple[float, int, str, str, int] | None = None
+    sample = _sample(data)
+    best: tuple[float, int, str] | None = None
     for rank, enc in enumerate(config.detect_encodings):
         language = _LANGUAGE_OF.get(codec_name(enc) or "")
         if language is None:
             continue
-        got = _decode_tolerant(data, enc, config.max_declared_invalid)
+        got = _decode_tolerant(sample, enc, config.max_declared_invalid)
         if got is None:
             continue
-        score = _language_score(got[0], language, got[1], config.min_detect_chars)
+        floor = config.min_detect_score if best is None else max(config.min_detect_score, best[0])
+        score = _language_score(got[0], language, got[1], config.min_detect_chars, floor)
         if score is not None and (best is None or score > best[0]):
-            best = (score, rank, got[0], enc, got[1])
+            best = (score, rank, enc)
     if best is None or best[0] < config.min_detect_score:
         return None
-    return best[2], codec_name(best[3]) or best[3], best[4], best[0]
+    got = _decode_tolerant(data, best[2], config.max_declared_invalid)
+    if got is None:  # the rest of the file is not in the code page its sample is in
+        return None
+    return got[0], codec_name(best[2]) or best[2], got[1], best[0]
 
 
 def codec_name(label: str | None) -> str | None:
