@@ -1,6 +1,6 @@
 """Decode: bytes to text, with every repair recorded.
 
-In:  the bytes of one document, a ``DecodeConfig``.
+In:  the bytes of one document, a ``DecodeConfig``, optionally the charset the document declares.
 Out: a ``Decoded`` (text, the encoding that won, the repairs made, undecodable bytes counted).
 
 Order of work, cheapest first (most files stop at step 3):
@@ -8,11 +8,19 @@ Order of work, cheapest first (most files stop at step 3):
 2. BOM-less UTF-16 is recognised by its NUL bytes;
 3. strict UTF-8 (the fast path);
 4. not UTF-8: if the file holds valid UTF-8 sequences too, it is UTF-8 with stray legacy bytes
-   (each read as cp1252 and counted); otherwise a legacy code page is chosen by scoring each
-   candidate's reading for implausible characters;
-5. mojibake (UTF-8 that was read as cp1252/latin-1, even twice) is repaired only where its
-   signature appears, sequence by sequence, so a legitimate ``São`` or ``Ãngela`` stays (a
-   wholly mis-read text is re-read in one codec call, with the same result).
+   (each read as cp1252 and counted); otherwise the code pages of other scripts (GB18030, Big5,
+   Shift-JIS, EUC-JP, EUC-KR, Cyrillic, Greek, Hebrew, Arabic, Thai) are scored by how much of
+   each reading is its language's common letters, and the best wins if it scores high enough
+   (a Latin text read so scores at most 0: its accented letters become foreign letters inside
+   Latin words); else a Latin code page is chosen by scoring each candidate's reading for
+   implausible characters;
+5. mojibake (UTF-8 that was read as cp1252/latin-1, even twice) is re-read only where the re-read
+   is more plausible than what is there (a badness measure before and after, after ftfy), and
+   never where it would bring in a script that no plain decode of the source holds
+   (``invented_scripts``): a legitimate ``São``, ``Ãngela`` or ``pauvreté »`` stays.
+
+A declared charset (HTML meta, HTTP header) is read with the superset browsers use for it: GB2312
+and GBK as GB18030, Shift-JIS as cp932, Big5 as Big5-HKSCS, EUC-KR as cp949, TIS-620 as cp874.
 
 Undecodable bytes (bytes a code page leaves undefined, broken UTF-16) are never silently lost:
 they are dropped from the text, counted in ``undecodable_bytes`` and named in ``repairs``.
@@ -23,8 +31,11 @@ Not here: Unicode normalization, control characters, whitespace (``clean``).
 from __future__ import annotations
 
 import codecs
+import html
 import re
+import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
 from .config import DecodeConfig
 
@@ -181,26 +192,199 @@ def _decode_legacy(data: bytes, config: DecodeConfig) -> tuple[str, str, int]:
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
-def _reread_sequences(text: str) -> tuple[str, int]:
-    """Each well-formed UTF-8 sequence read as cp1252/latin-1 read again as UTF-8; (text,
-    sequences re-read). Everything else (a legitimate ``é``, an overlong form) stays as it is."""
-    total = 0
+# ---------------------------------------------------------------------------------------------
+# Scripts. The guard that no repair invents a character: the writing systems a text uses, named
+# by the first word of their characters' Unicode names (``CJK UNIFIED IDEOGRAPH-4E2D`` is CJK).
+# Latin, digits and punctuation are no script here: the guard is about whole writing systems
+# appearing from nowhere (``pauvreté »`` re-read into ``pauvret頻``).
 
-    def fix(m: re.Match[str]) -> str:
-        nonlocal total
+SCRIPTS = frozenset({
+    "CJK", "HANGUL", "HIRAGANA", "KATAKANA", "ARABIC", "CYRILLIC", "GREEK", "HEBREW", "THAI", "SAMARITAN",
+    "DEVANAGARI", "BENGALI", "ARMENIAN", "GEORGIAN", "ETHIOPIC", "TIBETAN", "SYRIAC", "THAANA", "NKO",
+    "MANDAIC", "YI", "BOPOMOFO", "HALFWIDTH", "FULLWIDTH", "UNNAMED",
+})
+
+
+def scripts_of(text: str) -> set[str]:
+    """The scripts (``SCRIPTS``) that characters of ``text`` belong to; unassigned ones are UNNAMED."""
+    out: set[str] = set()
+    for ch in set(text):
+        if ch >= "\u0250":
+            name = unicodedata.name(ch, "")
+            word = name.split(" ", 1)[0] if name else "UNNAMED"
+            if word in SCRIPTS:
+                out.add(word)
+    return out
+
+
+def plain_decodes(raw: bytes, declared: str | None = None) -> list[str]:
+    """The readings of ``raw`` that need no judgement: UTF-8, cp1252, latin-1, UTF-16/32 when a
+    BOM says so, and the declared charset with its superset; each with HTML entities resolved
+    too when the bytes hold any (a page's ``&#20013;`` is its text's 中). Undecodable bytes are
+    replaced: what a reading holds, not whether it is clean, is what counts here."""
+    codecs_ = ["utf-8", "cp1252", "latin-1"]
+    if raw[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        codecs_.append("utf-32")
+    elif raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        codecs_.append("utf-16")
+    name = codec_name(declared)
+    if name:
+        codecs_ += [name, *_SUPERSETS.get(name, ())]
+    out = []
+    for codec in dict.fromkeys(codecs_):
+        try:
+            text = raw.decode(codec, "replace")
+        except LookupError:
+            continue
+        out.append(text)
+        if "&" in text:
+            out.append(html.unescape(text))
+    return out
+
+
+def source_scripts(raw: bytes, declared: str | None = None) -> set[str]:
+    """Every script that some plain decode of ``raw`` holds (``plain_decodes``)."""
+    out: set[str] = set()
+    for text in plain_decodes(raw, declared):
+        out |= scripts_of(text)
+    return out
+
+
+def invented_scripts(raw: bytes, text: str, declared: str | None = None) -> set[str]:
+    """Scripts in ``text`` that no plain decode of ``raw`` holds: characters a decode or a repair
+    made up. Empty for every text ``decode`` returns from a plain or a declared reading; a
+    non-Latin code page that ``decode`` detected on undeclared bytes is a judgement, not a plain
+    decode, so its script shows here (``Decoded.repairs`` names the detection)."""
+    found = scripts_of(text)
+    if not found:
+        return found
+    return found - source_scripts(raw, declared)
+
+
+class _ScriptGuard:
+    """Tells which scripts a re-read would bring in: those neither in the text before any
+    re-read nor (when the bytes are known) in any plain decode of the source."""
+
+    def __init__(self, text: str, raw: bytes | None = None, declared: str | None = None):
+        self.text, self.raw, self.declared = text, raw, declared
+        self._known: set[str] | None = None
+        self._source: set[str] | None = None
+
+    def invented(self, chars: str) -> set[str]:
+        new = scripts_of(chars)
+        if not new:
+            return new
+        if self._known is None:
+            self._known = scripts_of(self.text)
+        new -= self._known
+        if new and self.raw is not None:
+            if self._source is None:
+                self._source = source_scripts(self.raw, self.declared)
+            new -= self._source
+        return new
+
+
+# ---------------------------------------------------------------------------------------------
+# Badness: how implausible a text looks, in the spirit of ftfy's ``badness`` (our own, smaller
+# measure). A re-read is taken only where it lowers the count. Each match is one count:
+#  - a C1 control (U+0080-U+009F): what UTF-8 read as latin-1 leaves, never in text;
+#  - Â, Ã, Ä or Å followed by a continuation character: the mojibake of Latin-1 punctuation and
+#    letters and of Latin Extended-A (``Ã©``, ``Å‚``, ``Ä…``), hardly ever a word;
+#  - any other lead character followed by a continuation character that does not follow a letter
+#    in prose (``é©``, ``â€``, ``Å“``); those that do (no-break space, soft hyphen, », ’, ”, …,
+#    dashes, bullet, °, ·) are the French and typographic cases that must stay;
+#  - a continuation character that is a symbol followed by another one, but for the pairs of
+#    typography (``…»``, ``’»``, ``—«``): ``–°`` and ``–‡`` are pieces of Chinese or of ``’``;
+#  - a letter of a non-Latin script touching a Latin letter (``pauvret頻``);
+#  - IPA, spacing modifiers, private use and rare scripts (``࠻``, N'Ko, Ethiopic), which news in
+#    any language hardly ever holds.
+
+_CONT_CHARS = {ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF}
+_AFTER_LETTER = set("\u00a0\u00ad\u00b0\u00b7\u00bb\u2019\u201d\u2026\u2013\u2014\u2022")
+_AFTER_PUNCT = set("\u00ab\u00bf\u00a1\u201c\u2018")
+# Continuation characters that are punctuation or symbols (not letters, not the spaces), and
+# what may follow one of them in prose.
+_CONT_PUNCT = {ch for ch in _CONT_CHARS if not ch.isalpha() and ch not in "\u00a0\u00ad"}
+_AFTER_SYMBOL = set("\u00a0\u00bb\u2019\u201d\u2026") | _AFTER_PUNCT
+
+
+def _class(chars) -> str:
+    return "".join(re.escape(ch) for ch in sorted(chars))
+
+
+_LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_NON_LATIN_LETTER = "\u0370-\u03ff\u0400-\u052f\u0531-\u058f\u05d0-\u05ea\u0620-\u064a\u0660-\u06ff\u0700-\u0dff" \
+    "\u0e01-\u0e5b\u0e80-\u1dbf\u3040-\u30ff\u3100-\u318f\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7af\uf900-\ufaff"
+_BADNESS_RE = re.compile(
+    "[\u0080-\u009f]"
+    f"|[\u00c2-\u00c5][{_class(_CONT_CHARS)}]"
+    f"|[{_chars_of(0xC6, 0xF4)}][{_class(_CONT_CHARS - _AFTER_LETTER)}]"
+    f"|[{_class(_CONT_PUNCT)}][{_class(_CONT_CHARS - _AFTER_SYMBOL)}]"
+    f"|[{_LATIN_LETTER}][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][{_LATIN_LETTER}]"
+    "|[\u0250-\u0258\u025a-\u02ff\u0700-\u08ff\u1200-\u139f\ua000-\ua4cf\ue000-\uf8ff]"
+)
+
+
+def badness(text: str) -> int:
+    """How many implausible spots ``text`` has (see above); 0 for clean prose in any script."""
+    return len(_BADNESS_RE.findall(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-reading mojibake.
+
+def _sequences(text: str):
+    """(start, end, character) of each well-formed UTF-8 sequence read as cp1252/latin-1."""
+    for m in _CANDIDATE_RE.finditer(text):
         chars = m.group(0)
         lead = _CHAR_TO_BYTE[chars[0]]
         need = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
         if len(chars) < need:
-            return chars
+            continue
         try:
             seq = bytes(_CHAR_TO_BYTE[ch] for ch in chars[:need]).decode("utf-8")
         except UnicodeDecodeError:  # overlong, surrogate or beyond U+10FFFF: not UTF-8
-            return chars
-        total += 1
-        return seq + chars[need:]
+            continue
+        yield m.start(), m.start() + need, seq
 
-    return _CANDIDATE_RE.sub(fix, text), total
+
+def _reread_runs(text: str, accept: Callable[[str, str, str, str], bool] | None = None) -> tuple[str, int]:
+    """Runs of adjacent well-formed sequences re-read as UTF-8 where ``accept(before, run,
+    reading, after)`` says so (all of them without ``accept``); (text, sequences re-read)."""
+    out: list[str] = []
+    total = 0
+    pos = 0  # text[:pos] is in out
+    run_start = run_end = -1
+    run: list[str] = []
+
+    def flush() -> None:
+        nonlocal pos, total
+        if not run:
+            return
+        reading = "".join(run)
+        if accept is None or accept(text[run_start - 1:run_start], text[run_start:run_end], reading, text[run_end:run_end + 1]):
+            out.append(text[pos:run_start])
+            out.append(reading)
+            pos = run_end
+            total += len(run)
+
+    for start, end, seq in _sequences(text):
+        if start != run_end:
+            flush()
+            run, run_start = [], start
+        run.append(seq)
+        run_end = end
+    flush()
+    if not total:
+        return text, 0
+    out.append(text[pos:])
+    return "".join(out), total
+
+
+def _reread_sequences(text: str) -> tuple[str, int]:
+    """Each well-formed UTF-8 sequence read as cp1252/latin-1 read again as UTF-8; (text,
+    sequences re-read). Everything else (a legitimate ``é``, an overlong form) stays as it is."""
+    return _reread_runs(text)
 
 
 def _reread_whole(text: str) -> tuple[str, int] | None:
@@ -225,17 +409,44 @@ def _reread_whole(text: str) -> tuple[str, int] | None:
     return None
 
 
-def repair_mojibake(text: str, max_passes: int = 3) -> tuple[str, list[str]]:
-    """Undo UTF-8-read-as-cp1252/latin-1 where its signature appears; (text, repairs)."""
+def repair_mojibake(
+    text: str, max_passes: int = 3, raw: bytes | None = None, declared: str | None = None,
+) -> tuple[str, list[str]]:
+    """Undo UTF-8-read-as-cp1252/latin-1 where its signature appears and the re-read is more
+    plausible (lower ``badness``) than what is there; (text, repairs).
+
+    A re-read never brings in a script that neither the text nor (given ``raw``, the source's
+    bytes, and the charset it ``declared``) any plain decode of the source holds: such a spot
+    keeps its characters and a repair note says so.
+    """
     repairs: list[str] = []
+    guard = _ScriptGuard(text, raw, declared)
+    kept: set[str] = set()
+
+    def accept(before: str, run: str, reading: str, after: str) -> bool:
+        if badness(before + reading + after) >= badness(before + run + after):
+            return False
+        invented = guard.invented(reading)
+        if invented:
+            kept.update(invented)
+            return False
+        return True
+
     for n in range(1, max_passes + 1):
         if text.isascii() or not MOJIBAKE_RE.search(text):
             break
-        new, total = _reread_whole(text) or _reread_sequences(text)
+        whole = _reread_whole(text)
+        if whole is not None and whole[1] and badness(whole[0]) < badness(text) and not guard.invented(whole[0]):
+            new, total = whole
+        else:
+            new, total = _reread_runs(text, accept)
         if total == 0:
             break
         repairs.append(f"mojibake: {total} UTF-8 sequences read as cp1252/latin-1 re-read (pass {n})")
         text = new
+    if kept:
+        repairs.append(f"mojibake-like sequences kept: re-reading them would bring in {', '.join(sorted(kept))}, "
+                       "which no plain decode of the source holds")
     return text, repairs
 
 
@@ -252,22 +463,207 @@ def _truncated_utf8(data: bytes, exc: UnicodeDecodeError) -> str | None:
         return None
 
 
+# ---------------------------------------------------------------------------------------------
+# Charsets: labels, supersets, and the non-Latin code pages told apart by their common letters.
+
+# Labels that pages use and Python does not know.
+_LABELS = {
+    "x-gbk": "gbk", "x-sjis": "shift_jis", "windows-31j": "cp932", "x-euc-jp": "euc_jp", "windows-874": "cp874",
+    "x-cp1251": "cp1251", "x-cp1250": "cp1250", "x-mac-cyrillic": "mac-cyrillic", "x-x-big5": "big5",
+}
+
+# What a declared charset is read as, each tried strictly, in order. A superset comes first only
+# where it reads every byte the declared code page reads the same way, or where browsers read the
+# label so (WHATWG Encoding Standard): GB2312 and GBK as GB18030 (GB2312 itself turns GB18030's
+# ``·`` and ``—`` into ``・`` and ``―``), TIS-620 as cp874. Shift-JIS, Big5 and EUC-KR come before
+# their supersets: cp932 reads 6 Shift-JIS byte pairs as other characters (``〜`` as ``～``),
+# cp950 11 Big5 pairs and Big5-HKSCS 249, and cp949 splits EUC-KR's eight-byte syllables
+# (KS X 1001 annex 3) into jamo; the superset is taken only for bytes the declared code page
+# cannot read (NEC, IBM, ETEN, Hong Kong and Unified Hangul extensions).
+_SUPERSETS: dict[str, tuple[str, ...]] = {
+    "gb2312": ("gb18030",), "gbk": ("gb18030",), "hz": ("gb18030",),
+    "shift_jis": ("shift_jis", "cp932", "shift_jis_2004"), "cp932": ("cp932", "shift_jis_2004"),
+    "euc_jp": ("euc_jp", "euc_jis_2004"),
+    "big5": ("big5", "cp950", "big5hkscs"), "cp950": ("cp950", "big5hkscs"),
+    "euc_kr": ("euc_kr", "cp949"),
+    "tis-620": ("cp874",), "iso8859-11": ("cp874",),
+}
+
+# The most common letters (characters for Chinese and Japanese, syllables for Korean) of the
+# language each code page is for: written for news-etl from general frequency knowledge, not taken
+# from any corpus. The right reading of a text has most of its letters here; a wrong reading maps
+# bytes onto letters at random and has few.
+_ZH_SIMPLIFIED = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种"
+    "面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去"
+    "把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但"
+    "质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式"
+    "活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回"
+    "则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清美"
+    "再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元"
+    "况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委"
+    "素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江"
+    "型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严记者网月日"
+)
+_ZH_TRADITIONAL = (
+    "這為個國時來們對會發動過說產種後學經進著電裡現實兩體機當點從業應開還義間樣與關線內數麼質氣變條沒結問無"
+    "係軍並題黨員總設長頭資邊級圖統較將組見計別論運農幾區強決幹戰則據處隊給門規熱領東導壓爭濟階術極聯認權證"
+    "轉單風帶場車務萬達積議聲報鬥類離華確張馬節話況傳許廣記觀織裝眾書復兒須際驗連斷難礦備辦習響勞團歷構稱準"
+    "號維劃選標寫親養層卻專狀廠識適屬圓調滿縣參紅細聽該鐵價嚴臺灣"
+)
+_CJK_PUNCT = "，。、；：？！《》（）「」"
+_COMMON: dict[str, str] = {
+    "zh": _ZH_SIMPLIFIED + _ZH_TRADITIONAL + _CJK_PUNCT,
+    "ja": "".join(chr(c) for c in range(0x3041, 0x3097)) + "".join(chr(c) for c in range(0x30A1, 0x30FB)) + "ー" + _CJK_PUNCT
+    + "日本人年大一中出国月上会事自者発生行見時分地前新長場的同後入言合市手内方子学代円東京都政府首相氏党選挙議員"
+      "総理経済社業企今米高対問題関係開実施結果全部数県警察容疑逮捕被害女男性家族調査表記午週"
+      "来春全区計画知防災訓練述明決定約期間検討",
+    "ko": "이다의는에을하고가로한지서기리도사자대일어정인시를나수부전아국해과있구주상보제여장원경은들조었면게적으스소성"
+          "만동방신된생요위실할공우니라했용것마관내미그회진문세화비무업연선중민개계금년월등통발차현분말명모단입터트학교"
+          "합받까던며와야울북남당표결법안운영행예물산출식간점청후때더번",
+    "cyrl": "оеаиінтсрвлкмдп",
+    "el": "αοειτνσςηκρπυμλάέίόή",
+    "he": "יוהמלארבתנשעכ",
+    "ar": "اليمونرتبعهةدف",
+    "th": "านรอกเงมย่วัดี้ติสลคบ",
+}
+_COMMON_RE = {lang: re.compile(f"[{_class(set(chars))}]") for lang, chars in _COMMON.items()}
+_LANGUAGE_OF = {
+    "gb18030": "zh", "gbk": "zh", "gb2312": "zh", "big5hkscs": "zh", "cp950": "zh", "big5": "zh",
+    "cp932": "ja", "shift_jis": "ja", "shift_jis_2004": "ja", "euc_jp": "ja", "euc_jis_2004": "ja",
+    "cp949": "ko", "euc_kr": "ko",
+    "cp1251": "cyrl", "koi8-r": "cyrl", "koi8-u": "cyrl", "iso8859-5": "cyrl", "mac-cyrillic": "cyrl",
+    "cp1253": "el", "iso8859-7": "el", "cp1255": "he", "iso8859-8": "he", "cp1256": "ar", "iso8859-6": "ar",
+    "cp874": "th", "tis-620": "th", "iso8859-11": "th",
+}
+# What a reading is scored on: its characters that are neither ASCII nor punctuation or spaces
+# every code page shares; and how often its non-Latin letters touch a Latin one (a Latin text read
+# with a non-Latin code page turns its accented letters into letters inside Latin words).
+_IGNORED_RE = re.compile("[\u0080-\u00bf\u1680\u2000-\u206f\u3000\ufeff\ufffd]")
+_MIXED_RE = re.compile(f"[A-Za-z][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][A-Za-z]")
+# What no text in any of these scripts holds and a wrong reading does: box drawing and block
+# characters (koi8-r's upper half), C1 controls, an upper-case Cyrillic or Greek letter right
+# after a lower-case one (a byte-wise reading mixes the cases at random), a word-final Hebrew or
+# Greek letter inside a word, a direction mark between two letters.
+_WRONG_RE = re.compile(
+    "[\u0080-\u009f\u2500-\u259f]|[\u0430-\u045f][\u0400-\u042f]|[\u03ac-\u03ce][\u0386-\u03ab]"
+    "|[\u05da\u05dd\u05df\u05e3\u05e5][\u05d0-\u05ea]|\u03c2[\u03ac-\u03ce]"
+    "|[\u05d0-\u05ea\u0620-\u064a][\u200e\u200f][\u05d0-\u05ea\u0620-\u064a]"
+)
+
+
+def _high_bytes(data: bytes) -> int:
+    return len(data) - len(data.translate(None, _HIGH_BYTES))
+
+
+def _language_score(text: str, language: str, dropped: int, min_chars: int, floor: float) -> float | None:
+    """The share of ``text``'s scored characters that are common in ``language``, less its Latin
+    contacts, its impossible characters and dropped bytes; None for too little text to tell, or
+    when the score cannot reach ``floor`` (the penalties are counted only for a contender)."""
+    scored = len(text) - len(text.encode("ascii", "ignore")) - len(_IGNORED_RE.findall(text))
+    if scored < min_chars:
+        return None
+    hits = len(_COMMON_RE[language].findall(text)) - dropped
+    if hits / scored < floor:
+        return None
+    return (hits - 2 * len(_MIXED_RE.findall(text)) - len(_WRONG_RE.findall(text))) / scored
+
+
+def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, int] | None:
+    """(text, dropped bytes) of ``data`` read as ``codec``: strictly, or dropping a few invalid
+    bytes (at most ``max_invalid`` of the high bytes, and never fewer than 2 allowed); None when
+    the codec does not fit."""
+    try:
+        return data.decode(codec), 0
+    except UnicodeDecodeError:
+        pass
+    except LookupError:
+        return None
+    allowed = max(2, max_invalid * _high_bytes(data))
+    # Each invalid sequence is at least one byte: rule a codec out at codec speed first.
+    if len(data.decode(codec, "replace")) - len(data.decode(codec, "ignore")) > allowed:
+        return None
+    text, counter = _decode_counting(data, codec)
+    if counter.dropped > allowed:
+        return None
+    return text, counter.dropped
+
+
+# Long ASCII stretches (markup, English) say nothing about a code page: the sample a code page is
+# scored on keeps their first and last bytes (a Big5 or Shift-JIS trail byte, the Latin letters
+# an accented letter sits between) and drops the middle.
+_ASCII_STRETCH_RE = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
+_SAMPLE_BYTES = 4096
+
+
+def _sample(data: bytes) -> bytes:
+    """At most ``_SAMPLE_BYTES`` of ``data`` rich in high bytes, cut at an ASCII byte."""
+    sample = _ASCII_STRETCH_RE.sub(rb"\1 \2", data)
+    if len(sample) <= _SAMPLE_BYTES:
+        return sample
+    cut = sample.rfind(b" ", 0, _SAMPLE_BYTES)
+    return sample[:cut if cut > 0 else _SAMPLE_BYTES]
+
+
+def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[str, str, int, float] | None:
+    """(text, codec, dropped bytes, score) of the non-Latin code page (``config.detect_encodings``)
+    whose reading of ``data`` is most plausible, when that is plausible enough; None otherwise
+    (then a Latin code page it is). For bytes that are not UTF-8 and declare no charset."""
+    if _high_bytes(data) < config.min_detect_chars:
+        return None
+    sample = _sample(data)
+    best: tuple[float, int, str] | None = None
+    for rank, enc in enumerate(config.detect_encodings):
+        language = _LANGUAGE_OF.get(codec_name(enc) or "")
+        if language is None:
+            continue
+        got = _decode_tolerant(sample, enc, config.max_declared_invalid)
+        if got is None:
+            continue
+        floor = config.min_detect_score if best is None else max(config.min_detect_score, best[0])
+        score = _language_score(got[0], language, got[1], config.min_detect_chars, floor)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, rank, enc)
+    if best is None or best[0] < config.min_detect_score:
+        return None
+    got = _decode_tolerant(data, best[2], config.max_declared_invalid)
+    if got is None:  # the rest of the file is not in the code page its sample is in
+        return None
+    return got[0], codec_name(best[2]) or best[2], got[1], best[0]
+
+
 def codec_name(label: str | None) -> str | None:
     """Python's codec for a charset label (``ISO-8859-1``, ``windows-1250``, ``gb2312``), or None."""
     if not label:
         return None
+    label = label.strip().strip("\"'").lower()
     try:
-        return codecs.lookup(label.strip().strip("\"'").lower()).name
+        return codecs.lookup(_LABELS.get(label, label)).name
     except LookupError:
         return None
+
+
+def _decode_declared(data: bytes, codec: str, config: DecodeConfig) -> tuple[str, str, int] | None:
+    """(text, codec used, dropped bytes) of ``data`` in a declared legacy charset or its superset."""
+    tries = tuple(dict.fromkeys((*_SUPERSETS.get(codec, ()), codec)))
+    for name in tries:
+        try:
+            return data.decode(name), codecs.lookup(name).name, 0
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if _LANGUAGE_OF.get(tries[0]) not in ("zh", "ja", "ko"):
+        return None  # a single-byte code page that cannot read the bytes was declared wrongly
+    got = _decode_tolerant(data, tries[0], config.max_declared_invalid)
+    return (got[0], codecs.lookup(tries[0]).name, got[1]) if got else None
 
 
 def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | None = None) -> Decoded:
     """Bytes to text; never raises for any input.
 
     ``declared`` is the charset the document claims (an HTML meta tag, an HTTP header). It is
-    evidence, not truth: valid UTF-8 wins over any declaration; a declared legacy charset wins
-    over our guess when the bytes decode cleanly in it. Which won is recorded in ``repairs``.
+    evidence, not truth: valid UTF-8 wins over any declaration; a declared legacy charset (read
+    as its superset) wins over our guess when the bytes decode in it, cleanly or but for a few
+    bytes. Which won is recorded in ``repairs``.
     """
     codec = codec_name(declared)
     if codec in ("latin-1", "iso8859-1", "ascii") and declared and declared.strip().lower() not in ("utf-8",):
@@ -276,13 +672,17 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            try:
-                text = data.decode(codec)
-            except (UnicodeDecodeError, LookupError):
-                pass
-            else:
-                text, mojibake = repair_mojibake(text, config.max_mojibake_passes)
-                return Decoded(text, codec, (f"declared charset {declared} used",) + tuple(mojibake), 0)
+            got = _decode_declared(data, codec, config)
+            if got is not None:
+                text, used, dropped = got
+                repairs = [f"declared charset {declared} used" + (f" (read as {used}, its superset)" if used != codec else "")]
+                if dropped:
+                    repairs.append(f"{dropped} undecodable bytes dropped")
+                text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
+                return Decoded(text, used, tuple(repairs + mojibake), dropped)
+            got = decode(data, config)
+            return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: the bytes are not {codec}",) + got.repairs,
+                           got.undecodable_bytes)
         else:
             if not data.isascii():
                 got = decode(data, config)
@@ -330,7 +730,11 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
                 truncated = len(data) - exc.start
                 repairs.append(f"file ends inside a UTF-8 sequence (truncated?): {truncated} trailing bytes dropped")
         if text is None:
-            valid = len(_UTF8_MULTIBYTE_RE.findall(data))
+            # A non-Latin code page whose reading is plausible comes first: a Shift-JIS or GBK
+            # text holds valid UTF-8 sequences by chance (``は`` ``は`` is 82 CD 82 CD, and CD 82
+            # is UTF-8), while UTF-8 with a stray byte read so scores at most 0.
+            detected = detect_legacy(data, config)
+            valid = len(_UTF8_MULTIBYTE_RE.findall(data)) if detected is None else 0
             # Without a single valid multi-byte sequence the file is not UTF-8 whatever the
             # count of invalid bytes: skip counting them (one Python call each).
             text, counter = _decode_counting(data, "utf-8", "cp1252") if valid else (None, None)
@@ -339,11 +743,15 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
                 undecodable = counter.dropped
                 if counter.substituted:
                     repairs.append(f"{counter.substituted} invalid UTF-8 bytes read as cp1252")
+            elif detected is not None:
+                text, encoding, undecodable, score = detected
+                repairs.append(f"no charset declared, not UTF-8: {encoding} detected "
+                               f"({score:.0%} of its letters are common {_LANGUAGE_OF[encoding]} ones)")
             else:
                 text, encoding, undecodable = _decode_legacy(data, config)
 
     if undecodable:
         repairs.append(f"{undecodable} undecodable bytes dropped")
-    text, mojibake = repair_mojibake(text, config.max_mojibake_passes)
+    text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
     repairs.extend(mojibake)
     return Decoded(text, encoding or "utf-8", tuple(repairs), undecodable + truncated)

@@ -1,13 +1,16 @@
-"""Decode: property tests (golden cases are in test_golden.py)."""
+"""Decode: property tests, the no-invented-script guard, every corpus file (golden cases are in
+test_golden.py)."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 import re
 
-from pipeline.decode import _CHAR_TO_BYTE, MOJIBAKE_RE, _reread_sequences, _reread_whole, decode, repair_mojibake
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import corpus
+from pipeline.decode import _CHAR_TO_BYTE, MOJIBAKE_RE, _reread_sequences, _reread_whole, decode, invented_scripts, repair_mojibake
 
 # Word-shaped text in the letters every supported legacy code page writes the same way. (Character
 # soup like "é««" is not prose: its cp1252 bytes E9 AB AB are also valid UTF-8, an ambiguity no
@@ -138,3 +141,182 @@ def test_undefined_cp1252_bytes_are_counted_not_hidden():
     assert got.text == "café  ok"
     assert got.undecodable_bytes == 2
     assert any("2 undecodable bytes" in r for r in got.repairs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every script: text in the code pages of other scripts comes back exactly, declared or not.
+
+# News-like words written for news-etl, per language; random sequences of them are the "text in
+# that script" of the property tests (an undeclared code page is told apart by how common its
+# letters are, so the words are ordinary ones). Chinese and Japanese are written without spaces.
+WORDS = {
+    "zh": "市政府 今天 宣布 新的 地铁 线路 将于 明年 五月 开通 记者 在 现场 看到 工人 正在 加紧 施工 经济 发展 "
+          "国家 政策 会议 代表 表示 人民 工作 问题 社会 北京 上海 公司 市场 增长 学生 学校 医院",
+    "zh-hant": "台北 市政府 今天 表示 新的 捷運 路線 將在 明年 開始 營運 記者 現場 看到 工人 正在 加緊 施工 經濟 發展 "
+               "國家 政策 會議 代表 人民 工作 問題 社會 公司 市場 學生 學校 醫院",
+    "ja": "東京都 は 十日 新しい 防災 計画 を 発表 した 知事 記者 会見 で 来年 の 春 までに 全て の 区 訓練 行う と "
+          "述べた 政府 首相 経済 問題 について 調査 結果 会社 学校",
+    "ko": "서울시는 오늘 새로운 대중교통 계획을 발표했다 시장은 기자회견에서 내년 봄까지 모든 구에서 시행하겠다고 말했다 "
+          "정부는 경제 문제에 대한 조사 결과를 공개했다 학교 회사 국회",
+    "ru": "городской совет утвердил новый бюджет на следующий год мэр заявил журналистам что средства пойдут на ремонт "
+          "школ и дорог правительство области сообщило о новых планах",
+    "ar": "أعلنت الحكومة اليوم عن خطة جديدة لدعم المزارعين في المناطق الريفية وقال الوزير إن البرنامج سيبدأ في الشهر "
+          "المقبل مع المدارس والمستشفيات",
+    "th": "รัฐบาล ประกาศ แผน ใหม่ เพื่อ ช่วยเหลือ เกษตรกร ใน พื้นที่ ชนบท รัฐมนตรี กล่าว ว่า โครงการ จะ เริ่ม ใน เดือน หน้า "
+          "โรงเรียน และ โรงพยาบาล",
+    "el": "το δημοτικό συμβούλιο ενέκρινε σήμερα τον νέο προϋπολογισμό ο δήμαρχος δήλωσε ότι τα χρήματα θα πάνε στα "
+          "σχολεία και στους δρόμους της πόλης",
+    "he": "הממשלה הודיעה היום על תוכנית חדשה לתמיכה בחקלאים באזורי הפריפריה השר אמר כי התוכנית תתחיל בחודש הבא "
+          "בבתי הספר ובבתי החולים",
+}
+CODE_PAGES = {
+    "zh": ("gbk", "gb18030"), "zh-hant": ("big5", "cp950"), "ja": ("shift_jis", "euc_jp"), "ko": ("euc_kr",),
+    "ru": ("cp1251", "koi8_r"), "ar": ("cp1256",), "th": ("tis_620",), "el": ("cp1253",), "he": ("cp1255",),
+}
+SPACED = {"ko", "ru", "ar", "th", "el", "he"}
+
+
+@st.composite
+def news_in_a_script(draw):
+    language = draw(st.sampled_from(sorted(WORDS)))
+    words = draw(st.lists(st.sampled_from(WORDS[language].split()), min_size=8, max_size=40))
+    glue = " " if language in SPACED else ""
+    end = "." if language in SPACED else "。"
+    pieces = [w + (draw(st.sampled_from(["", "", "", ",", end, " 2024"])) if language in SPACED else "") for w in words]
+    return language, glue.join(pieces) + end
+
+
+@given(news_in_a_script(), st.data())
+@settings(max_examples=300, deadline=None)
+def test_text_in_any_script_decodes_back_from_its_code_page_undeclared(sample, data):
+    language, text = sample
+    encoding = data.draw(st.sampled_from(CODE_PAGES[language]))
+    got = decode(text.encode(encoding))
+    assert got.text == text, (encoding, got.encoding, got.repairs)
+
+
+def _alphabet(encoding: str, ranges: list[tuple[int, int]]) -> str:
+    chars = []
+    for lo, hi in ranges:
+        for cp in range(lo, hi + 1):
+            try:
+                chr(cp).encode(encoding)
+            except UnicodeEncodeError:
+                continue
+            chars.append(chr(cp))
+    return "".join(chars)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# Any characters of the script that the code page writes, with ASCII letters, digits and spaces.
+_ASCII = "abcXYZ019 ,.\n"
+ALPHABETS = {
+    "gb2312": _alphabet("gb2312", [(0x4E00, 0x9FFF), (0x3000, 0x303F), (0xFF01, 0xFF5E)]),
+    "gbk": _alphabet("gbk", [(0x4E00, 0x9FFF), (0x3000, 0x303F)]),
+    "big5": _alphabet("big5", [(0x4E00, 0x9FFF), (0x3000, 0x303F)]),
+    "shift_jis": _alphabet("shift_jis", [(0x3040, 0x30FF), (0x4E00, 0x9FFF)]),
+    "euc_jp": _alphabet("euc_jp", [(0x3040, 0x30FF), (0x4E00, 0x9FFF)]),
+    "euc_kr": _alphabet("euc_kr", [(0xAC00, 0xD7A3)]),
+    "cp1251": _alphabet("cp1251", [(0x0400, 0x04FF)]),
+    "koi8_r": _alphabet("koi8_r", [(0x0400, 0x04FF)]),
+    "cp1256": _alphabet("cp1256", [(0x0600, 0x06FF)]),
+    "tis_620": _alphabet("tis_620", [(0x0E00, 0x0E7F)]),
+    "cp1253": _alphabet("cp1253", [(0x0370, 0x03FF)]),
+    "cp1255": _alphabet("cp1255", [(0x05D0, 0x05EA)]),
+}
+
+
+@given(st.sampled_from(sorted(ALPHABETS)), st.data())
+@settings(max_examples=400, deadline=None)
+def test_any_text_in_a_declared_code_page_decodes_back(encoding, data):
+    text = data.draw(st.text(alphabet=ALPHABETS[encoding] + _ASCII, min_size=1, max_size=60))
+    raw = text.encode(encoding)
+    assume(not _is_utf8(raw) or raw.isascii())  # valid UTF-8 wins over any declaration (a policy of its own)
+    got = decode(raw, declared=encoding)
+    assert got.text == text, (got.encoding, got.repairs)
+    assert not invented_scripts(text.encode(encoding), got.text, encoding)
+
+
+def test_a_declared_code_page_that_cannot_read_the_bytes_is_ignored_and_said_so():
+    got = decode("Le budget voté « à l’unanimité » hier.".encode("cp1252") + b"\xff\xfe\xff", declared="euc-kr")
+    assert got.encoding == "cp1252"
+    assert got.repairs[0].startswith("declared charset euc-kr ignored")
+
+
+def test_a_few_invalid_bytes_in_a_declared_multibyte_page_are_dropped_and_counted():
+    text = "市政府今天宣布，新的地铁线路将于明年五月开通。" * 20
+    data = text.encode("gbk") + b"\x81\x20" + text.encode("gbk")
+    got = decode(data, declared="gb2312")
+    assert got.encoding == "gb18030" and got.undecodable_bytes == 1
+    assert got.text == text + " " + text
+    assert "1 undecodable bytes dropped" in got.repairs
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing invented: a re-read never brings in a script the source's plain decodes do not hold.
+
+@pytest.mark.parametrize("text", [
+    "la pauvreté\u00a0» et « la misère\u00a0»",
+    "rendez-vous «\u00a0à\u00a0» Lyon",
+    "Die Straß\u00adenbahn",
+])
+def test_well_formed_prose_is_not_reread(text):
+    assert repair_mojibake(text) == (text, [])
+    assert not invented_scripts(text.encode("utf-8"), decode(text.encode("utf-8")).text)
+
+
+def test_invented_scripts_names_what_no_plain_decode_holds():
+    raw = "pauvreté\u00a0»".encode("utf-8")
+    assert invented_scripts(raw, "pauvret頻") == {"CJK"}
+    assert invented_scripts(raw, "pauvreté\u00a0»") == set()
+    # The declared charset is a plain decode; an HTML entity is the character it names.
+    gbk = "北京".encode("gbk")
+    assert invented_scripts(gbk, "北京") == {"CJK"}
+    assert invented_scripts(gbk, "北京", declared="gb2312") == set()
+    assert invented_scripts(b"&#21271;&#20140;", "北京") == set()
+
+
+_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_HTML_BYTES = re.compile(rb"<!doctype\s+html|<(html|head|body)[\s>]", re.I)
+_HAN = re.compile("[\u4e00-\u9fff]")
+
+
+@pytest.mark.corpora
+def test_decode_invents_no_script_in_any_corpus_file():
+    """Over every corpus file: decode brings in no script that the file's plain decodes lack.
+    A page whose undeclared code page decode detected is not a plain decode: its reading is
+    checked against the hand-made truth instead (html-zh meta/cleaned), and must hold it."""
+    root = corpus("fr-press").parent
+    invented, detected, checked = [], [], 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        raw = path.read_bytes()
+        head = raw[:8192]
+        m = _CHARSET.search(head) if _HTML_BYTES.search(head) else None
+        declared = m.group(1).decode("ascii") if m else None
+        got = decode(raw, declared=declared)
+        checked += 1
+        if any(" detected (" in r for r in got.repairs):
+            detected.append((path, got))
+            continue
+        extra = invented_scripts(raw, got.text, declared)
+        if extra:
+            invented.append(f"{path.relative_to(root)}: {sorted(extra)} ({got.encoding}; {got.repairs})")
+    assert checked > 1000
+    assert not invented, "\n".join(invented)
+    unchecked = []
+    for path, got in detected:
+        truth = path.parent.parent / "meta" / "cleaned" / (path.stem + ".txt")
+        if not truth.is_file():
+            unchecked.append(f"{path.relative_to(root)}: {got.encoding} detected, no truth to check it against")
+            continue
+        want = set(_HAN.findall(truth.read_text(encoding="utf-8")))
+        have = set(_HAN.findall(got.text))
+        assert len(want & have) >= 0.95 * len(want), (path.name, got.encoding, sorted(want - have)[:20])
+    assert not unchecked, "\n".join(unchecked)

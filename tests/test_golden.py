@@ -36,7 +36,7 @@ def _input_bytes(case) -> bytes:
 
 @pytest.mark.parametrize("case", cases("decode.json"))
 def test_decode_golden(case):
-    got = decode(_input_bytes(case))
+    got = decode(_input_bytes(case), declared=case.get("declared"))
     assert got.text == case["output"]
     if "encoding" in case:
         assert got.encoding == case["encoding"]
