@@ -665,93 +665,103 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
     as its superset) wins over our guess when the bytes decode in it, cleanly or but for a few
     bytes. Which won is recorded in ``repairs``.
     """
-    codec = codec_name(declared)
-    if codec in ("latin-1", "iso8859-1", "ascii") and declared and declared.strip().lower() not in ("utf-8",):
-        codec = "cp1252"  # as browsers do (WHATWG Encoding Standard): these labels mean windows-1252
-    if codec and codec not in ("utf-8", "ascii") and not data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            got = _decode_declared(data, codec, config)
-            if got is not None:
-                text, used, dropped = got
-                repairs = [f"declared charset {declared} used" + (f" (read as {used}, its superset)" if used != codec else "")]
-                if dropped:
-                    repairs.append(f"{dropped} undecodable bytes dropped")
-                text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
-                return Decoded(text, used, tuple(repairs + mojibake), dropped)
-            got = decode(data, config)
-            return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: the bytes are not {codec}",) + got.repairs,
-                           got.undecodable_bytes)
-        else:
-            if not data.isascii():
-                got = decode(data, config)
-                return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: the bytes are valid UTF-8",) + got.repairs,
-                               got.undecodable_bytes)
-    elif codec == "utf-8" and not data.isascii():
-        got = decode(data, config)
-        if got.encoding not in ("utf-8", "utf-8-bom"):
-            return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: the bytes are not UTF-8",) + got.repairs,
-                           got.undecodable_bytes)
-        return got
+    if declared:
+        got = _decode_as_declared(data, config, declared)
+        if got is not None:
+            return got
     repairs: list[str] = []
-    undecodable = 0
+    data, text, encoding, undecodable = _unicode_by_bom(data, repairs)
     truncated = 0
-    encoding: str | None = None
-    text: str | None = None
-
-    for bom, codec, name in _BOMS:
-        if data.startswith(bom):
-            if codec == "utf-8":
-                data = data[len(bom):]
-                encoding = name
-            else:
-                text, counter = _decode_counting(data[len(bom):], codec)
-                encoding = name
-                undecodable = counter.dropped
-            break
-
-    if text is None and encoding is None:
-        utf16 = _sniff_utf16(data)
-        if utf16:
-            text, counter = _decode_counting(data, utf16)
-            encoding = utf16.replace("-le", "le").replace("-be", "be")
-            undecodable = counter.dropped
-            repairs.append(f"no BOM: {encoding} recognised by its NUL bytes")
-
     if text is None:
-        try:
-            text = data.decode("utf-8")  # the fast path
-            encoding = encoding or "utf-8"
-        except UnicodeDecodeError as exc:
-            text = _truncated_utf8(data, exc)
-            if text is not None:
-                encoding = encoding or "utf-8"
-                truncated = len(data) - exc.start
-                repairs.append(f"file ends inside a UTF-8 sequence (truncated?): {truncated} trailing bytes dropped")
-        if text is None:
-            # A non-Latin code page whose reading is plausible comes first: a Shift-JIS or GBK
-            # text holds valid UTF-8 sequences by chance (``は`` ``は`` is 82 CD 82 CD, and CD 82
-            # is UTF-8), while UTF-8 with a stray byte read so scores at most 0.
-            detected = detect_legacy(data, config)
-            valid = len(_UTF8_MULTIBYTE_RE.findall(data)) if detected is None else 0
-            # Without a single valid multi-byte sequence the file is not UTF-8 whatever the
-            # count of invalid bytes: skip counting them (one Python call each).
-            text, counter = _decode_counting(data, "utf-8", "cp1252") if valid else (None, None)
-            if counter is not None and valid >= max(1, counter.substituted + counter.dropped):
-                encoding = encoding or "utf-8"
-                undecodable = counter.dropped
-                if counter.substituted:
-                    repairs.append(f"{counter.substituted} invalid UTF-8 bytes read as cp1252")
-            elif detected is not None:
-                text, encoding, undecodable, score = detected
-                repairs.append(f"no charset declared, not UTF-8: {encoding} detected "
-                               f"({score:.0%} of its letters are common {_LANGUAGE_OF[encoding]} ones)")
-            else:
-                text, encoding, undecodable = _decode_legacy(data, config)
-
+        text, encoding, undecodable, truncated = _utf8_or_legacy(data, config, encoding, repairs)
     if undecodable:
         repairs.append(f"{undecodable} undecodable bytes dropped")
     text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
     repairs.extend(mojibake)
     return Decoded(text, encoding or "utf-8", tuple(repairs), undecodable + truncated)
+
+
+def _ignored(declared: str, why: str, got: Decoded) -> Decoded:
+    return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: {why}",) + got.repairs,
+                   got.undecodable_bytes)
+
+
+def _decode_as_declared(data: bytes, config: DecodeConfig, declared: str) -> Decoded | None:
+    """The reading a declared charset leads to, or None where the declaration changes nothing
+    (our own reading of the bytes follows)."""
+    codec = codec_name(declared)
+    if codec in ("latin-1", "iso8859-1", "ascii") and declared.strip().lower() not in ("utf-8",):
+        codec = "cp1252"  # as browsers do (WHATWG Encoding Standard): these labels mean windows-1252
+    if codec == "utf-8":
+        if data.isascii():
+            return None
+        got = decode(data, config)
+        return got if got.encoding in ("utf-8", "utf-8-bom") else _ignored(declared, "the bytes are not UTF-8", got)
+    if not codec or codec == "ascii" or data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return None if data.isascii() else _ignored(declared, "the bytes are valid UTF-8", decode(data, config))
+    got = _decode_declared(data, codec, config)
+    if got is None:
+        return _ignored(declared, f"the bytes are not {codec}", decode(data, config))
+    text, used, dropped = got
+    repairs = [f"declared charset {declared} used" + (f" (read as {used}, its superset)" if used != codec else "")]
+    if dropped:
+        repairs.append(f"{dropped} undecodable bytes dropped")
+    text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
+    return Decoded(text, used, tuple(repairs + mojibake), dropped)
+
+
+def _unicode_by_bom(data: bytes, repairs: list[str]) -> tuple[bytes, str | None, str | None, int]:
+    """A byte-order mark, or UTF-16 recognised by its NUL bytes: (data without a UTF-8 BOM,
+    text or None, encoding or None, bytes dropped)."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            if codec == "utf-8":
+                return data[len(bom):], None, name, 0
+            text, counter = _decode_counting(data[len(bom):], codec)
+            return data, text, name, counter.dropped
+    utf16 = _sniff_utf16(data)
+    if utf16:
+        text, counter = _decode_counting(data, utf16)
+        encoding = utf16.replace("-le", "le").replace("-be", "be")
+        repairs.append(f"no BOM: {encoding} recognised by its NUL bytes")
+        return data, text, encoding, counter.dropped
+    return data, None, None, 0
+
+
+def _utf8_or_legacy(data: bytes, config: DecodeConfig, encoding: str | None,
+                    repairs: list[str]) -> tuple[str, str | None, int, int]:
+    """UTF-8 (whole, truncated, or with a few stray bytes), else a detected or guessed legacy
+    code page: (text, encoding, bytes dropped, trailing bytes of a cut sequence)."""
+    try:
+        return data.decode("utf-8"), encoding or "utf-8", 0, 0  # the fast path
+    except UnicodeDecodeError as exc:
+        text = _truncated_utf8(data, exc)
+        if text is not None:
+            truncated = len(data) - exc.start
+            repairs.append(f"file ends inside a UTF-8 sequence (truncated?): {truncated} trailing bytes dropped")
+            return text, encoding or "utf-8", 0, truncated
+    # A non-Latin code page whose reading is plausible comes first: a Shift-JIS or GBK text
+    # holds valid UTF-8 sequences by chance (``は`` ``は`` is 82 CD 82 CD, and CD 82 is UTF-8),
+    # while UTF-8 with a stray byte read so scores at most 0.
+    detected = detect_legacy(data, config)
+    valid = len(_UTF8_MULTIBYTE_RE.findall(data)) if detected is None else 0
+    # Without a single valid multi-byte sequence the file is not UTF-8 whatever the count of
+    # invalid bytes: skip counting them (one Python call each).
+    text, counter = _decode_counting(data, "utf-8", "cp1252") if valid else (None, None)
+    if counter is not None and valid >= max(1, counter.substituted + counter.dropped):
+        if counter.substituted:
+            repairs.append(f"{counter.substituted} invalid UTF-8 bytes read as cp1252")
+        return text, encoding or "utf-8", counter.dropped, 0
+    if detected is not None:
+        text, found, undecodable, score = detected
+        repairs.append(f"no charset declared, not UTF-8: {found} detected "
+                       f"({score:.0%} of its letters are common {_LANGUAGE_OF[found]} ones)")
+        return text, found, undecodable, 0
+    text, found, undecodable = _decode_legacy(data, config)
+    return text, found, undecodable, 0
