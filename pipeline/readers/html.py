@@ -19,6 +19,7 @@ similar meta tags), read with our date parser, which keeps their full precision;
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -113,6 +114,69 @@ def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple
     return first[0], first[1], p0
 
 
+_AUTHOR_META = ("author", "article:author", "dc.creator", "dcterms.creator", "parsely-author", "sailthru.author",
+                "byl", "twitter:creator:name")
+
+
+def _names(value) -> list[str]:
+    """Names in a JSON-LD author/publisher value: a string, a Person/Organization, or a list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        name = value.get("name")
+        return [name] if isinstance(name, str) else []
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
+def _first_str(value) -> str | None:
+    """A JSON-LD value that may be a string, a list, or an object with ``url``/``name``."""
+    if isinstance(value, list):
+        value = next((v for v in value if v), None)
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("name")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _absolute(link: str | None, base: str | None) -> str | None:
+    """A link as stated, made absolute against the page's URL when it is relative."""
+    if not link:
+        return None
+    if base and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|//", link):
+        from urllib.parse import urljoin
+
+        return urljoin(base, link)
+    return link
+
+
+def described(text: str, meta: dict[str, str]) -> dict:
+    """What the page says about itself in JSON-LD and meta tags, as the source spells it: authors,
+    site names (og:site_name, application-name, the JSON-LD publisher), section, image."""
+    authors: list[str] = []
+    sites: list[str] = []
+    section = image = None
+    for obj in _jsonld_objects(text):
+        kind = obj.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if not any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
+            continue
+        authors += _names(obj.get("author"))
+        sites += _names(obj.get("publisher"))
+        section = section or _first_str(obj.get("articleSection"))
+        image = image or _first_str(obj.get("image"))
+    for key in _AUTHOR_META:
+        value = html.unescape(meta.get(key) or "").strip()
+        if value and "://" not in value:  # article:author is often the author's profile URL
+            authors.append(value)
+    for key in ("og:site_name", "application-name", "twitter:site:name"):
+        if meta.get(key):
+            sites.append(html.unescape(meta[key]).strip())
+    section = section or html.unescape(meta.get("article:section") or "").strip() or None
+    image = image or html.unescape(meta.get("og:image") or meta.get("og:image:url") or "").strip() or None
+    return {"authors": authors, "sites": sites, "section": section, "image": image}
+
+
 def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str | None = None) -> Parsed | Rejected:
     import trafilatura  # heavy: only pages pay for it
 
@@ -142,21 +206,30 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
             date = read_date(htmldate.find_date(text, url=url, original_date=True, extensive_search=True), dates)
         except Exception:  # htmldate raises on odd trees; the URL and landing date remain
             date = {}
-    authors = tuple(a.strip() for a in re.split(r";|,| and ", doc.author or "") if a.strip()) if doc.author else ()
+    said = described(text, meta)
+    # Authors as the page spells them (JSON-LD, meta tags); else trafilatura's byline, which it
+    # re-spells ("Dana A. Ford" becomes "Dana A Ford", "www.x.de" "Www X De"): kept only where
+    # that spelling is in the page.
+    authors = said["authors"] or [a for a in re.split(r";|,| and ", doc.author or "") if a.strip() and a.strip() in text]
     extra = []
     if found:
         extra.append(("date_found_in", json.dumps(found[1])))
-    if doc.hostname:
-        extra.append(("hostname", json.dumps(doc.hostname)))
     header = Header(
         **date,
         title=doc.title or None,
         url=doc.url or url,
-        source_name=doc.sitename or None,
-        authors=authors,
+        source_name=said["sites"][0] if said["sites"] else doc.sitename or None,
+        authors=tuple(authors),
         language=None,  # a page's declared language is often a site default: identify from text
         description=doc.description or None,
         topics=tuple(doc.categories or ()) + tuple(doc.tags or ()),
+        section=said["section"],
+        image=_absolute(said["image"] or doc.image, doc.url or url),
+        license=doc.license or None,
+        hostname=doc.hostname or None,
+        site_names=tuple(said["sites"]),  # not trafilatura's sitename: it may come from the title itself
         extra=tuple(extra),
     )
-    return Parsed("html", header, body, None, tuple(warnings))
+    # trafilatura writes one block (paragraph, heading, list item) a line: the output separates
+    # paragraphs by a blank line.
+    return Parsed("html", header, body.replace("\n", "\n\n"), None, tuple(warnings))
