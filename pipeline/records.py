@@ -111,7 +111,7 @@ class Quarantined:
     source_uri: str
     source_path: str
     landing_date: dt.date | None
-    stage: str  # fetch | decode | parse | dates | metadata | validate
+    stage: str  # fetch | decode | parse | clean | quality | dates | metadata | validate
     reason: str  # one line a person can act on
     expectation: str | None  # the failed expectation, when validate sent it here
     article_id: str | None

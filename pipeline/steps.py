@@ -24,6 +24,7 @@ from .dates import resolve
 from .decode import Decoded
 from .fetch import RawDocument
 from .metadata import Extracted, article_id, content_sha256, detect_language, extract, minhash
+from .quality import not_an_article
 from .readers.base import Parsed
 
 
@@ -141,6 +142,16 @@ def metadata(w: Work) -> Reject | None:
     w.extracted = ext
     w.row.update(title=ext.title, subheadings=ext.subheadings, text=ext.text, quotes=ext.quotes,
                  word_count=ext.word_count, char_count=ext.char_count)
+    return None
+
+
+def quality(w: Work) -> Reject | None:
+    """In: ``title``, ``text``, ``word_count``, ``char_count``, the reader's body (before
+    boilerplate removal took cookie lines out). Out: nothing; a ``quality``
+    rejection for an HTTP error, bot-wall or consent page (``quality.not_an_article``)."""
+    reason = not_an_article(w.row["title"], w.row["text"], w.row["word_count"], w.row["char_count"], w.doc.body)
+    if reason:
+        return Reject("quality", reason, w.row["text"])
     return None
 
 
