@@ -42,7 +42,7 @@ janvier février fevrier mars avril juin juillet août aout septembre octobre no
 
 _ADDRESS = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+|\S+\.(?:com|net|org|de|fr|co\.uk|uk|be|ch|at|it|es|nl|info|ca|au)\b\S*", re.I)
 _WEB_ADDRESS = re.compile(r"(?<![@\w.-])(?:https?://|www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|de|fr|uk|be|ch|at|it|es|nl|info|ca|au)\b", re.I)
-_BY = re.compile(r"^(?:by|von|par|por|di|door|de)\s+", re.I)
+_BY = re.compile(r"^(?:(?:and|und|et|y|&)\s+)?(?:by|von|par|por|door)\s+|^(?:and|und|et|y|&)\s+", re.I)
 _SPLIT = re.compile(r"\s*(?:[,;/|]|\s&\s|\s(?:and|und|et|y|e|en)\s)\s*")
 _DIGITS = re.compile(r"\d")
 _DATEISH = re.compile(r"\d{1,4}\s*[./-]\s*\d{1,2}|\b(?:1[89]|20)\d\d\b|^[\W\d_]+$")
@@ -84,7 +84,8 @@ def authors(values: Iterable[str], sites: Iterable[str | None] = ()) -> tuple[st
     keep each part that is a person's name, once, in order; the publication itself (one of
     ``sites``, the names the document gives its site) is its source, not an author."""
     out: list[str] = []
-    sites = [s for s in sites if s]
+    # A bare domain is no publication's name here: a personal site's domain is its author's name.
+    sites = [s for s in sites if s and not re.fullmatch(r"(?:www\.)?[\w-]+(?:\.[\w-]+)+", s.strip())]
     seen: set[str] = {_site_key(s) for s in sites}
     site_words = frozenset(w.casefold() for s in sites for w in _tokens(s))
     for value in values:

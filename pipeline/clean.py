@@ -155,8 +155,8 @@ HARD_WRAP_MAX = 100
 
 
 def lines_are_paragraphs(text: str) -> bool:
-    """Whether a normalized text with no blank line writes one paragraph a line (most lines end a
-    sentence, and some line is longer than a hard wrap), as opposed to prose hard-wrapped at a
+    """Whether a normalized text with no blank line writes one paragraph a line (some line is
+    longer than a hard wrap, and most lines end a sentence or a quarter are that long), as opposed to prose hard-wrapped at a
     fixed width (Reuters, e-mail), whose lines end mid-sentence."""
     if "\n" not in text or "\n\n" in text:
         return False
@@ -164,7 +164,10 @@ def lines_are_paragraphs(text: str) -> bool:
     if max(map(len, lines)) <= HARD_WRAP_MAX:
         return False
     ended = sum(1 for line in lines[:-1] if line.endswith(_SENTENCE_FINAL))
-    return ended >= 0.5 * (len(lines) - 1)
+    long = sum(1 for line in lines if len(line) > HARD_WRAP_MAX)
+    # Paragraphs a line: most lines end a sentence, or many are longer than any hard wrap (lists
+    # and sub-headings between them end without a full stop).
+    return ended >= 0.5 * (len(lines) - 1) or long >= 0.25 * len(lines)
 
 
 def separate_paragraphs(text: str) -> str:

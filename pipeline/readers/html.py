@@ -24,6 +24,7 @@ import json
 import logging
 import re
 
+from .. import attribution
 from ..config import DateConfig
 from ..dates import ParsedDate, parse_date
 from .base import Header, Parsed, Rejected, read_date
@@ -139,6 +140,17 @@ def _first_str(value) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _as_spelled(name: str, page: str) -> str | None:
+    """``name`` as the page writes it: its words in order, case aside, with one to three spaces,
+    dots or apostrophes between them (not in a URL slug) ("Nicholas St Fleur" finds "Nicholas St.
+    Fleur"); None when the page does not hold it."""
+    words = re.findall(r"\w+", name)
+    if not words:
+        return None
+    m = re.search(r"(?<![\w/.-])" + r"[\s.'’]{1,3}".join(map(re.escape, words)) + r"\.?(?![\w/-])", page, re.I)
+    return " ".join(html.unescape(m.group(0)).split()) if m else None
+
+
 def _absolute(link: str | None, base: str | None) -> str | None:
     """A link as stated, made absolute against the page's URL when it is relative."""
     if not link:
@@ -207,10 +219,11 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
         except Exception:  # htmldate raises on odd trees; the URL and landing date remain
             date = {}
     said = described(text, meta)
-    # Authors as the page spells them (JSON-LD, meta tags); else trafilatura's byline, which it
-    # re-spells ("Dana A. Ford" becomes "Dana A Ford", "www.x.de" "Www X De"): kept only where
-    # that spelling is in the page.
-    authors = said["authors"] or [a for a in re.split(r";|,| and ", doc.author or "") if a.strip() and a.strip() in text]
+    # Authors as the page spells them (JSON-LD, meta tags) when one is a name; else trafilatura's byline, which it
+    # re-spells ("Dana A. Ford" becomes "Dana A Ford", "www.x.de" "Www X De"): each name is
+    # taken back as the page writes it, or dropped when the page does not.
+    authors = attribution.authors(said["authors"], said["sites"] + [doc.sitename]) or \
+        [n for a in re.split(r";|,| and ", doc.author or "") if (n := _as_spelled(a, text))]
     extra = []
     if found:
         extra.append(("date_found_in", json.dumps(found[1])))
