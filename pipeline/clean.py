@@ -155,7 +155,7 @@ HARD_WRAP_MAX = 100
 
 
 def lines_are_paragraphs(text: str) -> bool:
-    """Whether a normalized text with no blank line writes one paragraph a line (some line is
+    """Whether a block of normalized text with no blank line writes one paragraph a line (some line is
     longer than a hard wrap, and most lines end a sentence or a quarter are that long), as opposed to prose hard-wrapped at a
     fixed width (Reuters, e-mail), whose lines end mid-sentence."""
     if "\n" not in text or "\n\n" in text:
@@ -171,9 +171,14 @@ def lines_are_paragraphs(text: str) -> bool:
 
 
 def separate_paragraphs(text: str) -> str:
-    """A normalized text whose paragraphs are one a line gets the blank line between them that
-    the output promises; any other text is returned unchanged. Idempotent."""
-    return text.replace("\n", "\n\n") if lines_are_paragraphs(text) else text
+    """Each block of a normalized text (between blank lines) whose paragraphs are one a line gets
+    the blank line between them that the output promises (a title, then a blank line, then one
+    paragraph a line is the usual shape); any other block is kept as it is. Idempotent."""
+    if "\n" not in text:
+        return text
+    blocks = text.split("\n\n")
+    changed = [b.replace("\n", "\n\n") if lines_are_paragraphs(b) else b for b in blocks]
+    return "\n\n".join(changed) if changed != blocks else text
 
 
 def clean(text: str, language: str | None = None, config: CleanConfig = CleanConfig()) -> str:

@@ -107,7 +107,8 @@ def test_space_only_runs_are_what_the_regex_finds_there(text):
 _LONG = "Le conseil municipal a adopté lundi soir le budget de la commune, après un long débat sur les écoles."
 PARAGRAPH_CASES = [
     (f"{_LONG}\n{_LONG}\nLire aussi\n{_LONG}", f"{_LONG}\n\n{_LONG}\n\nLire aussi\n\n{_LONG}"),
-    (f"{_LONG}\n\n{_LONG}\n{_LONG}", f"{_LONG}\n\n{_LONG}\n{_LONG}"),  # blank lines already: the writer's
+    (f"Titre court\n\n{_LONG}\n{_LONG}", f"Titre court\n\n{_LONG}\n\n{_LONG}"),  # a title, a blank line, then a paragraph a line
+    ("Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG, "Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG),  # short lines: the writer's
     ("The company said its first quarter profit rose to\n12 mln dlrs from nine mln dlrs a year\nearlier, on "
      "higher sales of its main products.",) * 2,  # hard-wrapped at 50 columns
     (_LONG, _LONG),
