@@ -30,3 +30,10 @@ def test_title_without_site(case):
 @pytest.mark.parametrize("case", CASES["keywords"], ids=[";".join(c["in"]) for c in CASES["keywords"]])
 def test_keywords(case):
     assert list(attribution.keywords(case["in"])) == case["out"]
+
+
+@pytest.mark.parametrize("case", CASES["cjk_byline"], ids=[c["in"] for c in CASES["cjk_byline"]])
+def test_chinese_byline(case):
+    from pipeline.readers.html import _cjk_byline
+
+    assert _cjk_byline(case["in"]) == case["out"]

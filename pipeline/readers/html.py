@@ -151,6 +151,30 @@ def _as_spelled(name: str, page: str) -> str | None:
     return " ".join(html.unescape(m.group(0)).split()) if m else None
 
 
+# A Chinese byline in the article's text: 作者 (author), 记者 (reporter), 执笔人 (writer), 文/
+# (text by), then one to five names of two to four Han characters, each followed by a space, a
+# separator or a closing bracket ("（记者 胡晓蓉）", "作者：宋怡 杨志华"). A name glued to more
+# text ("罗科苏盈发自北京") is no match: nothing is cut out of a run of characters. Editors
+# (编辑, 责任编辑) are not authors; the keyword stands alone ("记者会上" is a press conference)
+# or after 报/社/台/网 ("新京报记者", "总台记者"), and a space or colon follows it.
+_CJK_BYLINE = re.compile(
+    r"(?:(?:(?<![\u4e00-\u9fff])|(?<=[报社台网]))(?:作者|记者|执笔人|撰文)[\s:：\u3000]+|(?<![\u4e00-\u9fff])文[/／]\s*)"
+    r"((?:[\u4e00-\u9fff]{2,4}(?:[ \u3000、，,]+|(?=[）)】\]|。\n]|$))){1,5})"
+)
+
+
+def _cjk_byline(body: str) -> list[str]:
+    for part in (body[:3000], body[-1500:]):
+        m = _CJK_BYLINE.search(part)
+        if m:
+            names = [n for n in re.split(r"[ \u3000、，,]+", m.group(1)) if n]
+            # Several names only when the run ends the byline (a bracket, a full stop, the line's
+            # end); else what follows a space may be a place ("记者 彭冲 山东冠县报道").
+            ended = m.end() == len(part) or part[m.end()] in "）)】]|。\n"
+            return names if ended else names[:1]
+    return []
+
+
 def _absolute(link: str | None, base: str | None) -> str | None:
     """A link as stated, made absolute against the page's URL when it is relative."""
     if not link:
@@ -221,9 +245,11 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
     said = described(text, meta)
     # Authors as the page spells them (JSON-LD, meta tags) when one is a name; else trafilatura's byline, which it
     # re-spells ("Dana A. Ford" becomes "Dana A Ford", "www.x.de" "Www X De"): each name is
-    # taken back as the page writes it, or dropped when the page does not.
+    # taken back as the page writes it, or dropped when the page does not; else a Chinese byline
+    # in the text.
     authors = attribution.authors(said["authors"], said["sites"] + [doc.sitename]) or \
-        [n for a in re.split(r";|,| and ", doc.author or "") if (n := _as_spelled(a, text))]
+        [n for a in re.split(r";|,| and ", doc.author or "") if (n := _as_spelled(a, text))] or \
+        _cjk_byline(body)
     extra = []
     if found:
         extra.append(("date_found_in", json.dumps(found[1])))
