@@ -54,7 +54,7 @@ class Article:
     reading_time_minutes: int  # words / 200 rounded up (by characters in Chinese, Japanese)
     image: str | None  # URL of the article's lead image (og:image, JSON-LD image)
     license: str | None  # the licence the page states (trafilatura's reading of it)
-    hostname: str | None  # host of the article's URL, without "www."
+    hostname: str | None  # the domain of the article's URL (telegraph.co.uk), as trafilatura gives it
     quotes: list[str]
     warnings: list[str]  # things worth a look that did not stop the article
     minhash: bytes  # MinHash signature of the text (64 x uint32): near-duplicate detection

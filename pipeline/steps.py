@@ -77,7 +77,7 @@ def header(w: Work) -> None:
     h = w.doc.header
     source_name = attribution.source_name(h.source_name)
     w.row.update(
-        url=h.url, source_name=source_name, authors=list(attribution.authors(h.authors, h.site_names + (source_name,))),
+        url=h.url, source_name=source_name, authors=list(attribution.authors(h.authors, (*(h.site_names or ()), source_name))),
         description=normalize(h.description, w.config.clean) if h.description else None,
         topics=list(attribution.keywords(h.topics)), section=h.section or None, places=list(h.places),
         image=h.image or None, license=h.license or None, hostname=h.hostname or _hostname(h.url), extra=dict(h.extra),
@@ -135,7 +135,8 @@ def metadata(w: Work) -> Reject | None:
     when no text is left."""
     h = w.doc.header
     title = normalize(h.title, w.config.clean) if h.title else None
-    title = attribution.title_without_site(title, h.site_names or (w.row["source_name"],))
+    sites = h.site_names if h.site_names is not None else (w.row["source_name"],)
+    title = attribution.title_without_site(title, sites)
     ext = extract(w.body, title or None, w.config.metadata, w.config.dates)
     if not ext.text:
         return Reject("clean", "no text left once the header, title and boilerplate are removed", w.body)

@@ -35,10 +35,10 @@ class Header:
     section: str | None = None  # the publication's section (article:section, JSON-LD articleSection)
     image: str | None = None  # URL of the article's lead image (og:image, JSON-LD image)
     license: str | None = None  # the licence the page states (a rel="license" link, CC terms)
-    hostname: str | None = None  # host of the article's URL, without "www."
-    # Names the page itself gives its site (og:site_name, the JSON-LD publisher): a title suffix
-    # to drop. Empty: the source_name is the one name known.
-    site_names: tuple[str, ...] = ()
+    hostname: str | None = None  # the domain of the article's URL, as trafilatura gives it
+    # Names the document itself gives its site (og:site_name, the JSON-LD publisher): a title
+    # suffix to drop. None: the source_name is the one name known; (): no name is known.
+    site_names: tuple[str, ...] | None = None
     # Fields the reader does not map (JSON keys, SGML attributes): kept, JSON-encoded, never dropped.
     extra: tuple[tuple[str, str], ...] = ()
 

@@ -266,7 +266,8 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
         image=_absolute(said["image"] or doc.image, doc.url or url),
         license=doc.license or None,
         hostname=doc.hostname or None,
-        site_names=tuple(said["sites"]),  # not trafilatura's sitename: it may come from the title itself
+        # trafilatura's sitename counts only when a meta tag states it: it may come from the title
+        site_names=tuple(said["sites"]) + ((doc.sitename,) if doc.sitename in meta.values() else ()),
         extra=tuple(extra),
     )
     # trafilatura writes one block (paragraph, heading, list item) a line: the output separates
