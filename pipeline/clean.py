@@ -2,7 +2,8 @@
 
 In:  text (the body of a parsed document), a ``CleanConfig``; for boilerplate, the language.
 Out: text that is NFC, has one kind of line ending, no control or invisible characters, single
-     spaces, paragraphs separated by exactly one blank line, and no boilerplate lines.
+     spaces, paragraphs separated by exactly one blank line (``separate_paragraphs`` gives that
+     line to texts written one paragraph a line), and no boilerplate lines.
 
 The whitespace rule (one rule, for every language): a run of horizontal white space becomes one
 character. If the run holds a typographic space (no-break U+00A0, narrow no-break U+202F, thin
@@ -146,6 +147,38 @@ def remove_boilerplate(text: str, language: str | None, config: CleanConfig = Cl
         new = _BLANKS.sub("\n\n", new)
     new = new.strip("\n")
     return new, count
+
+
+_SENTENCE_FINAL = tuple(".!?…:;»\"”“’')]")
+# A line longer than this was not hard-wrapped by a typewriter-era tool (72 to 80 columns).
+HARD_WRAP_MAX = 100
+
+
+def lines_are_paragraphs(text: str) -> bool:
+    """Whether a block of normalized text with no blank line writes one paragraph a line (some line is
+    longer than a hard wrap, and most lines end a sentence or a quarter are that long), as opposed to prose hard-wrapped at a
+    fixed width (Reuters, e-mail), whose lines end mid-sentence."""
+    if "\n" not in text or "\n\n" in text:
+        return False
+    lines = text.split("\n")
+    if max(map(len, lines)) <= HARD_WRAP_MAX:
+        return False
+    ended = sum(1 for line in lines[:-1] if line.endswith(_SENTENCE_FINAL))
+    long = sum(1 for line in lines if len(line) > HARD_WRAP_MAX)
+    # Paragraphs a line: most lines end a sentence, or many are longer than any hard wrap (lists
+    # and sub-headings between them end without a full stop).
+    return ended >= 0.5 * (len(lines) - 1) or long >= 0.25 * len(lines)
+
+
+def separate_paragraphs(text: str) -> str:
+    """Each block of a normalized text (between blank lines) whose paragraphs are one a line gets
+    the blank line between them that the output promises (a title, then a blank line, then one
+    paragraph a line is the usual shape); any other block is kept as it is. Idempotent."""
+    if "\n" not in text:
+        return text
+    blocks = text.split("\n\n")
+    changed = [b.replace("\n", "\n\n") if lines_are_paragraphs(b) else b for b in blocks]
+    return "\n\n".join(changed) if changed != blocks else text
 
 
 def clean(text: str, language: str | None = None, config: CleanConfig = CleanConfig()) -> str:

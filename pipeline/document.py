@@ -19,7 +19,8 @@ from .readers import read_document
 from .readers.base import Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
 from .steps import (
-    Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, reading_time, source,
+    Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, quality, reading_time,
+    source,
 )
 
 STEPS: tuple[Step, ...] = (
@@ -29,6 +30,7 @@ STEPS: tuple[Step, ...] = (
     language,      # identified on the normalized body, before boilerplate; a header language wins
     boilerplate,   # drop the language's boilerplate lines
     metadata,      # title, subheadings, quotes, counts, dateline; no text left: quarantined (clean)
+    quality,       # an HTTP error, bot-wall or consent page: quarantined (quality)
     dates,         # header date, dateline, URL, landing date; none: quarantined (dates)
     reading_time,  # reading_time_minutes
     fingerprints,  # content_sha256, minhash

@@ -33,7 +33,8 @@ class Article:
     title: str | None
     authors: list[str]
     description: str | None
-    topics: list[str]  # topics, categories, tags
+    topics: list[str]  # topics, categories, tags: one keyword each
+    section: str | None  # the publication's section (article:section, JSON-LD articleSection)
     places: list[str]
     subheadings: list[str]
     text: str
@@ -51,6 +52,9 @@ class Article:
     word_count: int
     char_count: int
     reading_time_minutes: int  # words / 200 rounded up (by characters in Chinese, Japanese)
+    image: str | None  # URL of the article's lead image (og:image, JSON-LD image)
+    license: str | None  # the licence the page states (trafilatura's reading of it)
+    hostname: str | None  # the domain of the article's URL (telegraph.co.uk), as trafilatura gives it
     quotes: list[str]
     warnings: list[str]  # things worth a look that did not stop the article
     minhash: bytes  # MinHash signature of the text (64 x uint32): near-duplicate detection
@@ -71,6 +75,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("authors", pa.list_(pa.string())),
         pa.field("description", pa.string()),
         pa.field("topics", pa.list_(pa.string())),
+        pa.field("section", pa.string()),
         pa.field("places", pa.list_(pa.string())),
         pa.field("subheadings", pa.list_(pa.string())),
         pa.field("text", pa.string(), nullable=False),
@@ -88,6 +93,9 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("word_count", pa.int32()),
         pa.field("char_count", pa.int32()),
         pa.field("reading_time_minutes", pa.int32()),
+        pa.field("image", pa.string()),
+        pa.field("license", pa.string()),
+        pa.field("hostname", pa.string()),
         pa.field("quotes", pa.list_(pa.string())),
         pa.field("warnings", pa.list_(pa.string())),
         pa.field("minhash", pa.binary(256)),
@@ -103,7 +111,7 @@ class Quarantined:
     source_uri: str
     source_path: str
     landing_date: dt.date | None
-    stage: str  # fetch | decode | parse | dates | metadata | validate
+    stage: str  # fetch | decode | parse | clean | quality | dates | metadata | validate
     reason: str  # one line a person can act on
     expectation: str | None  # the failed expectation, when validate sent it here
     article_id: str | None

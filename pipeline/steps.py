@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from math import ceil
 from typing import Callable, NamedTuple
 
-from . import __version__
-from .clean import normalize, remove_boilerplate
+from . import __version__, attribution
+from .clean import normalize, remove_boilerplate, separate_paragraphs
 from .config import RunConfig
 from .dates import resolve
 from .decode import Decoded
 from .fetch import RawDocument
 from .metadata import Extracted, article_id, content_sha256, detect_language, extract, minhash
+from .quality import not_an_article
 from .readers.base import Parsed
 
 
@@ -69,19 +70,44 @@ def source(w: Work) -> None:
 
 
 def header(w: Work) -> None:
-    """In: the reader's ``Header``. Out: ``url``, ``source_name``, ``authors``, ``description``
-    (normalized), ``topics``, ``places``, ``extra``."""
+    """In: the reader's ``Header``. Out: ``url``, ``source_name`` (a publication, never a year or a
+    URL), ``authors`` (names only, split), ``description`` (normalized), ``topics`` (one keyword
+    each), ``section``, ``places``, ``image``, ``license``, ``hostname`` (the reader's, else the
+    URL's registered domain, as trafilatura computes it), ``extra``. See ``attribution``."""
     h = w.doc.header
+    source_name = attribution.source_name(h.source_name)
     w.row.update(
-        url=h.url, source_name=h.source_name, authors=list(h.authors),
+        url=h.url, source_name=source_name, authors=list(attribution.authors(h.authors, (*(h.site_names or ()), source_name))),
         description=normalize(h.description, w.config.clean) if h.description else None,
-        topics=list(h.topics), places=list(h.places), extra=dict(h.extra),
+        topics=list(attribution.keywords(h.topics)), section=h.section or None, places=list(h.places),
+        image=h.image or None, license=h.license or None, hostname=h.hostname or _hostname(h.url), extra=dict(h.extra),
     )
 
 
+def _hostname(url: str | None) -> str | None:
+    if not url or "://" not in url:
+        return None
+    from courlan import extract_domain  # trafilatura's own dependency: the same rule as its hostname
+
+    try:
+        found = extract_domain(url, fast=True)
+    except ValueError:
+        found = None
+    if not found:  # a domain outside the public suffix list (.example, .local): its host name
+        from urllib.parse import urlsplit
+
+        try:
+            found = urlsplit(url).hostname
+        except ValueError:
+            return None
+        found = found[4:] if found and found.startswith("www.") else found
+    return found or None
+
+
 def clean(w: Work) -> None:
-    """In: the parsed body. Out: ``Work.body``, normalized (``clean.normalize``)."""
-    w.body = normalize(w.doc.body, w.config.clean)
+    """In: the parsed body. Out: ``Work.body``, normalized (``clean.normalize``), paragraphs
+    separated by a blank line where the body wrote one a line (``clean.separate_paragraphs``)."""
+    w.body = separate_paragraphs(normalize(w.doc.body, w.config.clean))
 
 
 def language(w: Work) -> None:
@@ -103,17 +129,30 @@ def boilerplate(w: Work) -> None:
 
 
 def metadata(w: Work) -> Reject | None:
-    """In: the body and the header title. Out: ``title``, ``subheadings``, ``text``, ``quotes``,
+    """In: the body, the header title and the site names the document states (a title's site
+    suffix is dropped: ``attribution.title_without_site``). Out: ``title``, ``subheadings``, ``text``, ``quotes``,
     ``word_count``, ``char_count`` and the dateline (``Work.extracted``); a ``clean`` rejection
     when no text is left."""
-    title = w.doc.header.title
-    title = normalize(title, w.config.clean) if title else None
+    h = w.doc.header
+    title = normalize(h.title, w.config.clean) if h.title else None
+    sites = h.site_names if h.site_names is not None else (w.row["source_name"],)
+    title = attribution.title_without_site(title, sites)
     ext = extract(w.body, title or None, w.config.metadata, w.config.dates)
     if not ext.text:
         return Reject("clean", "no text left once the header, title and boilerplate are removed", w.body)
     w.extracted = ext
     w.row.update(title=ext.title, subheadings=ext.subheadings, text=ext.text, quotes=ext.quotes,
                  word_count=ext.word_count, char_count=ext.char_count)
+    return None
+
+
+def quality(w: Work) -> Reject | None:
+    """In: ``title``, ``text``, ``word_count``, ``char_count``, the reader's body (before
+    boilerplate removal took cookie lines out). Out: nothing; a ``quality``
+    rejection for an HTTP error, bot-wall or consent page (``quality.not_an_article``)."""
+    reason = not_an_article(w.row["title"], w.row["text"], w.row["word_count"], w.row["char_count"], w.doc.body)
+    if reason:
+        return Reject("quality", reason, w.row["text"])
     return None
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.clean import TYPOGRAPHIC_SPACES, clean, normalize, remove_boilerplate
+from pipeline.clean import TYPOGRAPHIC_SPACES, clean, normalize, remove_boilerplate, separate_paragraphs
 from pipeline.config import CleanConfig
 
 TEXT = st.text(
@@ -98,3 +100,32 @@ def test_space_only_runs_are_what_the_regex_finds_there(text):
     assert (runs is None) == (not matches)
     if runs == "spaces":
         assert all(set(m) == {" "} for m in matches)
+
+
+# One paragraph a line (lines that end sentences, longer than a hard wrap) gets blank lines;
+# hard-wrapped prose, texts that already have blank lines and single lines stay as they are.
+_LONG = "Le conseil municipal a adopté lundi soir le budget de la commune, après un long débat sur les écoles."
+PARAGRAPH_CASES = [
+    (f"{_LONG}\n{_LONG}\nLire aussi\n{_LONG}", f"{_LONG}\n\n{_LONG}\n\nLire aussi\n\n{_LONG}"),
+    (f"Titre court\n\n{_LONG}\n{_LONG}", f"Titre court\n\n{_LONG}\n\n{_LONG}"),  # a title, a blank line, then a paragraph a line
+    ("Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG, "Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG),  # short lines: the writer's
+    ("The company said its first quarter profit rose to\n12 mln dlrs from nine mln dlrs a year\nearlier, on "
+     "higher sales of its main products.",) * 2,  # hard-wrapped at 50 columns
+    (_LONG, _LONG),
+    ("Shr 10 cts vs 5 cts\nNet 1,234,000 vs 617,000\nRevs 12.4 mln vs 10.1 mln",) * 2,  # a table
+]
+
+
+@pytest.mark.parametrize("text,expected", PARAGRAPH_CASES)
+def test_separate_paragraphs(text, expected):
+    assert separate_paragraphs(text) == expected
+    assert separate_paragraphs(expected) == expected  # idempotent
+
+
+@given(st.text(alphabet=st.sampled_from("ab .\n"), max_size=400))
+@settings(max_examples=200, deadline=None)
+def test_separate_paragraphs_only_adds_blank_lines(text):
+    text = normalize(text)
+    out = separate_paragraphs(text)
+    assert out.replace("\n\n", "\n") == text.replace("\n\n", "\n")
+    assert separate_paragraphs(out) == out

@@ -115,7 +115,13 @@ def test_json_record_fields_map_onto_the_schema_and_unknown_fields_are_kept():
     assert isinstance(a, Article) and a.format == "json"
     assert (a.title, a.authors, a.url, a.source_name) == ("Harbour ferry returns", ["Jo Lind", "Sam Roe"], "https://n.example/ferry", "n.example")
     assert a.published_at.isoformat() == "2016-12-06T09:30:00+00:00" and a.date_precision == "second"
-    assert json.loads(a.extra["sentiment"]) == {"score": 0.4} and json.loads(a.extra["image_url"]) == "https://n.example/f.jpg"
+    assert json.loads(a.extra["sentiment"]) == {"score": 0.4} and "image_url" not in a.extra
+    assert (a.image, a.hostname) == ("https://n.example/f.jpg", "n.example")
+
+
+def test_json_record_image_that_is_no_url_stays_in_extra_and_section_is_mapped():
+    (a,) = process_document(doc(json.dumps({**RECORD, "image_url": "f.jpg", "section": "Local"}).encode(), "r.json"), CONFIG)
+    assert a.image is None and json.loads(a.extra["image_url"]) == "f.jpg" and a.section == "Local"
 
 
 def test_jsonl_with_a_broken_line_keeps_the_others():
@@ -180,3 +186,39 @@ def test_read_document_dispatch():
     assert read_document(b"")[1][0].format == "empty"
     assert isinstance(read_document(b"Title\n\nA plain article body that is long enough.")[1][0], Parsed)
     assert isinstance(read_document(b"<?xml version='1.0'?><x/>")[1][0], Rejected)
+
+
+def test_html_metadata_you_would_trust():
+    """Title without the site name the page states, authors as spelled in JSON-LD (the publisher
+    and a role left out), section, image, licence, hostname, keywords split, one blank line
+    between paragraphs."""
+    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Railway yard to become a park",
+          "author": [{"@type": "Person", "name": "Dana A. Ford"}, {"@type": "Person", "name": "Staff Writer"},
+                     {"@type": "Organization", "name": "Northbridge Gazette"}],
+          "publisher": {"@type": "Organization", "name": "Northbridge Gazette"},
+          "articleSection": "Local", "image": {"@type": "ImageObject", "url": "/img/yard.jpg"}}
+    html = page().replace("<title>Railway yard to become a park | Northbridge Gazette</title>",
+                          "<title>Railway yard to become a park - Northbridge Gazette</title>")
+    html = html.replace('<meta property="og:title" content="Railway yard to become a park">', "")
+    html = html.replace('<meta name="author" content="Tom Avery">',
+                        '<meta name="keywords" content="parks, railways; Northbridge">'
+                        f'<script type="application/ld+json">{json.dumps(ld)}</script>')
+    html = html.replace("All rights reserved.", '<a rel="license" href="https://creativecommons.org/licenses/by/4.0/">CC</a>')
+    (a,) = process_document(doc(html.encode()), CONFIG)
+    assert isinstance(a, Article)
+    assert a.title == "Railway yard to become a park"
+    assert a.authors == ["Dana A. Ford"] and a.source_name == "Northbridge Gazette"
+    assert (a.section, a.image, a.hostname) == ("Local", "https://gazette.example/img/yard.jpg", "gazette.example")
+    assert a.license == "CC BY 4.0"
+    assert {"parks", "railways", "Northbridge"} <= set(a.topics)
+    assert a.text.split("\n\n") == PARAS and "\n\n\n" not in a.text
+
+
+def test_html_title_suffix_stays_when_the_page_names_no_site():
+    html = page().replace('<meta property="og:site_name" content="Northbridge Gazette">', "")
+    html = html.replace("<title>Railway yard to become a park | Northbridge Gazette</title>",
+                        "<title>Railway yard to become a park - Gazette Weekly</title>")
+    html = html.replace('<meta property="og:title" content="Railway yard to become a park">',
+                        '<meta property="og:title" content="Railway yard to become a park - Gazette Weekly">')
+    (a,) = process_document(doc(html.encode()), CONFIG)
+    assert a.title == "Railway yard to become a park - Gazette Weekly"

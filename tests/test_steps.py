@@ -41,7 +41,7 @@ def test_reading_time_is_words_over_200_or_characters_in_chinese_and_japanese(la
 
 def test_the_steps_run_in_the_documented_order():
     names = [s.__name__ for s in STEPS]
-    assert names == ["source", "header", "clean", "language", "boilerplate", "metadata", "dates", "reading_time", "fingerprints"]
+    assert names == ["source", "header", "clean", "language", "boilerplate", "metadata", "quality", "dates", "reading_time", "fingerprints"]
 
 
 def test_a_readable_header_language_wins_over_the_identified_one():

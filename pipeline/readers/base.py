@@ -32,6 +32,13 @@ class Header:
     description: str | None = None
     topics: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
+    section: str | None = None  # the publication's section (article:section, JSON-LD articleSection)
+    image: str | None = None  # URL of the article's lead image (og:image, JSON-LD image)
+    license: str | None = None  # the licence the page states (a rel="license" link, CC terms)
+    hostname: str | None = None  # the domain of the article's URL, as trafilatura gives it
+    # Names the document itself gives its site (og:site_name, the JSON-LD publisher): a title
+    # suffix to drop. None: the source_name is the one name known; (): no name is known.
+    site_names: tuple[str, ...] | None = None
     # Fields the reader does not map (JSON keys, SGML attributes): kept, JSON-encoded, never dropped.
     extra: tuple[tuple[str, str], ...] = ()
 

@@ -19,10 +19,12 @@ similar meta tags), read with our date parser, which keeps their full precision;
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
 
+from .. import attribution
 from ..config import DateConfig
 from ..dates import ParsedDate, parse_date
 from .base import Header, Parsed, Rejected, read_date
@@ -131,6 +133,104 @@ def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple
     return first[0], first[1], p0
 
 
+_AUTHOR_META = ("author", "article:author", "dc.creator", "dcterms.creator", "parsely-author", "sailthru.author",
+                "byl", "twitter:creator:name")
+
+
+def _names(value) -> list[str]:
+    """Names in a JSON-LD author/publisher value: a string, a Person/Organization, or a list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        name = value.get("name")
+        return [name] if isinstance(name, str) else []
+    if isinstance(value, list):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
+def _first_str(value) -> str | None:
+    """A JSON-LD value that may be a string, a list, or an object with ``url``/``name``."""
+    if isinstance(value, list):
+        value = next((v for v in value if v), None)
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("name")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _as_spelled(name: str, page: str) -> str | None:
+    """``name`` as the page writes it: its words in order, case aside, with one to three spaces,
+    dots or apostrophes between them (not in a URL slug) ("Nicholas St Fleur" finds "Nicholas St.
+    Fleur"); None when the page does not hold it."""
+    words = re.findall(r"\w+", name)
+    if not words:
+        return None
+    m = re.search(r"(?<![\w/.-])" + r"[\s.'’]{1,3}".join(map(re.escape, words)) + r"\.?(?![\w/-])", page, re.I)
+    return " ".join(html.unescape(m.group(0)).split()) if m else None
+
+
+# A Chinese byline in the article's text: 作者 (author), 记者 (reporter), 执笔人 (writer), 文/
+# (text by), then one to five names of two to four Han characters, each followed by a space, a
+# separator or a closing bracket ("（记者 胡晓蓉）", "作者：宋怡 杨志华"). A name glued to more
+# text ("罗科苏盈发自北京") is no match: nothing is cut out of a run of characters. Editors
+# (编辑, 责任编辑) are not authors; the keyword stands alone ("记者会上" is a press conference)
+# or after 报/社/台/网 ("新京报记者", "总台记者"), and a space or colon follows it.
+_CJK_BYLINE = re.compile(
+    r"(?:(?:(?<![\u4e00-\u9fff])|(?<=[报社台网]))(?:作者|记者|执笔人|撰文)[\s:：\u3000]+|(?<![\u4e00-\u9fff])文[/／]\s*)"
+    r"((?:[\u4e00-\u9fff]{2,4}(?:[ \u3000、，,]+|(?=[）)】\]|。\n]|$))){1,5})"
+)
+
+
+def _cjk_byline(body: str) -> list[str]:
+    for part in (body[:3000], body[-1500:]):
+        m = _CJK_BYLINE.search(part)
+        if m:
+            names = [n for n in re.split(r"[ \u3000、，,]+", m.group(1)) if n]
+            # Several names only when the run ends the byline (a bracket, a full stop, the line's
+            # end); else what follows a space may be a place ("记者 彭冲 山东冠县报道").
+            ended = m.end() == len(part) or part[m.end()] in "）)】]|。\n"
+            return names if ended else names[:1]
+    return []
+
+
+def _absolute(link: str | None, base: str | None) -> str | None:
+    """A link as stated, made absolute against the page's URL when it is relative."""
+    if not link:
+        return None
+    if base and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:|//", link):
+        from urllib.parse import urljoin
+
+        return urljoin(base, link)
+    return link
+
+
+def described(text: str, meta: dict[str, str]) -> dict:
+    """What the page says about itself in JSON-LD and meta tags, as the source spells it: authors,
+    site names (og:site_name, application-name, the JSON-LD publisher), section, image."""
+    authors: list[str] = []
+    sites: list[str] = []
+    section = image = None
+    for obj in _jsonld_objects(text):
+        kind = obj.get("@type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if not any(isinstance(k, str) and _ARTICLE_TYPES.search(k) for k in kinds):
+            continue
+        authors += _names(obj.get("author"))
+        sites += _names(obj.get("publisher"))
+        section = section or _first_str(obj.get("articleSection"))
+        image = image or _first_str(obj.get("image"))
+    for key in _AUTHOR_META:
+        value = html.unescape(meta.get(key) or "").strip()
+        if value and "://" not in value:  # article:author is often the author's profile URL
+            authors.append(value)
+    for key in ("og:site_name", "application-name", "twitter:site:name"):
+        if meta.get(key):
+            sites.append(html.unescape(meta[key]).strip())
+    section = section or html.unescape(meta.get("article:section") or "").strip() or None
+    image = image or html.unescape(meta.get("og:image") or meta.get("og:image:url") or "").strip() or None
+    return {"authors": authors, "sites": sites, "section": section, "image": image}
+
+
 def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str | None = None) -> Parsed | Rejected:
     import trafilatura  # heavy: only pages pay for it
 
@@ -162,21 +262,34 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
             )
         except Exception:  # htmldate raises on odd trees; the URL and landing date remain
             date = {}
-    authors = tuple(a.strip() for a in re.split(r";|,| and ", doc.author or "") if a.strip()) if doc.author else ()
+    said = described(text, meta)
+    # Authors as the page spells them (JSON-LD, meta tags) when one is a name; else trafilatura's byline, which it
+    # re-spells ("Dana A. Ford" becomes "Dana A Ford", "www.x.de" "Www X De"): each name is
+    # taken back as the page writes it, or dropped when the page does not; else a Chinese byline
+    # in the text.
+    authors = attribution.authors(said["authors"], said["sites"] + [doc.sitename]) or \
+        [n for a in re.split(r";|,| and ", doc.author or "") if (n := _as_spelled(a, text))] or \
+        _cjk_byline(body)
     extra = []
     if found:
         extra.append(("date_found_in", json.dumps(found[1])))
-    if doc.hostname:
-        extra.append(("hostname", json.dumps(doc.hostname)))
     header = Header(
         **date,
         title=doc.title or None,
         url=doc.url or url,
-        source_name=doc.sitename or None,
-        authors=authors,
+        source_name=said["sites"][0] if said["sites"] else doc.sitename or None,
+        authors=tuple(authors),
         language=None,  # a page's declared language is often a site default: identify from text
         description=doc.description or None,
         topics=tuple(doc.categories or ()) + tuple(doc.tags or ()),
+        section=said["section"],
+        image=_absolute(said["image"] or doc.image, doc.url or url),
+        license=doc.license or None,
+        hostname=doc.hostname or None,
+        # trafilatura's sitename counts only when a meta tag states it: it may come from the title
+        site_names=tuple(said["sites"]) + ((doc.sitename,) if doc.sitename in meta.values() else ()),
         extra=tuple(extra),
     )
-    return Parsed("html", header, body, None, tuple(warnings))
+    # trafilatura writes one block (paragraph, heading, list item) a line: the output separates
+    # paragraphs by a blank line.
+    return Parsed("html", header, body.replace("\n", "\n\n"), None, tuple(warnings))

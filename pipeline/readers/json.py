@@ -10,7 +10,8 @@ Common field names map onto the schema (first present wins): title ``title``/``h
 ``maintext``/``text``/``content``/``body``/``article``/``articleBody``; date ``date_publish``/
 ``published``/``date``/``datePublished``/``pubDate``/``published_at``/``publish_date``; authors
 ``authors``/``author``/``byline``; language ``language``/``lang``; URL ``url``/``link``/
-``canonical_url``; source ``source_domain``/``source``/``site_name``/``publisher``. Every other
+``canonical_url``; source ``source_domain``/``source``/``site_name``/``publisher``; section
+``section``/``articleSection``; image ``image_url``/``image``/``top_image``. Every other
 field is kept in ``extra`` as JSON text under its own key. A text field holding HTML is reduced to
 its text.
 """
@@ -34,6 +35,8 @@ URL = ("url", "link", "canonical_url", "canonical_link", "source_url")
 SOURCE = ("source_domain", "source", "site_name", "sitename", "publisher", "outlet")
 DESCRIPTION = ("description", "summary", "abstract", "lead")
 TOPICS = ("topics", "categories", "tags", "keywords")
+SECTION = ("section", "articleSection", "section_name")
+IMAGE = ("image_url", "image", "top_image", "thumbnail")
 
 _HTMLISH = re.compile(r"</?(p|br|div|span|a|em|strong|h[1-6]|li|ul)\b[^>]*>", re.I)
 
@@ -66,6 +69,15 @@ def _names(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _text(value: Any) -> str | None:
+    """One string from a field that may hold a string, a list of them, or an object's name/url."""
+    if isinstance(value, list):
+        value = next((v for v in value if v), None)
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("name")
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def _html_to_text(text: str) -> str:
     if not _HTMLISH.search(text):
         return text
@@ -92,6 +104,13 @@ def record(rec: Any, position: int | None, dates: DateConfig = DateConfig()) -> 
         return Rejected("json", "record has no text field (maintext, text, content, body, article ...)", position)
     title, date, authors = take(TITLE), take(DATE), take(AUTHORS)
     language, url, source, description, topics = take(LANGUAGE), take(URL), take(SOURCE), take(DESCRIPTION), take(TOPICS)
+    section = _text(take(SECTION))
+    image_key, image = _first(rec, IMAGE)
+    image = _text(image)
+    if image and "://" in image:
+        used.add(image_key)
+    else:
+        image = None  # not a URL: stays in extra
     if isinstance(source, dict):
         source = source.get("name")
     extra = tuple((k, json.dumps(v, ensure_ascii=False, default=str)) for k, v in rec.items() if k not in used)
@@ -104,6 +123,8 @@ def record(rec: Any, position: int | None, dates: DateConfig = DateConfig()) -> 
         language=str(language) if language else None,
         description=str(description) if description else None,
         topics=_names(topics),
+        section=section,
+        image=image,
         extra=extra,
     )
     return Parsed("json", header, _html_to_text(text), position)
