@@ -217,6 +217,9 @@ def scripts_of(text: str) -> set[str]:
     return out
 
 
+_JSON_ESCAPES = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def plain_decodes(raw: bytes, declared: str | None = None) -> list[str]:
     """The readings of ``raw`` that need no judgement: UTF-8, cp1252, latin-1, UTF-16/32 when a
     BOM says so, and the declared charset with its superset; each with HTML entities resolved
@@ -239,6 +242,8 @@ def plain_decodes(raw: bytes, declared: str | None = None) -> list[str]:
         out.append(text)
         if "&" in text:
             out.append(html.unescape(text))
+        if "\\u" in text:  # JSON's escapes: a record's "\u4e2d" is its text's 中
+            out.append(_JSON_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), text))
     return out
 
 

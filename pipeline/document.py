@@ -19,7 +19,7 @@ from .readers import read_document
 from .readers.base import Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
 from .steps import (
-    Step, Work, boilerplate, clean, dates, fingerprints, header, language, located, metadata, quality, reading_time,
+    Step, Work, boilerplate, clean, dates, fidelity, fingerprints, header, language, located, metadata, quality, reading_time,
     source,
 )
 
@@ -34,6 +34,7 @@ STEPS: tuple[Step, ...] = (
     dates,         # header date, dateline, URL, landing date; none: quarantined (dates)
     reading_time,  # reading_time_minutes
     fingerprints,  # content_sha256, minhash
+    fidelity,      # a script the source does not hold: a warning the row suite quarantines
 )
 
 

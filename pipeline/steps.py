@@ -13,6 +13,7 @@ what it writes. A step is a plain function of one ``Work``: adding a column is a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from math import ceil
 from typing import Callable, NamedTuple
@@ -21,7 +22,7 @@ from . import __version__, attribution
 from .clean import normalize, remove_boilerplate, separate_paragraphs
 from .config import RunConfig
 from .dates import resolve
-from .decode import Decoded
+from .decode import Decoded, source_scripts, scripts_of
 from .fetch import RawDocument
 from .metadata import Extracted, article_id, content_sha256, detect_language, extract, minhash
 from .quality import not_an_article
@@ -194,3 +195,37 @@ def fingerprints(w: Work) -> None:
     """In: ``text``. Out: ``content_sha256`` and ``minhash`` (near-duplicate detection)."""
     text = w.row["text"]
     w.row.update(content_sha256=content_sha256(text), minhash=minhash(text))
+
+
+# Any character of U+0250 and above: only such characters can belong to a script of
+# ``decode.SCRIPTS``, so a text without one (most Latin text) costs one regex scan.
+_BEYOND_LATIN = re.compile("[\u0250-\U0010ffff]")
+_source_scripts_cache: tuple[str, str | None, set[str]] | None = None  # one input's documents in a row
+
+
+def _scripts_of_source(w: Work) -> set[str]:
+    """Scripts of the input's plain decodes and of the codec ``decode`` chose, computed once per
+    input (a JSONL or SGML file's records share it)."""
+    global _source_scripts_cache
+    key = (w.raw.raw_sha256, w.decoded.encoding)
+    if _source_scripts_cache is None or _source_scripts_cache[:2] != key:
+        _source_scripts_cache = (*key, source_scripts(w.raw.data, w.decoded.encoding))
+    return _source_scripts_cache[2]
+
+
+def fidelity(w: Work) -> None:
+    """In: ``title``, ``text``, the input's bytes and the codec that decoded them. Out: a warning
+    ``invented characters: <scripts> ...`` when they hold a script (CJK, Arabic, Cyrillic, Ethiopic
+    ...) that the source does not contain under any plain decode nor the codec decode chose: a
+    decode or a repair made them up. The row suite's ``invented characters`` expectation sends
+    such an article to quarantine (nothing invented is published)."""
+    title, text = w.row.get("title") or "", w.row["text"]
+    if not (_BEYOND_LATIN.search(text) or _BEYOND_LATIN.search(title)):
+        return
+    found = scripts_of(text) | scripts_of(title)
+    invented = found - _scripts_of_source(w) if found else found
+    if invented:
+        warnings = w.row.get("warnings") or []
+        w.row["warnings"] = [*warnings, f"invented characters: {', '.join(sorted(invented))} script(s) that the "
+                             "source's bytes do not hold under any plain decode"]
+

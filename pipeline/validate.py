@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .config import ValidateConfig
 from .errors import StageError
@@ -165,6 +166,14 @@ def row_parts(suite: dict[str, Any], columns: list[str], schema: pa.Schema | Non
             for n, g in enumerate(groups)]
 
 
+# Columns computed for validation only, never published: name -> (the column it is made from, how).
+# ``warnings_text`` lets a regex expectation look at the ``warnings`` list (the ``fidelity`` step
+# writes ``invented characters: ...`` there).
+DERIVED: dict[str, tuple[str, Any]] = {
+    "warnings_text": ("warnings", lambda column: pc.binary_join(column, "\n")),
+}
+
+
 class Validator:
     """Holds the suites of one run; cheap to build (JSON only), GX is imported on first use."""
 
@@ -239,6 +248,7 @@ class Validator:
         broke, in the suite's order."""
         if table.num_rows == 0:
             return []
+        table = self._with_derived(table)
         failed: dict[int, list[tuple[int, str, str]]] = {}
         for part in self._parts(table.schema):
             result = self._validate(part.key, self._frame(table, part.columns))
@@ -261,6 +271,14 @@ class Validator:
             out.append(RowFailure(i, tuple(name for _, name, _ in items),
                                   "; ".join(f"{name}: {hint}" if hint else name for _, name, hint in items)))
         return out
+
+    def _with_derived(self, table: pa.Table) -> pa.Table:
+        """``table`` with the ``DERIVED`` columns that the row suite names."""
+        named = _columns_named(self.row_json, table.column_names)[0]
+        for name, (source, make) in DERIVED.items():
+            if name in named and name not in table.column_names and source in table.column_names:
+                table = table.append_column(name, make(table.column(source)))
+        return table
 
     def batch(self, table: pa.Table) -> BatchResult:
         """Batch-level expectations on one batch (every column but ``text``)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 
 import pytest
 
@@ -10,7 +12,7 @@ from pipeline.config import RunConfig
 from pipeline.document import STEPS, process_document
 from pipeline.fetch import RawDocument
 from pipeline.readers import read_document
-from pipeline.steps import Work, reading_time
+from pipeline.steps import Work, fidelity, reading_time
 
 CONFIG = RunConfig(source="-", output="-")
 
@@ -41,7 +43,8 @@ def test_reading_time_is_words_over_200_or_characters_in_chinese_and_japanese(la
 
 def test_the_steps_run_in_the_documented_order():
     names = [s.__name__ for s in STEPS]
-    assert names == ["source", "header", "clean", "language", "boilerplate", "metadata", "quality", "dates", "reading_time", "fingerprints"]
+    assert names == ["source", "header", "clean", "language", "boilerplate", "metadata", "quality", "dates", "reading_time", "fingerprints",
+                     "fidelity"]
 
 
 def test_a_readable_header_language_wins_over_the_identified_one():
@@ -62,3 +65,32 @@ def test_dates_resolve_takes_the_readers_parsed_date_and_quotes_its_words():
     assert late.source == "landing" and "'2031-01-01' is after the landing date" in late.warnings[0]
     unread = resolve(None, None, None, landing, header_text="sometime last week")
     assert unread.source == "landing" and "'sometime last week' could not be read" in unread.warnings[0]
+
+
+def _fidelity(data: bytes, encoding: str, text: str, title: str | None = None) -> list[str]:
+    decoded, (doc,) = read_document(b"Title\n\nBody.")
+    decoded = dataclasses.replace(decoded, encoding=encoding)
+    work = Work(RawDocument("file:///x", "x", None, data, hashlib.sha256(data).hexdigest()), decoded, doc, CONFIG)
+    work.row.update(text=text, title=title, warnings=["kept"])
+    assert fidelity(work) is None
+    return work.row["warnings"]
+
+
+@pytest.mark.parametrize("data,encoding,text", [
+    ("Le taux de pauvreté\u00a0» recule.".encode(), "utf-8", "Le taux de pauvreté\u00a0» recule."),
+    ("Город принял бюджет.".encode("cp1251"), "cp1251", "Город принял бюджет."),  # the codec decode chose
+    ("北京市政府今天发布了新的交通计划。".encode("gb18030"), "gb18030", "北京市政府今天发布了新的交通计划。"),
+    (b'{"text": "\\u5317\\u4eac\\u5e02"}', "utf-8", "北京市"),  # JSON escapes
+    (b"<p>&#21271;&#20140;</p>", "utf-8", "北京"),  # HTML entities
+])
+def test_fidelity_passes_scripts_the_source_holds(data, encoding, text):
+    assert _fidelity(data, encoding, text) == ["kept"]
+
+
+def test_fidelity_flags_a_script_the_source_does_not_hold():
+    # What the old mojibake re-read made of valid French: é, no-break space and » read as one CJK character.
+    data = "Le taux de pauvreté\u00a0» recule.".encode()
+    got = _fidelity(data, "utf-8", "Le taux de pauvret頻 recule.")
+    assert got[0] == "kept" and got[1].startswith("invented characters: CJK")
+    assert _fidelity(data, "utf-8", "Le taux de pauvreté » recule.", title="Ethiopic ሀ")[1].startswith(
+        "invented characters: ETHIOPIC")

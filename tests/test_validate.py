@@ -49,6 +49,9 @@ BAD_ROWS = {
     "expect_column_values_to_not_match_regex(text)": dict(text="Un texte abîmé \ufffd au milieu de la phrase écrite."),
     "expect_column_values_to_match_regex(language)": dict(language="French"),
     "expect_column_value_lengths_to_be_between(title)": dict(title="x" * 401),
+    "expect_column_values_to_not_match_regex(warnings_text)": dict(
+        warnings=["a header date that could not be read", "invented characters: CJK script(s) that the source's bytes "
+                  "do not hold under any plain decode"]),
 }
 
 
