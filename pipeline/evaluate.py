@@ -139,13 +139,26 @@ def _plain_decodes(raw: bytes) -> list[str]:
     return out
 
 
-def invented_scripts(text: str, raw: bytes) -> set[str]:
-    """Scripts in ``text`` that no plain decode of ``raw`` holds (a script-level check; the
-    decode stage's own check, where there is one, is character-level)."""
+# The row's ``encoding`` as a Python codec, where the name is ours.
+_OUR_CODECS = {"utf-8-bom": "utf-8-sig", "utf-16le-bom": "utf-16", "utf-16be-bom": "utf-16", "utf-32le-bom": "utf-32",
+               "utf-32be-bom": "utf-32", "utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
+
+
+def invented_scripts(text: str, raw: bytes, encoding: str | None = None) -> set[str]:
+    """Scripts in ``text`` that no plain decode of ``raw`` holds, nor its reading in the codec the
+    published row names (``encoding``: anyone can check it by decoding the bytes so; a page that
+    declares no charset has no other plain reading in its code page). A script-level check,
+    independent of the decode stage's own."""
     found = _scripts(text)
     if not found:
         return found
-    for decoded in _plain_decodes(raw):
+    readings = _plain_decodes(raw)
+    if encoding:
+        try:
+            readings.append(html.unescape(raw.decode(_OUR_CODECS.get(encoding, encoding), "replace")))
+        except LookupError:
+            pass
+    for decoded in readings:
         found -= _scripts(decoded)
         if not found:
             break
@@ -229,7 +242,7 @@ def _invented_and_undated(corpus: str, root: Path, rows: dict[str, dict]) -> lis
         raw = raws.get(path)
         if raw is None:
             raw = raws.setdefault(path, (root / path).read_bytes())
-        invented += bool(invented_scripts((row["text"] or "") + (row["title"] or ""), raw))
+        invented += bool(invented_scripts((row["text"] or "") + (row["title"] or ""), raw, row.get("encoding")))
         undated += date_not_stated(row, raw)
     n = max(1, len(rows))
     return [
