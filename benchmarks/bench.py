@@ -1,9 +1,11 @@
-"""news-etl throughput benchmark: the I/O floor, an obvious hand-written pipeline, and news-etl with
-one worker and with all cores, measured in one sitting on one generated landing zone.
+"""news-etl throughput benchmark: the I/O floor, an obvious hand-written pipeline, the datatrove peer
+(datatrove_peer.py, in its own virtualenv) and news-etl, the last two with one worker and with all
+cores, measured in one sitting on one generated landing zone.
 
-    ./dev bench                         # 100,000 articles (about 5 minutes on 2 cores)
-    ./dev bench --articles 20000        # quicker
+    ./dev bench                         # 100,000 articles
+    ./dev bench --articles 20000 --rounds 2   # quicker; the contenders alternated twice
     ./dev bench --landing DIR           # reuse a landing zone built before (--keep)
+    ./dev bench memory | scale          # peak RSS at N and 3 x N; a million articles over 30 dates
 
 The landing zone: N articles of 2-10 KB over several days (SRC/YYYY-MM-DD/), text taken from the
 corpora in ../shared/corpora when present (paragraphs recombined, so every article is new) or
@@ -11,7 +13,7 @@ generated from a word list written here; an encoding mix (UTF-8, UTF-8 with BOM,
 UTF-16, mojibake) and the header dialects of the spine issue.
 
 Prints articles/s, MB/s, peak RSS (the whole process tree) and seconds per stage for each, the
-ratios news-etl / floor and news-etl / hand-written, the share of wall time spent in Great
+ratios news-etl / floor, news-etl / hand-written and news-etl / datatrove, the share of wall time spent in Great
 Expectations, whether one worker and all cores wrote the same rows; and writes it all as JSON in
 benchmarks/results/. Not part of the test suite: numbers live here, not in timed tests.
 """
@@ -343,7 +345,7 @@ def print_table(results: dict, rounds: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--articles", type=int, default=100_000)
+    ap.add_argument("--articles", type=int, help="articles in the landing zone (100,000; --scale: 1,000,000)")
     ap.add_argument("--handwritten", type=int, default=3000,
                     help="articles for the hand-written pipeline (it runs at a few hundred a second)")
     ap.add_argument("--datatrove", type=int, default=0,
@@ -355,11 +357,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
     ap.add_argument("--memory", action="store_true",
                     help="instead: news-etl's peak RSS (one worker) at N and at 3 x N articles, and its growth")
+    ap.add_argument("--scale", action="store_true",
+                    help="instead: news-etl with all cores over N articles (1,000,000) spread over --days dates")
+    ap.add_argument("--days", type=int, default=30, help="dates of the --scale landing zone (30)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.articles is None:
+        args.articles = 1_000_000 if args.scale else 100_000
 
     if args.step:  # a contender, in its own process
         fn = {"floor": lambda: step_floor(args.src, args.out),
@@ -370,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.memory:
         return memory_growth(args)
+    if args.scale:
+        return scale(args)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     work = Path(tempfile.mkdtemp(prefix="news-etl-bench-"))
     src = args.landing or work / "landing"
@@ -483,6 +492,49 @@ def memory_growth(args) -> int:
               f" {r['peak_rss_sampled_mb']:>8,.0f} {r['peak_rss_kernel_mb']:>8,.0f}")
     print(f"peak RSS growth from {args.articles:,} to {3 * args.articles:,} articles: {info['growth']:+.1%}")
     save_results(args.results, f"memory-{args.articles}", info)
+    return 0
+
+
+def scale(args) -> int:
+    """news-etl with all cores over one landing zone of N articles spread over --days dates: wall
+    time, articles/s and peak RSS (the process tree sampled every 50 ms, or the coordinating
+    process's kernel high-water mark where that is higher)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    work = Path(tempfile.mkdtemp(prefix="news-etl-bench-scale-"))
+    me = [sys.executable, str(Path(__file__).resolve())]
+    n = args.articles
+    info: dict = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                  "machine": {"cores": cores, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}}
+    try:
+        src = args.landing or work / "landing"
+        if not args.landing:
+            print(f"building a landing zone of {n:,} articles over {args.days} dates ...", flush=True)
+            info["landing"] = build_landing(src, n, days=args.days)
+        n = sum(1 for d in src.iterdir() if d.is_dir() for _ in d.iterdir())
+        dates = sum(1 for d in src.iterdir() if d.is_dir())
+        print(f"running news-etl {cores} workers on {n:,} articles ...", flush=True)
+        seconds, peak, pss, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / "out"),
+                                                "--workers", str(cores)])
+        detail = json.loads(stdout.strip().splitlines()[-1])
+        sampled = round(peak / 2**20, 1)
+        info["run"] = {"articles": n, "dates": dates, "workers": cores, "seconds": round(seconds, 1), "articles_per_s": round(n / seconds, 1),
+                       "peak_rss_mb": max(sampled, detail["coordinator_max_rss_mb"]), "peak_rss_sampled_mb": sampled,
+                       "peak_rss_kernel_mb": detail["coordinator_max_rss_mb"], "peak_pss_mb": round(pss / 2**20, 1),
+                       "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
+                       "duplicates": detail["duplicates"], "stage_seconds": detail.get("stage_seconds", {})}
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    r = info["run"]
+    print(f"\nnews-etl, {cores} workers, {n:,} articles over {r['dates']} dates")
+    print(f"wall time {r['seconds']:,.1f} s ({r['seconds'] / 60:.1f} min); {r['articles_per_s']:,.0f} articles/s; "
+          f"peak RSS {r['peak_rss_mb']:,.0f} MB (sampled {r['peak_rss_sampled_mb']:,.0f}, kernel {r['peak_rss_kernel_mb']:,.0f}); "
+          f"peak PSS {r['peak_pss_mb']:,.0f} MB")
+    print(f"written {r['articles_written']:,}, quarantined {r['quarantined']:,}, duplicates {r['duplicates']:,}")
+    print("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
+    save_results(args.results, f"scale-{n}", info)
     return 0
 
 
