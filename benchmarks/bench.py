@@ -1,9 +1,11 @@
-"""news-etl throughput benchmark: the I/O floor, an obvious hand-written pipeline, and news-etl with
-one worker and with all cores, measured in one sitting on one generated landing zone.
+"""news-etl throughput benchmark: the I/O floor, an obvious hand-written pipeline, the datatrove peer
+(datatrove_peer.py, in its own virtualenv) and news-etl, the last two with one worker and with all
+cores, measured in one sitting on one generated landing zone.
 
-    ./dev bench                         # 100,000 articles (about 5 minutes on 2 cores)
-    ./dev bench --articles 20000        # quicker
+    ./dev bench                         # 100,000 articles
+    ./dev bench --articles 20000 --rounds 2   # quicker; the contenders alternated twice
     ./dev bench --landing DIR           # reuse a landing zone built before (--keep)
+    ./dev bench memory | scale          # peak RSS at N and 3 x N; a million articles over 30 dates
 
 The landing zone: N articles of 2-10 KB over several days (SRC/YYYY-MM-DD/), text taken from the
 corpora in ../shared/corpora when present (paragraphs recombined, so every article is new) or
@@ -11,7 +13,7 @@ generated from a word list written here; an encoding mix (UTF-8, UTF-8 with BOM,
 UTF-16, mojibake) and the header dialects of the spine issue.
 
 Prints articles/s, MB/s, peak RSS (the whole process tree) and seconds per stage for each, the
-ratios news-etl / floor and news-etl / hand-written, the share of wall time spent in Great
+ratios news-etl / floor, news-etl / hand-written and news-etl / datatrove, the share of wall time spent in Great
 Expectations, whether one worker and all cores wrote the same rows; and writes it all as JSON in
 benchmarks/results/. Not part of the test suite: numbers live here, not in timed tests.
 """
@@ -23,7 +25,6 @@ import datetime as dt
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -217,13 +218,6 @@ def _floor_write(writers, out, day, schema, paths, blobs):
     writers[day].write_table(pa.table({"path": paths, "raw": pa.array(blobs, pa.large_binary())}, schema=schema))
 
 
-# The header's date as an obvious pipeline finds it: a date="..." attribute, a "Date:" line, the
-# value after a leading "date", a "Publié le ..." phrase; else the first line. Handing dateparser
-# the date alone, not the whole line, is what its documentation shows (a non-date line costs it
-# tens of milliseconds while it tries every language).
-_HW_DATE = re.compile(r'date="([^"]+)"|^Date:[ \t]*(.+)$|^[ \t]*date[ \t]+(\S+)|^Publié le (.+)$', re.M)
-
-
 def step_handwritten(src: Path, out: Path, limit: int) -> dict:
     """UTF-8 or charset-normalizer, ftfy on every article, dateparser on the header's date, a
     language detector, pandas to Parquet: what one writes in an afternoon."""
@@ -231,7 +225,7 @@ def step_handwritten(src: Path, out: Path, limit: int) -> dict:
     import ftfy
     import pandas as pd
     import py3langid
-    from charset_normalizer import from_bytes
+    from peer_steps import decode, header_date_text  # shared with the datatrove peer
 
     files = sorted(p for day in sorted(src.iterdir()) if day.is_dir() for p in day.iterdir())[:limit]
     rows = []
@@ -240,18 +234,12 @@ def step_handwritten(src: Path, out: Path, limit: int) -> dict:
         t0 = time.perf_counter()
         raw = f.read_bytes()
         t1 = time.perf_counter()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            best = from_bytes(raw).best()
-            text = str(best) if best else raw.decode("latin-1")
+        text = decode(raw)
         t2 = time.perf_counter()
         text = ftfy.fix_text(text)
         t3 = time.perf_counter()
-        head = text.lstrip()[:300]
-        m = _HW_DATE.search(head)
-        found = next((g for g in m.groups() if g), None) if m else None
-        date = dateparser.parse((found or head.split("\n", 1)[0])[:60]) if head else None
+        found = header_date_text(text)
+        date = dateparser.parse(found) if found else None
         t4 = time.perf_counter()
         lang = py3langid.classify(text[:400])[0]
         t5 = time.perf_counter()
@@ -283,23 +271,102 @@ def step_news_etl(src: Path, out: Path, workers: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# The peer engine (datatrove, in its own virtualenv), the alternation of the contenders, and the
+# figures over rounds.
+
+DATATROVE_PYTHON = REPO / ".venv-datatrove" / "bin" / "python"
+
+
+def alternation(args, cores: int, src: Path, files: int, me: list[str]):
+    """(round, name, step, articles, command(out)) for every run, the contenders alternated: floor,
+    hand-written, datatrove 1 worker, news-etl 1 worker, datatrove all cores, news-etl all cores;
+    then again for each further round."""
+    def own(step, *extra):
+        return lambda out: me + ["--step", step, "--src", str(src), "--out", str(out), *extra]
+
+    def datatrove(workers, n):
+        return lambda out: [str(DATATROVE_PYTHON), str(REPO / "benchmarks" / "datatrove_peer.py"), "--src", str(src),
+                            "--out", str(out), "--workers", str(workers), *(["--limit", str(n)] if n < files else [])]
+
+    if not DATATROVE_PYTHON.exists():
+        raise SystemExit(f"bench: no {DATATROVE_PYTHON.relative_to(REPO)}: run the benchmark with ./dev bench, which "
+                         "builds that virtualenv from benchmarks/datatrove.lock")
+    n_dt = min(files, args.datatrove) if args.datatrove else files
+    plan = [("floor", "floor", files, own("floor")),
+            ("handwritten", "handwritten", min(files, args.handwritten), own("handwritten", "--handwritten", str(args.handwritten))),
+            ("datatrove 1 worker", "datatrove", n_dt, datatrove(1, n_dt)),
+            ("news-etl 1 worker", "news-etl", files, own("news-etl", "--workers", "1")),
+            (f"datatrove {cores} workers", "datatrove", n_dt, datatrove(cores, n_dt)),
+            (f"news-etl {cores} workers", "news-etl", files, own("news-etl", "--workers", str(cores)))]
+    for rnd in range(1, args.rounds + 1):
+        for name, step, n, command in plan:
+            yield rnd, name, step, n, command
+
+
+def add_round(result: dict, earlier: dict | None) -> None:
+    """Keep every round's seconds, articles/s and peak RSS in result["rounds"]; the contender's
+    seconds and articles/s become the mean over rounds, its peak RSS the highest."""
+    rounds = (earlier or {}).get("rounds", []) + [
+        {k: result[k] for k in ("seconds", "articles_per_s", "mb_per_s", "peak_rss_mb", "peak_pss_mb")}]
+    result["rounds"] = rounds
+    for k in ("seconds", "articles_per_s", "mb_per_s"):
+        result[k] = round(sum(r[k] for r in rounds) / len(rounds), 2)
+    for k in ("peak_rss_mb", "peak_pss_mb"):
+        result[k] = max(r[k] for r in rounds)
+
+
+def peer_ratios(results: dict, cores: int) -> dict:
+    """news-etl against the datatrove peer at one worker and at all cores, and the peer's scaling."""
+    def name(tool, w):
+        return f"{tool} {w} worker{'s' if w > 1 else ''}"
+
+    out = {f"news-etl / datatrove, {name('', w).strip()}": round(
+        results[name("news-etl", w)]["articles_per_s"] / results[name("datatrove", w)]["articles_per_s"], 2) for w in (1, cores)}
+    out[f"datatrove {cores} workers / 1 worker"] = round(
+        results[name("datatrove", cores)]["articles_per_s"] / results["datatrove 1 worker"]["articles_per_s"], 2)
+    return out
+
+
+def print_table(results: dict, rounds: int) -> None:
+    """One line a contender; with several rounds, seconds and articles/s as lowest-highest."""
+    def span(r, k, fmt):
+        lo, hi = min(x[k] for x in r["rounds"]), max(x[k] for x in r["rounds"])
+        return format(lo, fmt) if rounds == 1 or format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}-{hi:{fmt}}"
+
+    print(f"{'':<22} {'articles':>9} {'seconds':>11} {'articles/s':>13} {'MB/s':>8} {'peak RSS MB':>12} {'peak PSS MB':>12}")
+    for name, r in results.items():
+        print(f"{name:<22} {r['articles']:>9,} {span(r, 'seconds', '.1f'):>11} {span(r, 'articles_per_s', ',.0f'):>13} "
+              f"{r['mb_per_s']:>8.1f} {r['peak_rss_mb']:>12,.0f} {r['peak_pss_mb']:>12,.0f}")
+    fewer = [f"{name} ran on its first {r['articles']:,}" for name, r in results.items()
+             if r["articles"] < max(x["articles"] for x in results.values())]
+    if fewer:
+        print("(" + "; ".join(fewer) + " articles: --handwritten, --datatrove)")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--articles", type=int, default=100_000)
+    ap.add_argument("--articles", type=int, help="articles in the landing zone (100,000; --scale: 1,000,000)")
     ap.add_argument("--handwritten", type=int, default=3000,
                     help="articles for the hand-written pipeline (it runs at a few hundred a second)")
+    ap.add_argument("--datatrove", type=int, default=0,
+                    help="articles for the datatrove peer (default 0: all of them)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run the contenders in turn this many times (alternated), and give each one's range")
     ap.add_argument("--landing", type=Path, help="reuse this landing zone instead of building one")
     ap.add_argument("--keep", action="store_true", help="keep the landing zone and outputs")
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
     ap.add_argument("--memory", action="store_true",
                     help="instead: news-etl's peak RSS (one worker) at N and at 3 x N articles, and its growth")
+    ap.add_argument("--scale", action="store_true",
+                    help="instead: news-etl with all cores over N articles (1,000,000) spread over --days dates")
+    ap.add_argument("--days", type=int, default=30, help="dates of the --scale landing zone (30)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.articles is None:
+        args.articles = 1_000_000 if args.scale else 100_000
 
     if args.step:  # a contender, in its own process
         fn = {"floor": lambda: step_floor(args.src, args.out),
@@ -310,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.memory:
         return memory_growth(args)
+    if args.scale:
+        return scale(args)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     work = Path(tempfile.mkdtemp(prefix="news-etl-bench-"))
     src = args.landing or work / "landing"
@@ -331,15 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         info.setdefault("landing", {}).update({"articles": files, "bytes": nbytes})
         me = [sys.executable, str(Path(__file__).resolve())]
         results = {}
-        plan = [("floor", [], files), ("handwritten", ["--handwritten", str(args.handwritten)], min(files, args.handwritten)),
-                ("news-etl 1 worker", ["--workers", "1"], files), (f"news-etl {cores} workers", ["--workers", str(cores)], files)]
-        for name, extra, n in plan:
-            step = "news-etl" if name.startswith("news-etl") else name
-            out = work / f"out-{name.replace(' ', '-')}"
-            print(f"running {name} on {n:,} articles ...", flush=True)
-            seconds, peak, pss, stdout = timed(me + ["--step", step, "--src", str(src), "--out", str(out), *extra])
+        for rnd, name, step, n, command in alternation(args, cores, src, files, me):
+            out = work / f"out-{name.replace(' ', '-')}-{rnd}"
+            shutil.rmtree(work / f"out-{name.replace(' ', '-')}-{rnd - 1}", ignore_errors=True)  # keep the last round's
+            print(f"running {name} on {n:,} articles{f' (round {rnd})' if args.rounds > 1 else ''} ...", flush=True)
+            seconds, peak, pss, stdout = timed(command(out))
             detail = json.loads(stdout.strip().splitlines()[-1])
             mb = nbytes * n / files / 1e6
+            earlier = results.pop(name, None)
             results[name] = {"articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
                              "mb_per_s": round(mb / seconds, 2), "peak_rss_mb": round(peak / 2**20, 1),
                              "peak_pss_mb": round(pss / 2**20, 1)}
@@ -347,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             if "coordinator_max_rss_mb" in detail:  # a peak the 50 ms sampling missed still counts
                 results[name]["coordinator_max_rss_mb"] = detail["coordinator_max_rss_mb"]
                 results[name]["peak_rss_mb"] = max(results[name]["peak_rss_mb"], detail["coordinator_max_rss_mb"])
-            if step == "handwritten":
+            if step in ("handwritten", "datatrove"):
                 results[name]["dated"] = detail.get("dated")
             if step == "news-etl":
                 stages = detail.get("stage_seconds", {})
@@ -355,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].update({"gx_share_of_wall": round(gx / seconds, 4),
                                       "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
                                       "duplicates": detail["duplicates"], "output": str(out)})
+            add_round(results[name], earlier)
         one, many = results["news-etl 1 worker"], results[f"news-etl {cores} workers"]
 
         def rows(path):
@@ -367,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             "news-etl 1 worker / floor": round(one["articles_per_s"] / results["floor"]["articles_per_s"], 3),
             "news-etl 1 worker / hand-written": round(one["articles_per_s"] / results["handwritten"]["articles_per_s"], 2),
             f"news-etl {cores} workers / 1 worker": round(many["articles_per_s"] / one["articles_per_s"], 2),
+            **peer_ratios(results, cores),
         }
     finally:
         if not args.keep:
@@ -374,15 +444,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {work}")
     print()
-    print(f"{'':<22} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'MB/s':>8} {'peak RSS MB':>12} {'peak PSS MB':>12}")
-    for name, r in info["results"].items():
-        print(f"{name:<22} {r['articles']:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f} {r['mb_per_s']:>8.1f} "
-              f"{r['peak_rss_mb']:>12,.0f} {r['peak_pss_mb']:>12,.0f}")
+    print_table(info["results"], args.rounds)
     for name, r in info["results"].items():
         if "stage_seconds" in r:
             gx = f"GX {r['gx_share_of_wall']:.1%} of wall; " if "gx_share_of_wall" in r else ""
             print(f"\n{name}: {gx}stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
     print()
+    if args.rounds > 1:
+        print(f"ratios of the mean articles/s over {args.rounds} rounds")
     for k, v in info["ratios"].items():
         print(f"{k}: {v}")
     print(f"same rows with 1 worker and all cores: {info['same_rows_one_vs_all_cores']}")
@@ -423,6 +492,49 @@ def memory_growth(args) -> int:
               f" {r['peak_rss_sampled_mb']:>8,.0f} {r['peak_rss_kernel_mb']:>8,.0f}")
     print(f"peak RSS growth from {args.articles:,} to {3 * args.articles:,} articles: {info['growth']:+.1%}")
     save_results(args.results, f"memory-{args.articles}", info)
+    return 0
+
+
+def scale(args) -> int:
+    """news-etl with all cores over one landing zone of N articles spread over --days dates: wall
+    time, articles/s and peak RSS (the process tree sampled every 50 ms, or the coordinating
+    process's kernel high-water mark where that is higher)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    work = Path(tempfile.mkdtemp(prefix="news-etl-bench-scale-"))
+    me = [sys.executable, str(Path(__file__).resolve())]
+    n = args.articles
+    info: dict = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                  "machine": {"cores": cores, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}}
+    try:
+        src = args.landing or work / "landing"
+        if not args.landing:
+            print(f"building a landing zone of {n:,} articles over {args.days} dates ...", flush=True)
+            info["landing"] = build_landing(src, n, days=args.days)
+        n = sum(1 for d in src.iterdir() if d.is_dir() for _ in d.iterdir())
+        dates = sum(1 for d in src.iterdir() if d.is_dir())
+        print(f"running news-etl {cores} workers on {n:,} articles ...", flush=True)
+        seconds, peak, pss, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / "out"),
+                                                "--workers", str(cores)])
+        detail = json.loads(stdout.strip().splitlines()[-1])
+        sampled = round(peak / 2**20, 1)
+        info["run"] = {"articles": n, "dates": dates, "workers": cores, "seconds": round(seconds, 1), "articles_per_s": round(n / seconds, 1),
+                       "peak_rss_mb": max(sampled, detail["coordinator_max_rss_mb"]), "peak_rss_sampled_mb": sampled,
+                       "peak_rss_kernel_mb": detail["coordinator_max_rss_mb"], "peak_pss_mb": round(pss / 2**20, 1),
+                       "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
+                       "duplicates": detail["duplicates"], "stage_seconds": detail.get("stage_seconds", {})}
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    r = info["run"]
+    print(f"\nnews-etl, {cores} workers, {n:,} articles over {r['dates']} dates")
+    print(f"wall time {r['seconds']:,.1f} s ({r['seconds'] / 60:.1f} min); {r['articles_per_s']:,.0f} articles/s; "
+          f"peak RSS {r['peak_rss_mb']:,.0f} MB (sampled {r['peak_rss_sampled_mb']:,.0f}, kernel {r['peak_rss_kernel_mb']:,.0f}); "
+          f"peak PSS {r['peak_pss_mb']:,.0f} MB")
+    print(f"written {r['articles_written']:,}, quarantined {r['quarantined']:,}, duplicates {r['duplicates']:,}")
+    print("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
+    save_results(args.results, f"scale-{n}", info)
     return 0
 
 
