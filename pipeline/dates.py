@@ -6,8 +6,13 @@ In:  the raw header date (``2016-12``, ``8-1-2019``, ISO 8601, RFC 2822, ``15 no
      the article URL (``/2018/11/17/``, ``/201901/11/``, ``/2018-11-17/``, ``-20181117``), the
      landing date, a ``DateConfig``.
 Out: a ``DateResult``: ``published_at`` (UTC, truncated to its precision), ``date_precision``
-     (year, month, day, minute, second), ``date_source`` (header, dateline, url, landing) and
-     warnings (a header date that could not be read is said, never silently replaced).
+     (year, month, day, minute, second), ``date_source`` (``SOURCES``: header, htmldate, dateline, url,
+     or none) and warnings (a header date that could not be read is said, never silently replaced).
+
+Only a date the document states is a publication date: when it states none, ``published_at`` and
+``date_precision`` are null and ``date_source`` is ``none``. The landing date is never a publication
+date (it is when the file reached us); it stays in its own column, ``landing_date``, and only bounds
+what is plausible (a stated date more than ``max_future_days`` after it is refused).
 
 Parsing is by compiled patterns for the dialects news files use; no general-purpose date guesser
 runs, so nothing fills in a day or a time that the source did not give: ``2016-12`` is a month
@@ -31,6 +36,11 @@ from zoneinfo import ZoneInfo
 from .config import DateConfig
 
 PRECISIONS = ("year", "month", "day", "minute", "second")
+# Where published_at came from: the document's header (a header line, an SGML or JSON field, a feed
+# item's date, an HTML page's JSON-LD or meta tags); htmldate (an HTML page without such metadata,
+# whose date htmldate found in its markup or text); a dateline in the text; the article's URL; or
+# none: the document states no date, published_at is null (the landing date is in landing_date).
+SOURCES = ("header", "htmldate", "dateline", "url", "none")
 UTC = dt.timezone.utc
 
 MONTHS: dict[str, int] = {}
@@ -325,18 +335,21 @@ def resolve(
     landing: dt.date | None,
     config: DateConfig = DateConfig(),
     header_text: str | None = None,
+    header_source: str = "header",
 ) -> DateResult:
-    """The publication date by precedence: header, dateline, URL, landing date.
+    """The publication date by precedence: header, dateline, URL; else none (null).
 
     ``header_date`` is the reader's parsed header date (None when its words, ``header_text``,
-    could not be read); a string is parsed here."""
+    could not be read); a string is parsed here. ``header_source`` names who found it (``header``,
+    or ``htmldate`` for an HTML page's fallback). ``landing`` only bounds what is plausible: it is
+    never returned as a publication date."""
     if isinstance(header_date, str):
         header_text, header_date = header_date, parse_date(header_date, config) if header_date else None
     warnings: list[str] = []
     if header_text or header_date:
         parsed, header_text = header_date, header_text or ""
         if parsed and _plausible(parsed.value, landing, config):
-            return DateResult(parsed.value, parsed.precision, "header", (), parsed.offset_minutes)
+            return DateResult(parsed.value, parsed.precision, header_source, (), parsed.offset_minutes)
         if parsed:
             warnings.append(f"header date {header_text.strip()!r} is after the landing date {landing}; ignored")
         else:
@@ -346,6 +359,4 @@ def resolve(
     parsed = date_in_url(url, config)
     if parsed and _plausible(parsed.value, landing, config):
         return DateResult(parsed.value, parsed.precision, "url", tuple(warnings))
-    if landing is not None:
-        return DateResult(dt.datetime(landing.year, landing.month, landing.day, tzinfo=UTC), "day", "landing", tuple(warnings))
-    return DateResult(None, None, None, tuple(warnings))
+    return DateResult(None, None, "none", tuple(warnings))

@@ -56,7 +56,9 @@ def _process(path: Path, rel: str, landing: dt.date | None = None) -> list:
     return process_document(raw, _CONFIG)
 
 
-def _local_day(a: Article) -> dt.date:
+def _local_day(a: Article) -> dt.date | None:
+    if a.published_at is None:  # the page states no date
+        return None
     return (a.published_at + dt.timedelta(minutes=a.utc_offset_minutes or 0)).date()
 
 
@@ -104,7 +106,7 @@ def _trafilatura_page(args) -> dict:
            "title": _norm(a.title if a else None) == _norm(truth.get("title")) if truth.get("title") else None,
            "ref_title": _norm(ref.title if ref else None) == _norm(truth.get("title")) if truth.get("title") else None}
     if truth.get("date") and re.fullmatch(r"\d{4}-\d{2}-\d{2}", truth["date"]):
-        row["date"] = bool(a) and _local_day(a).isoformat() == truth["date"]
+        row["date"] = bool(a) and _local_day(a) is not None and _local_day(a).isoformat() == truth["date"]
         try:
             row["ref_date"] = htmldate.find_date(raw, url=url, original_date=True) == truth["date"]
         except Exception:
@@ -200,7 +202,7 @@ def _fr_file(path: Path) -> tuple[bool | None, bool, bool]:
     truth = _fr_truth(head)
     out = _process(path, path.name, dt.date(2019, 3, 1))
     a = out[0] if isinstance(out[0], Article) else None
-    date = (a is not None and a.published_at.date() == truth) if truth else None
+    date = (a is not None and a.published_at is not None and a.published_at.date() == truth) if truth else None
     leak = a is not None and bool(re.search(r"<(ARTICLE|doc)\b|\burl=|date=\"", a.text))
     return date, leak, (a.language == "fr") if a is not None else None
 

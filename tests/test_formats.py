@@ -180,3 +180,26 @@ def test_read_document_dispatch():
     assert read_document(b"")[1][0].format == "empty"
     assert isinstance(read_document(b"Title\n\nA plain article body that is long enough.")[1][0], Parsed)
     assert isinstance(read_document(b"<?xml version='1.0'?><x/>")[1][0], Rejected)
+
+
+def _undated_page(footer: str, byline: str = "") -> bytes:
+    """A page with no date in its metadata or URL; its footer (and byline) vary."""
+    html = page(date_meta=False).replace("/news/2016/12/06/railway-yard-park", "/news/railway-yard-park")
+    html = html.replace("Copyright 2016 Northbridge Gazette. All rights reserved.", footer)
+    return html.replace("<article><h1>Railway yard to become a park</h1>", f"<article><h1>Railway yard to become a park</h1>{byline}").encode()
+
+
+def test_html_a_bare_copyright_year_is_not_a_publication_date():
+    (a,) = process_document(doc(_undated_page("&copy; 2015 Northbridge Gazette. All rights reserved.")), CONFIG)
+    assert (a.published_at, a.date_precision, a.date_source) == (None, None, "none")
+    assert any("htmldate gave 2015-01-01, a bare year" in w for w in a.warnings)
+
+
+def test_html_a_date_htmldate_finds_in_the_page_is_labelled_htmldate():
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">Published 6 December 2016</p>')), CONFIG)
+    assert (a.published_at.date().isoformat(), a.date_precision, a.date_source) == ("2016-12-06", "day", "htmldate")
+
+
+def test_html_a_first_of_january_the_page_writes_is_kept():
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">Published 1 January 2016</p>')), CONFIG)
+    assert (a.published_at.date().isoformat(), a.date_source) == ("2016-01-01", "htmldate")
