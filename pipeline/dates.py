@@ -307,6 +307,37 @@ def parse_dateline(line: str, config: DateConfig = DateConfig()) -> ParsedDate |
     return parsed
 
 
+# A publication stamp inside a page's visible text: a date introduced as a dateline is
+# (发布时间：2005-05-13 14:15, 时间：2004年10月21日14:18, Published: 6 December 2016), or followed by
+# a word that says it is the publication (2005-02-06 13:26更新, 2005年8月12日16:12:21 ... 发表).
+_STAMP_LEAD = re.compile(
+    r"(?<![^\W\d_])(?:(?:published|posted|publié le|publiée le|veröffentlicht am|veröffentlicht)\s*(?:on|:)?\s*"
+    r"|(?:发布时间|發佈時間|發布時間|发表时间|發表時間|发布日期|發佈日期|发表于|發表於|更新时间|更新時間|时间|時間|日期|"
+    r"公開日時?|投稿日時?|掲載日時?|配信日時?|기사입력|입력|등록일?|작성일|게재일?)\s*[:：]\s*)", re.I)
+_STAMP_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*[-年./]")
+_STAMP_WORD = re.compile(r"\s*(?:更新|发表|發表|发布|發佈|發布|公開|配信|입력|게재)")
+_STAMP_BY = re.compile(r"于\s*$|於\s*$")  # 本贴由 X 于2005年8月12日16:12:21 ... 发表
+
+
+def stated_in_page(visible: str, config: DateConfig = DateConfig()) -> ParsedDate | None:
+    """The first publication stamp in a page's visible text (tags removed), of at least day
+    precision; None when the page states none. Dates in the prose or in lists of other stories
+    are not stamps: only a date introduced by a dateline lead or followed by a publication word is."""
+    for m in _STAMP_LEAD.finditer(visible):
+        parsed = parse_date(visible[m.end():m.end() + 60], config)
+        if parsed and parsed.precision not in ("year", "month"):
+            return parsed
+    for m in _STAMP_DATE.finditer(visible):
+        parsed = parse_date(visible[m.start():m.start() + 60], config)
+        if not parsed or parsed.precision in ("year", "month"):
+            continue
+        after = visible[m.start() + parsed.end:m.start() + parsed.end + 80]
+        if _STAMP_WORD.match(after) or (_STAMP_BY.search(visible[max(0, m.start() - 3):m.start()]) and
+                                         re.search(r"发表|發表", after)):
+            return parsed
+    return None
+
+
 def date_in_url(url: str | None, config: DateConfig = DateConfig()) -> ParsedDate | None:
     if not url:
         return None

@@ -196,10 +196,28 @@ def test_html_a_bare_copyright_year_is_not_a_publication_date():
 
 
 def test_html_a_date_htmldate_finds_in_the_page_is_labelled_htmldate():
-    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">Published 6 December 2016</p>')), CONFIG)
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">6 December 2016</p>')), CONFIG)
     assert (a.published_at.date().isoformat(), a.date_precision, a.date_source) == ("2016-12-06", "day", "htmldate")
 
 
+@pytest.mark.parametrize("stamp,when,precision", [
+    ("Published: 5 December 2016", "2016-12-05T00:00:00+00:00", "day"),
+    ("\u53d1\u5e03\u65f6\u95f4\uff1a2016\u5e7412\u67085\u65e5 14:30", "2016-12-05T14:30:00+00:00", "minute"),  # 发布时间：2016年12月5日
+    ("2016-12-05 14:30\u66f4\u65b0 \u6765\u6e90\uff1a\u672c\u62a5", "2016-12-05T14:30:00+00:00", "minute"),  # ...更新 来源：本报
+])
+def test_html_a_publication_stamp_in_the_page_is_a_dateline(stamp, when, precision):
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", f'<p class="date">{stamp}</p>')), CONFIG)
+    assert (a.published_at.isoformat(), a.date_precision, a.date_source) == (when, precision, "dateline")
+
+
+def test_html_dates_in_prose_or_lists_of_other_stories_are_no_stamp():
+    from pipeline.dates import stated_in_page
+
+    assert stated_in_page("The rules apply from 2004\u5e745\u67081\u65e5.") is None  # 2004年5月1日 in a sentence
+    assert stated_in_page("\u00b7 Other story (2005-04-27 18:03PM) \u00b7 Another (2005-04-26 09:00PM)") is None
+    assert stated_in_page("CopyRight@2004-2008 All rights reserved") is None
+
+
 def test_html_a_first_of_january_the_page_writes_is_kept():
-    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">Published 1 January 2016</p>')), CONFIG)
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">1 January 2016</p>')), CONFIG)
     assert (a.published_at.date().isoformat(), a.date_source) == ("2016-01-01", "htmldate")

@@ -26,7 +26,7 @@ import logging
 import re
 
 from ..config import DateConfig
-from ..dates import ParsedDate, parse_date
+from ..dates import ParsedDate, parse_date, stated_in_page
 from .base import Header, Parsed, Rejected, read_date
 
 _CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
@@ -71,8 +71,19 @@ def _states_new_year(text: str, year: str) -> bool:
         rf"|(?<!\d)1(?:st|er|\.)?\s+(?:jan\w*|janv\w*|jän\w*)\.?,?\s+{y}|jan\w*\.?\s+1(?:st)?,?\s+{y}", text, re.I))
 
 
+_INVISIBLE = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _visible(text: str) -> str:
+    """The page's visible text, roughly: no scripts, styles, comments or tags; entities for spaces."""
+    return re.sub(r"&nbsp;|&#160;|\s+", " ", _TAG.sub(" ", _INVISIBLE.sub(" ", text[:300_000])))
+
+
 def _htmldate(text: str, dates: DateConfig, warnings: list[str]) -> dict:
-    """``Header`` date keywords from htmldate, for a page without JSON-LD or meta dates.
+    """``Header`` date keywords for a page without JSON-LD or meta dates: a publication stamp its
+    visible text states (``dates.stated_in_page``: ``发布时间：2005-05-13 14:15``, ``2005-02-06
+    13:26更新``; ``date_source = dateline``), else htmldate's (``date_source = htmldate``).
 
     Not given the URL: a date in the URL is read by ``dates.resolve`` and labelled ``url``. When
     htmldate finds only a year (a copyright line, ``© 2006``, a bare ``2020``) it returns the 1st
@@ -82,6 +93,9 @@ def _htmldate(text: str, dates: DateConfig, warnings: list[str]) -> dict:
     state no date: a year's precision would still mislead)."""
     import htmldate
 
+    stamp = stated_in_page(_visible(text), dates)
+    if stamp is not None:
+        return {"date": stamp, "date_text": None, "date_source": "dateline"}
     try:
         found = htmldate.find_date(without_asset_urls(text), url=None, original_date=True, extensive_search=True)
     except Exception:  # htmldate raises on odd trees; the dateline and URL remain
