@@ -29,7 +29,7 @@ STEPS: tuple[Step, ...] = (
     language,      # identified on the normalized body, before boilerplate; a header language wins
     boilerplate,   # drop the language's boilerplate lines
     metadata,      # title, subheadings, quotes, counts, dateline; no text left: quarantined (clean)
-    dates,         # header date, dateline, URL, landing date; none: quarantined (dates)
+    dates,         # header date, dateline, URL, else none (null); no date and no landing date: quarantined
     reading_time,  # reading_time_minutes
     fingerprints,  # content_sha256, minhash
 )
