@@ -6,8 +6,13 @@ In:  the raw header date (``2016-12``, ``8-1-2019``, ISO 8601, RFC 2822, ``15 no
      the article URL (``/2018/11/17/``, ``/201901/11/``, ``/2018-11-17/``, ``-20181117``), the
      landing date, a ``DateConfig``.
 Out: a ``DateResult``: ``published_at`` (UTC, truncated to its precision), ``date_precision``
-     (year, month, day, minute, second), ``date_source`` (header, dateline, url, landing) and
-     warnings (a header date that could not be read is said, never silently replaced).
+     (year, month, day, minute, second), ``date_source`` (``SOURCES``: header, htmldate, dateline, url,
+     or none) and warnings (a header date that could not be read is said, never silently replaced).
+
+Only a date the document states is a publication date: when it states none, ``published_at`` and
+``date_precision`` are null and ``date_source`` is ``none``. The landing date is never a publication
+date (it is when the file reached us); it stays in its own column, ``landing_date``, and only bounds
+what is plausible (a stated date more than ``max_future_days`` after it is refused).
 
 Parsing is by compiled patterns for the dialects news files use; no general-purpose date guesser
 runs, so nothing fills in a day or a time that the source did not give: ``2016-12`` is a month
@@ -31,6 +36,11 @@ from zoneinfo import ZoneInfo
 from .config import DateConfig
 
 PRECISIONS = ("year", "month", "day", "minute", "second")
+# Where published_at came from: the document's header (a header line, an SGML or JSON field, a feed
+# item's date, an HTML page's JSON-LD or meta tags); htmldate (an HTML page without such metadata,
+# whose date htmldate found in its markup or text); a dateline in the text; the article's URL; or
+# none: the document states no date, published_at is null (the landing date is in landing_date).
+SOURCES = ("header", "htmldate", "dateline", "url", "none")
 UTC = dt.timezone.utc
 
 MONTHS: dict[str, int] = {}
@@ -297,6 +307,37 @@ def parse_dateline(line: str, config: DateConfig = DateConfig()) -> ParsedDate |
     return parsed
 
 
+# A publication stamp inside a page's visible text: a date introduced as a dateline is
+# (发布时间：2005-05-13 14:15, 时间：2004年10月21日14:18, Published: 6 December 2016), or followed by
+# a word that says it is the publication (2005-02-06 13:26更新, 2005年8月12日16:12:21 ... 发表).
+_STAMP_LEAD = re.compile(
+    r"(?<![^\W\d_])(?:(?:published|posted|publié le|publiée le|veröffentlicht am|veröffentlicht)\s*(?:on|:)?\s*"
+    r"|(?:发布时间|發佈時間|發布時間|发表时间|發表時間|发布日期|發佈日期|发表于|發表於|更新时间|更新時間|时间|時間|日期|"
+    r"公開日時?|投稿日時?|掲載日時?|配信日時?|기사입력|입력|등록일?|작성일|게재일?)\s*[:：]\s*)", re.I)
+_STAMP_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*[-年./]")
+_STAMP_WORD = re.compile(r"\s*(?:更新|发表|發表|发布|發佈|發布|公開|配信|입력|게재)")
+_STAMP_BY = re.compile(r"于\s*$|於\s*$")  # 本贴由 X 于2005年8月12日16:12:21 ... 发表
+
+
+def stated_in_page(visible: str, config: DateConfig = DateConfig()) -> ParsedDate | None:
+    """The first publication stamp in a page's visible text (tags removed), of at least day
+    precision; None when the page states none. Dates in the prose or in lists of other stories
+    are not stamps: only a date introduced by a dateline lead or followed by a publication word is."""
+    for m in _STAMP_LEAD.finditer(visible):
+        parsed = parse_date(visible[m.end():m.end() + 60], config)
+        if parsed and parsed.precision not in ("year", "month"):
+            return parsed
+    for m in _STAMP_DATE.finditer(visible):
+        parsed = parse_date(visible[m.start():m.start() + 60], config)
+        if not parsed or parsed.precision in ("year", "month"):
+            continue
+        after = visible[m.start() + parsed.end:m.start() + parsed.end + 80]
+        if _STAMP_WORD.match(after) or (_STAMP_BY.search(visible[max(0, m.start() - 3):m.start()]) and
+                                         re.search(r"发表|發表", after)):
+            return parsed
+    return None
+
+
 def date_in_url(url: str | None, config: DateConfig = DateConfig()) -> ParsedDate | None:
     if not url:
         return None
@@ -325,18 +366,21 @@ def resolve(
     landing: dt.date | None,
     config: DateConfig = DateConfig(),
     header_text: str | None = None,
+    header_source: str = "header",
 ) -> DateResult:
-    """The publication date by precedence: header, dateline, URL, landing date.
+    """The publication date by precedence: header, dateline, URL; else none (null).
 
     ``header_date`` is the reader's parsed header date (None when its words, ``header_text``,
-    could not be read); a string is parsed here."""
+    could not be read); a string is parsed here. ``header_source`` names who found it (``header``,
+    or ``htmldate`` for an HTML page's fallback). ``landing`` only bounds what is plausible: it is
+    never returned as a publication date."""
     if isinstance(header_date, str):
         header_text, header_date = header_date, parse_date(header_date, config) if header_date else None
     warnings: list[str] = []
     if header_text or header_date:
         parsed, header_text = header_date, header_text or ""
         if parsed and _plausible(parsed.value, landing, config):
-            return DateResult(parsed.value, parsed.precision, "header", (), parsed.offset_minutes)
+            return DateResult(parsed.value, parsed.precision, header_source, (), parsed.offset_minutes)
         if parsed:
             warnings.append(f"header date {header_text.strip()!r} is after the landing date {landing}; ignored")
         else:
@@ -346,6 +390,4 @@ def resolve(
     parsed = date_in_url(url, config)
     if parsed and _plausible(parsed.value, landing, config):
         return DateResult(parsed.value, parsed.precision, "url", tuple(warnings))
-    if landing is not None:
-        return DateResult(dt.datetime(landing.year, landing.month, landing.day, tzinfo=UTC), "day", "landing", tuple(warnings))
-    return DateResult(None, None, None, tuple(warnings))
+    return DateResult(None, None, "none", tuple(warnings))

@@ -31,7 +31,7 @@ STEPS: tuple[Step, ...] = (
     boilerplate,   # drop the language's boilerplate lines
     metadata,      # title, subheadings, quotes, counts, dateline; no text left: quarantined (clean)
     quality,       # an HTTP error, bot-wall or consent page: quarantined (quality)
-    dates,         # header date, dateline, URL, landing date; none: quarantined (dates)
+    dates,         # header date, dateline, URL, else none (null); no date and no landing date: quarantined
     reading_time,  # reading_time_minutes
     fingerprints,  # content_sha256, minhash
     fidelity,      # a script the source does not hold: a warning the row suite quarantines

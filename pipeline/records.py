@@ -26,7 +26,7 @@ class Article:
     article_id: str  # stable: derived from the source path (and position inside a container)
     source_uri: str  # where the bytes came from (file, URL, or archive!member)
     source_path: str  # path relative to the source root
-    landing_date: dt.date | None  # the landing folder's date, if the layout gave one
+    landing_date: dt.date | None  # the landing folder's date (or --date): when the file reached us, never a publication date
     format: str  # text | html | json | sgml | feed
     url: str | None  # the article's own URL, from its header
     source_name: str | None  # the publication, from its header
@@ -40,9 +40,11 @@ class Article:
     text: str
     language: str
     language_score: float
+    # Only a date the document states (dates.resolve); null when it states none (date_source none).
+    # The Parquet partition year=/month= is this date's, else the landing date's (write.partition_dates).
     published_at: dt.datetime | None  # UTC; truncated to date_precision
-    date_precision: str | None  # year | month | day | minute | second
-    date_source: str | None  # header | dateline | url | landing
+    date_precision: str | None  # year | month | day | minute | second; null with published_at
+    date_source: str | None  # header | htmldate | dateline | url | none (dates.SOURCES)
     utc_offset_minutes: int | None  # the source's own UTC offset: published_at + offset = local time
     encoding: str
     repairs: list[str]  # every change decode made beyond a plain decode

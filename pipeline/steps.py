@@ -160,12 +160,15 @@ def quality(w: Work) -> Reject | None:
 def dates(w: Work) -> Reject | None:
     """In: the header date (parsed by the reader), the dateline, the URL, the landing date.
     Out: ``published_at``, ``date_precision``, ``date_source``, ``utc_offset_minutes`` and the
-    ``warnings`` (the reader's and the dates'); a ``dates`` rejection when there is no date."""
+    ``warnings`` (the reader's and the dates'). A document that states no date gets a null
+    ``published_at`` and ``date_source = none`` and is written under its landing date; a ``dates``
+    rejection only when it has neither a stated date nor a landing date (nowhere to partition it)."""
     h, ext = w.doc.header, w.extracted
-    date = resolve(h.date, ext.dateline, h.url, w.raw.landing_date, w.config.dates, header_text=h.date_text)
-    if date.published_at is None:
-        reason = "no publication date: no header, dateline or URL date, and no landing date " \
-                 "(run with --date, or land files under SRC/YYYY-MM-DD/)"
+    date = resolve(h.date, ext.dateline, h.url, w.raw.landing_date, w.config.dates, header_text=h.date_text,
+                   header_source=h.date_source)
+    if date.published_at is None and w.raw.landing_date is None:
+        reason = "no date to file it under: the document states no publication date (header, dateline " \
+                 "or URL) and it has no landing date (run with --date, or land files under SRC/YYYY-MM-DD/)"
         if date.warnings:
             reason += "; " + "; ".join(date.warnings)
         return Reject("dates", reason, ext.text)

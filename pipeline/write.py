@@ -5,7 +5,7 @@ In:  Arrow tables of articles and quarantine rows (``records.ARTICLE_SCHEMA`` /
      (its landing date, or ``undated``), a shard folder, a ``WriteConfig``.
 Out: hive-partitioned, zstd Parquet under the shard folder, in the published layout::
 
-    articles/year=YYYY/month=MM/<key>.part-NNNNN.parquet   (by publication date; one file per shard)
+    articles/year=YYYY/month=MM/<key>.part-NNNNN.parquet   (one file per shard; see partition_dates)
     quarantine/landing=<key>/<key>.part-NNNNN.parquet
     raw/landing=<key>/<key>.part-NNNNN.parquet              (input bytes, with keep_raw)
 
@@ -33,6 +33,16 @@ UNDATED = "undated"
 
 def key_of(landing: dt.date | None) -> str:
     return landing.isoformat() if landing else UNDATED
+
+
+def partition_dates(table: pa.Table) -> tuple[list[int], list[int]]:
+    """The ``year``/``month`` partition of each article: its publication date (``published_at``,
+    UTC) when the document states one, else its landing date (``date_source = none``: the month
+    the file reached us, which claims nothing about publication; filter on ``published_at`` to
+    select by publication date). ``steps.dates`` rejects an article that has neither."""
+    stated = pc.cast(table.column("published_at"), pa.timestamp("us", tz="UTC"))
+    when = pc.coalesce(pc.cast(stated, pa.date32()), table.column("landing_date"))
+    return pc.year(when).to_pylist(), pc.month(when).to_pylist()
 
 
 @dataclass
@@ -87,9 +97,7 @@ class Stager:
     def add_articles(self, table: pa.Table, keys: list[str]) -> None:
         if table.num_rows == 0:
             return
-        ts = table.column("published_at")
-        years = pc.year(ts).to_pylist()
-        months = pc.month(ts).to_pylist()
+        years, months = partition_dates(table)
         groups: dict[str, list[int]] = {}
         for i, (k, y, m) in enumerate(zip(keys, years, months)):
             groups.setdefault(f"articles/year={y:04d}/month={m:02d}/{k}.part-{self.shard:05d}.parquet", []).append(i)

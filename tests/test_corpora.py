@@ -40,7 +40,8 @@ def corpora_run(tmp_path_factory):
     shutil.copytree(bbc, src / "2005-06-01", copy_function=_link_or_copy)
     report = run(RunConfig(source=str(src), output=str(tmp / "out")))
     articles = pq.read_table(tmp / "out" / "articles", partitioning="hive",
-                             columns=["source_path", "title", "text", "language", "published_at", "date_precision"]).to_pylist()
+                             columns=["source_path", "title", "text", "language", "published_at", "date_precision",
+                                      "date_source", "year", "month"]).to_pylist()
     quarantine = pq.read_table(tmp / "out" / "quarantine", partitioning="hive", columns=["source_path", "reason"]).to_pylist()
     ledger = pq.read_table(report.ledger).to_pylist()
     return report, {a["source_path"]: a for a in articles}, {q["source_path"]: q for q in quarantine}, ledger, fr, bbc
@@ -93,7 +94,7 @@ def test_fr_press_header_and_url_dates(corpora_run):
             continue
         total += 1
         got = articles.get(f"2019-03-01/{rel}")
-        if got and got["published_at"].date() == truth and got["date_precision"] == "day":
+        if got and got["published_at"] and got["published_at"].date() == truth and got["date_precision"] == "day":
             ok += 1
         else:
             failures.append(f"{rel}: want {truth}, got {got['published_at'] if got else quarantine.get('2019-03-01/' + rel, {}).get('reason')}")
@@ -104,6 +105,16 @@ def test_fr_press_header_attributes_never_in_text(corpora_run):
     _, articles, *_ = corpora_run
     leaks = [p for p, a in articles.items() if p.startswith("2019-03-01/") and re.search(r"<(ARTICLE|doc)\b|\burl=|date=\"", a["text"])]
     assert leaks == []
+
+
+def test_bbc_files_state_no_date_and_get_none_filed_under_their_landing_month(corpora_run):
+    """The BBC files are a title and paragraphs, no date: none is invented (the landing date was
+    once taken for one), and they are filed under year=2005/month=06, their landing month."""
+    report, articles, quarantine, ledger, fr, bbc = corpora_run
+    rows = [a for p, a in articles.items() if p.startswith("2005-06-01/")]
+    assert rows
+    assert {(a["published_at"], a["date_precision"], a["date_source"]) for a in rows} == {(None, None, "none")}
+    assert {(int(a["year"]), int(a["month"])) for a in rows} == {(2005, 6)}
 
 
 def test_bbc_title_lines(corpora_run):

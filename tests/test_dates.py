@@ -57,24 +57,25 @@ def test_day_first_can_be_turned_off():
     assert parse_date("8-1-2019", DateConfig(day_first=False)).value.date() == dt.date(2019, 8, 1)
 
 
-def test_precedence_header_dateline_url_landing():
+def test_precedence_header_dateline_url_then_none():
     landing = dt.date(2019, 3, 1)
     url = "https://x.example/2018/11/17/story"
     dl = parse_date("2018-11-20")
     assert resolve("2018-11-25", dl, url, landing).source == "header"
     assert resolve(None, dl, url, landing).source == "dateline"
     assert resolve(None, None, url, landing).source == "url"
-    r = resolve(None, None, None, landing)
-    assert (r.source, r.precision, r.published_at) == ("landing", "day", dt.datetime(2019, 3, 1, tzinfo=UTC))
-    assert resolve(None, None, None, None).published_at is None
+    r = resolve(None, None, None, landing)  # the landing date is not a publication date
+    assert (r.source, r.precision, r.published_at) == ("none", None, None)
+    assert resolve(None, None, None, None) == resolve(None, None, None, landing)
+    assert resolve("2018-11-25", None, None, landing, header_source="htmldate").source == "htmldate"
 
 
 def test_unreadable_or_future_header_dates_are_said_not_silently_replaced():
     landing = dt.date(2016, 12, 7)
     r = resolve("2016-13-45", None, None, landing)
-    assert r.source == "landing" and "could not be read" in r.warnings[0]
+    assert (r.source, r.published_at) == ("none", None) and "could not be read" in r.warnings[0]
     r = resolve("2031-01-01", None, None, landing)
-    assert r.source == "landing" and "after the landing date" in r.warnings[0]
+    assert (r.source, r.published_at) == ("none", None) and "after the landing date" in r.warnings[0]
 
 
 # Chinese, Japanese and Korean forms, URL forms and asset names (golden cases in tests/golden/dates.json)

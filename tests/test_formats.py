@@ -222,3 +222,42 @@ def test_html_title_suffix_stays_when_the_page_names_no_site():
                         '<meta property="og:title" content="Railway yard to become a park - Gazette Weekly">')
     (a,) = process_document(doc(html.encode()), CONFIG)
     assert a.title == "Railway yard to become a park - Gazette Weekly"
+def _undated_page(footer: str, byline: str = "") -> bytes:
+    """A page with no date in its metadata or URL; its footer (and byline) vary."""
+    html = page(date_meta=False).replace("/news/2016/12/06/railway-yard-park", "/news/railway-yard-park")
+    html = html.replace("Copyright 2016 Northbridge Gazette. All rights reserved.", footer)
+    return html.replace("<article><h1>Railway yard to become a park</h1>", f"<article><h1>Railway yard to become a park</h1>{byline}").encode()
+
+
+def test_html_a_bare_copyright_year_is_not_a_publication_date():
+    (a,) = process_document(doc(_undated_page("&copy; 2015 Northbridge Gazette. All rights reserved.")), CONFIG)
+    assert (a.published_at, a.date_precision, a.date_source) == (None, None, "none")
+    assert any("htmldate gave 2015-01-01, a bare year" in w for w in a.warnings)
+
+
+def test_html_a_date_htmldate_finds_in_the_page_is_labelled_htmldate():
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">6 December 2016</p>')), CONFIG)
+    assert (a.published_at.date().isoformat(), a.date_precision, a.date_source) == ("2016-12-06", "day", "htmldate")
+
+
+@pytest.mark.parametrize("stamp,when,precision", [
+    ("Published: 5 December 2016", "2016-12-05T00:00:00+00:00", "day"),
+    ("\u53d1\u5e03\u65f6\u95f4\uff1a2016\u5e7412\u67085\u65e5 14:30", "2016-12-05T14:30:00+00:00", "minute"),  # 发布时间：2016年12月5日
+    ("2016-12-05 14:30\u66f4\u65b0 \u6765\u6e90\uff1a\u672c\u62a5", "2016-12-05T14:30:00+00:00", "minute"),  # ...更新 来源：本报
+])
+def test_html_a_publication_stamp_in_the_page_is_a_dateline(stamp, when, precision):
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", f'<p class="date">{stamp}</p>')), CONFIG)
+    assert (a.published_at.isoformat(), a.date_precision, a.date_source) == (when, precision, "dateline")
+
+
+def test_html_dates_in_prose_or_lists_of_other_stories_are_no_stamp():
+    from pipeline.dates import stated_in_page
+
+    assert stated_in_page("The rules apply from 2004\u5e745\u67081\u65e5.") is None  # 2004年5月1日 in a sentence
+    assert stated_in_page("\u00b7 Other story (2005-04-27 18:03PM) \u00b7 Another (2005-04-26 09:00PM)") is None
+    assert stated_in_page("CopyRight@2004-2008 All rights reserved") is None
+
+
+def test_html_a_first_of_january_the_page_writes_is_kept():
+    (a,) = process_document(doc(_undated_page("Northbridge Gazette", '<p class="date">1 January 2016</p>')), CONFIG)
+    assert (a.published_at.date().isoformat(), a.date_source) == ("2016-01-01", "htmldate")

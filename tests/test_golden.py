@@ -1,4 +1,4 @@
-"""Golden cases as data (tests/golden/*.json; see its README): decode, clean, dates."""
+"""Golden cases as data (tests/golden/*.json; see its README): decode, clean, dates, dispatch."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from pipeline.clean import normalize, remove_boilerplate
 from pipeline.dates import date_in_url, parse_date, parse_dateline
 from pipeline.decode import decode
+from pipeline.readers.dispatch import kind
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -63,3 +64,8 @@ def test_dates_golden(case):
     assert got is not None
     assert got.value.isoformat() == case["output"]
     assert got.precision == case["precision"]
+
+
+@pytest.mark.parametrize("case", cases("dispatch.json"))
+def test_dispatch_golden(case):
+    assert kind(case["text"].encode("utf-8")[:16], case["text"]) == case["kind"]

@@ -82,4 +82,4 @@ def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used()
     (a,) = process_document(RawDocument("file:///x.txt", "2016-12-07/x.txt", dt.date(2016, 12, 7), text.encode(), "x"),
                             RunConfig(source="-", output="-"))
     assert a.title is None and "date" not in a.text.split("\n")[0]
-    assert a.date_source == "landing" and "could not be read" in a.warnings[0] and "2016-13-45" in a.warnings[0]
+    assert (a.date_source, a.published_at, a.date_precision) == ("none", None, None) and "could not be read" in a.warnings[0] and "2016-13-45" in a.warnings[0]

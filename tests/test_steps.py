@@ -62,9 +62,32 @@ def test_dates_resolve_takes_the_readers_parsed_date_and_quotes_its_words():
     assert (got.source, got.precision, got.offset_minutes) == ("header", "second", 60)
     assert resolve(parsed, None, None, landing).source == "header"  # no words given: the date still counts
     late = resolve(parse_date("2031-01-01"), None, None, landing, header_text="2031-01-01")
-    assert late.source == "landing" and "'2031-01-01' is after the landing date" in late.warnings[0]
+    assert (late.source, late.published_at) == ("none", None) and "'2031-01-01' is after the landing date" in late.warnings[0]
     unread = resolve(None, None, None, landing, header_text="sometime last week")
-    assert unread.source == "landing" and "'sometime last week' could not be read" in unread.warnings[0]
+    assert (unread.source, unread.published_at) == ("none", None) and "'sometime last week' could not be read" in unread.warnings[0]
+
+
+# Honest dates: a document that states no date has none; the landing date is only where it is filed.
+UNDATED = ("Storm closes coastal road\n\nThe coastal road between the two harbours was closed on Friday after waves "
+           "threw stones and seaweed across both lanes, the county council said.\n")
+
+
+def test_an_article_that_states_no_date_gets_none_not_its_landing_date():
+    (a,) = process_document(RawDocument("file:///x.txt", "2026-12-01/news/x.txt", dt.date(2026, 12, 1), UNDATED.encode(), "0" * 64),
+                            CONFIG)
+    assert (a.published_at, a.date_precision, a.date_source, a.landing_date) == (None, None, "none", dt.date(2026, 12, 1))
+    assert a.warnings == []
+
+
+def test_an_article_with_no_stated_date_and_no_landing_date_is_quarantined_with_what_to_do():
+    (q,) = process_document(RawDocument("file:///x.txt", "news/x.txt", None, UNDATED.encode(), "0" * 64), CONFIG)
+    assert q.stage == "dates" and "no landing date" in q.reason and "--date" in q.reason
+
+
+def test_a_stated_month_stays_a_month_and_is_not_completed_by_the_landing_date():
+    text = "date 2016-12\n\n" + UNDATED
+    (a,) = process_document(RawDocument("file:///x.txt", "2026-12-01/x.txt", dt.date(2026, 12, 1), text.encode(), "0" * 64), CONFIG)
+    assert (a.published_at, a.date_precision, a.date_source) == (dt.datetime(2016, 12, 1, tzinfo=dt.timezone.utc), "month", "header")
 
 
 def _fidelity(data: bytes, encoding: str, text: str, title: str | None = None) -> list[str]:

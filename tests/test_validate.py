@@ -41,8 +41,14 @@ def test_good_rows_pass(validator):
     assert validator.rows(table([article(i) for i in range(50)])) == []
 
 
+def test_an_article_that_states_no_date_passes_with_a_null_date(validator):
+    undated = [dataclasses.replace(article(i), published_at=None, date_precision=None, date_source="none") for i in range(3)]
+    assert validator.rows(table(undated)) == []
+    assert validator.batch(batch_view(undated)).success
+
+
 BAD_ROWS = {
-    "expect_column_values_to_not_be_null(published_at)": dict(published_at=None, date_precision=None),
+    "expect_column_values_to_be_in_set(date_source)": dict(date_source="landing"),  # the landing date is no source
     "expect_column_values_to_be_in_set(date_precision)": dict(date_precision="week"),
     "expect_column_values_to_match_regex(text)": dict(text="12.5, 13.1, 11.9, 12.0, 11.8, 13.3, 12.2, 12.9"),
     "expect_column_values_to_be_between(word_count)": dict(word_count=3),
@@ -94,7 +100,6 @@ BAD_BATCHES = {
     "expect_table_row_count_to_be_between": lambda rows: [],
     "expect_column_values_to_be_unique(article_id)": lambda rows: rows + [dataclasses.replace(rows[0], content_sha256="f" * 64)],
     "expect_column_values_to_be_unique(content_sha256)": lambda rows: rows + [dataclasses.replace(rows[0], article_id="other")],
-    "expect_column_values_to_not_be_null(published_at)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], published_at=None)],
     "expect_column_values_to_be_in_set(date_source)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], date_source="guess")],
     "expect_column_values_to_be_between(reading_time_minutes)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], reading_time_minutes=0)],
 }

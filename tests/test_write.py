@@ -90,3 +90,17 @@ def test_output_folder_owned_by_someone_else_is_refused(tmp_path):
     (tmp_path / "articles").mkdir()
     with pytest.raises(Exception, match="not news-etl's link"):
         publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 1), {}, WriteConfig())
+
+
+def test_articles_are_partitioned_by_publication_date_else_by_landing_date(tmp_path):
+    stated = dataclasses.replace(article(0), published_at=dt.datetime(2004, 3, 31, 23, 30, tzinfo=dt.timezone.utc),
+                                 landing_date=dt.date(2026, 12, 1))
+    undated = dataclasses.replace(article(1), published_at=None, date_precision=None, date_source="none",
+                                  landing_date=dt.date(2026, 12, 1))
+    stager = Stager(tmp_path / "shard", 0, WriteConfig())
+    stager.add_articles(pa.Table.from_batches([to_batch([stated, undated], ARTICLE_SCHEMA)]), ["2026-12-01"] * 2)
+    stager.close()
+    assert stager.keys["2026-12-01"].article_files == {
+        "articles/year=2004/month=03/2026-12-01.part-00000.parquet": 1,
+        "articles/year=2026/month=12/2026-12-01.part-00000.parquet": 1,
+    }

@@ -24,6 +24,7 @@ class Header:
 
     date: ParsedDate | None = None  # the stated publication date, parsed by the reader
     date_text: str | None = None  # the words it was read from (also when they could not be read)
+    date_source: str = "header"  # who found it: the document's own fields (header), or htmldate
     title: str | None = None
     url: str | None = None
     source_name: str | None = None

@@ -7,8 +7,9 @@ Out: the ``Decoded`` text and a list of ``Parsed`` documents or ``Rejected`` one
 
 ``kind`` is the one place that decides what a file is, in this order: no document at all (binary
 signatures on the bytes, empty, control characters), XML (a feed, or refused), SGML (before HTML:
-Reuters documents have ``<BODY>`` tags too), HTML, JSON, else plain text. An HTML page's declared
-charset is read from the bytes before decoding; everything else is told apart on the decoded text.
+Reuters documents have ``<BODY>`` tags too), HTML (``looks_like_html``), JSON, else plain text. An
+HTML page's declared charset (``<meta charset>``) is read from the bytes before decoding; everything
+else is told apart on the decoded text.
 To add a format: a module in this package with ``looks_like_*`` and ``read``, one line in ``kind``
 and one in ``read_document`` (see CONTRIBUTING.md).
 """
@@ -23,6 +24,36 @@ from . import feed, html, json, sgml, text
 from .base import Parsed, Rejected
 
 _HTML_BYTES = re.compile(rb"<!doctype\s+html|<(html|head|body)[\s>]", re.I)
+_TAG_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?\s*<[!a-zA-Z]")  # a text that starts with a tag (a page fragment?)
+
+# HTML tag names that only markup uses: a page (or a saved fragment of one: a corpus wrapper such as
+# <text id=URL>, then <form>, <table>, <script> ...) is full of them; prose that mentions a tag or two
+# (an article about the <b> element) is not.
+_HTML_TAG = re.compile(
+    r"</?(?:html|head|body|meta|title|link|script|style|noscript|form|input|select|option|textarea|button|div|span|"
+    r"table|tbody|thead|tr|td|th|ul|ol|li|p|a|img|br|hr|h[1-6]|iframe|center|font|b|i|strong|em|nav|header|footer|"
+    r"section|article|aside|label|map|area|object|embed|param)(?=[\s/>])", re.I)
+_HTML_LEAD = re.compile(r"(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
+_MARKUP_TAGS = 12  # tags in the first 8 KB of a text that starts with a tag; prose quoting tags has a few
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether a decoded text is an HTML page or a saved part of one.
+
+    Yes when, after white space and a byte order mark, it starts with a doctype, ``<html>``,
+    ``<head>`` or ``<body>``, or has one of those in its first 1 KB (after a comment, a
+    ``<script>``, an XML-ish wrapper); or when it starts with a tag and its first 8 KB hold at
+    least ``_MARKUP_TAGS`` HTML tags of at least three kinds (pages saved without their
+    ``<html>``: a ``<form>``, a ``<table>`` layout). A plain-text article that mentions ``<b>``
+    does not start with a tag and stays text."""
+    lead = text.lstrip(" \t\r\n\ufeff\u200b")
+    if not lead.startswith("<"):
+        return False
+    if _HTML_LEAD.search(lead[:1024]):
+        return True
+    tags = [m.group(0).lstrip("</").lower() for m in _HTML_TAG.finditer(lead[:8192])]
+    return len(tags) >= _MARKUP_TAGS and len(set(tags)) >= 3
+
 
 _BINARY_MAGIC = (
     (b"%PDF", "PDF document"),
@@ -67,7 +98,7 @@ def kind(head: bytes, text_: str) -> str | Rejected:
                                "(the XML it reads: RSS 2.0, RSS 1.0 and Atom feeds)")
     if sgml.is_container(text_):
         return "sgml"
-    if html.looks_like_html(text_):
+    if looks_like_html(text_):
         return "html"
     if json.looks_like_json(text_):
         return "json"
@@ -82,7 +113,7 @@ def read_document(
 ) -> tuple[Decoded, list[Parsed | Rejected]]:
     head = data[:8192]
     is_sgml = b"<REUTERS" in head or head.lstrip()[:15].lower() == b"<!doctype lewis"
-    declared = html.declared_charset(head) if not is_sgml and _HTML_BYTES.search(head) else None
+    declared = html.declared_charset(head) if not is_sgml and (_HTML_BYTES.search(head) or _TAG_BYTES.match(head)) else None
     decoded = decode(data, decode_config, declared=declared)
     what = kind(data[:16], decoded.text)
     if isinstance(what, Rejected):
