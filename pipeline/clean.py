@@ -86,10 +86,6 @@ def _ws_runs(text: str) -> str | None:
     return "spaces" if pairs == ["  "] else "mixed"
 
 
-def _has_ws_run(text: str) -> bool:
-    return _ws_runs(text) is not None
-
-
 def unescape_entities(text: str) -> str:
     if "&" not in text:
         return text

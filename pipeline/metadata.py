@@ -235,14 +235,6 @@ def minhash(text: str) -> bytes:
     return sig.astype("<u4").tobytes()
 
 
-def jaccard_estimate(sig_a: bytes, sig_b: bytes) -> float:
-    import numpy as np
-
-    x = np.frombuffer(sig_a, dtype="<u4")
-    y = np.frombuffer(sig_b, dtype="<u4")
-    return float((x == y).mean())
-
-
 def content_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
