@@ -16,6 +16,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -70,7 +72,7 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
                 continue
             documents += 1
             if isinstance(got, FetchFailure):
-                quarantined.append(_failed(got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=None,
+                quarantined.append(_failed(got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=got.raw_sha256,
                                            raw=got.data))
                 continue
             nbytes += len(got.data)
@@ -106,7 +108,26 @@ def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> It
         yield current
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``): a pool
+    worker must not outlive a run that was killed. The forkserver, the workers' parent, exits when
+    the run does. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _worker_init() -> None:
+    die_with_parent()
     # Workers stay quiet: their errors come back as quarantine rows, not log noise.
     logging.getLogger().setLevel(logging.WARNING)
     # The coordinating process is the serial part of a shard (row validation, writing, feeding
@@ -132,13 +153,17 @@ def results(source: Source, tasks: Iterable[list[FetchItem]], config: RunConfig,
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
         pending: collections.deque[Future] = collections.deque()
         it = iter(tasks)
-        for task in it:
-            pending.append(pool.submit(process_task, source, task, config))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(process_task, source, nxt, config))
-            yield result
+        try:
+            for task in it:
+                pending.append(pool.submit(process_task, source, task, config))
+                if len(pending) >= window:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(process_task, source, nxt, config))
+                yield result
+        except BaseException:  # interrupted, or the consumer stopped: run no queued task
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
