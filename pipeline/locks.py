@@ -117,8 +117,12 @@ def alive(staging_root: Path, run_id: str) -> Iterator[None]:
     """Say that ``run_id`` is running, for as long as this process lives."""
     def busy(who: str) -> Exception:
         return OutputBusyError(f"run {run_id} is already running ({who})", hint="pass another --run-id")
-    with hold(alive_path(staging_root, run_id), _owner(run_id), busy):
-        yield
+    path = alive_path(staging_root, run_id)
+    with hold(path, _owner(run_id), busy):
+        try:
+            yield
+        finally:  # removed while still held: a cleaner that opened it finds it gone and moves on
+            path.unlink(missing_ok=True)
 
 
 def clean_dead_staging(staging_root: Path, drop: Callable[[str], None]) -> list[str]:
