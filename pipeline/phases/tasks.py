@@ -17,7 +17,7 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -108,26 +108,37 @@ def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> It
         yield current
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``): a pool
-    worker must not outlive a run that was killed. The forkserver, the workers' parent, exits when
-    the run does. Elsewhere a no-op."""
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
+def _process_state(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from ``/proc``, or None if it is gone."""
     try:
-        import ctypes
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0].decode(), fields[19].decode()
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+
+def watch_run(pid: int, every: float = 0.5) -> None:
+    """End this worker (SIGKILL) as soon as the run's process ``pid`` is dead (a zombie counts:
+    its parent may wait for our pipes to close before it reaps it). The workers' parent is the
+    forkserver, which lives as long as any worker holds its pipe, so the kernel's parent-death
+    signal cannot do this. No ``/proc``: nothing is watched."""
+    first = _process_state(pid)
+    if first is None:
         return
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            now = _process_state(pid)
+            if now is None or now[0] in ("Z", "X") or now[1] != first[1]:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="news-etl-run-watch", daemon=True).start()
 
 
-def _worker_init() -> None:
-    die_with_parent()
+def _worker_init(run_pid: int) -> None:
+    watch_run(run_pid)  # a worker never outlives its run, even a run killed with SIGKILL
     # Workers stay quiet: their errors come back as quarantine rows, not log noise.
     logging.getLogger().setLevel(logging.WARNING)
     # The coordinating process is the serial part of a shard (row validation, writing, feeding
@@ -150,7 +161,8 @@ def results(source: Source, tasks: Iterable[list[FetchItem]], config: RunConfig,
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     window = 2 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         pending: collections.deque[Future] = collections.deque()
         it = iter(tasks)
         try:
