@@ -2,8 +2,10 @@
 
 In:  an output folder and a date range.
 Out: a ``DateStatus`` per date (published or missing; articles, quarantined and the quarantine
-     share; problems: a manifest whose files are missing, differ in size or checksum, or files of
-     the date that no manifest lists) and ``ok``. ``news-etl check`` prints the table and exits
+     share; problems: a manifest that is not JSON or of another schema version, files that are
+     missing, differ in size or checksum, cannot be read or say another schema version, files of
+     the date that no manifest lists) and ``ok``. Problems of the whole output (a missing
+     ``current`` link, a data file no manifest names, whatever its name) go on every date. ``news-etl check`` prints the table and exits
      non-zero when a date is missing or inconsistent.
 
 The product checks its output itself: Airflow's own backfill bookkeeping can say "complete" while

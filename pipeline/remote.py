@@ -18,6 +18,10 @@ the publish step fetches the staged shards and, for each landing date (``StoreOu
 A reader that goes through the manifests (``Output.published``; ``news-etl files``) always sees
 one whole version of each date. A reader that globs ``OUT/articles/**/*.parquet`` sees the same
 once a publish has finished; during the seconds between steps 1 and 3 it may see a date twice.
+
+Not guaranteed: two publishes of one date at once from two machines are not locked (``flock``
+does not reach a bucket). Each manifest lists one run's whole files, so a date is never mixed;
+the last commit wins, and the files of the other are deleted by its step 3 or the next publish.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ replaced) plus the newly staged files, then swaps ``current`` with one ``rename`
 POSIX). A reader sees the old snapshot or the new one, never a mix and never a partial file. A
 publish killed half way leaves an orphan snapshot folder, which the next publish removes. A lock
 file serialises publishers (parallel backfill runs). Rerunning a key replaces exactly that key's
-files; other keys are carried over untouched.
+files; other keys are carried over untouched. A missing or broken ``current`` while snapshots
+exist stops every publish and read (``live_snapshot``): starting from nothing would drop every
+other key.
 """
 
 from __future__ import annotations

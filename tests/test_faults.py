@@ -83,6 +83,14 @@ def landing(samples, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def seeded(landing, tmp_path_factory) -> Path:
+    """An output with one date published, as in production: each trial starts from a copy."""
+    out = tmp_path_factory.mktemp("seeded") / "out"
+    run(_config(landing, out, date=DAYS[0]))
+    return out
+
+
+@pytest.fixture(scope="module")
 def reference(landing, tmp_path_factory) -> list[tuple]:
     out = tmp_path_factory.mktemp("reference")
     run(_config(landing, out))
@@ -102,9 +110,9 @@ def _trials() -> list[str]:
 
 
 @pytest.mark.parametrize("point", _trials())
-def test_a_run_killed_at_any_point_loses_nothing(point, landing, reference, tmp_path):
+def test_a_run_killed_at_any_point_loses_nothing(point, landing, seeded, reference, tmp_path):
     out = tmp_path / "out"
-    run(_config(landing, out, date=DAYS[0]))  # an output with a published date, as in production
+    shutil.copytree(seeded, out, symlinks=True)
     before = _published(out)
     marker = f"NEWS_ETL_FAULT_TRIAL={uuid.uuid4().hex}"
     env = dict(os.environ, NEWS_ETL_FAULT_AT=point, NEWS_ETL_FAULT_TRIAL=marker.split("=", 1)[1])
