@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
 import os
 import shutil
 import time
@@ -41,6 +42,8 @@ from .phases.report import RunReport, write_report
 from .phases.shard import ShardSummary, process_shard
 from .phases.tasks import TaskResult, make_tasks, process_task
 from .validate import Validator
+
+log = logging.getLogger("news_etl")
 
 __all__ = ["Plan", "RunReport", "ShardSummary", "TaskResult", "finalize", "make_tasks", "new_run_id", "plan",
            "process_shard", "process_task", "run"]
@@ -66,10 +69,10 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
                 out.work.mkdir(parents=True, exist_ok=True)
                 staging_root.mkdir(parents=True, exist_ok=True)
                 stack.enter_context(alive(staging_root, run_id))
-                stack.callback(out.drop_staging, run_id)  # whatever happens: the run's staging goes
+                stack.callback(_drop_quietly, out, run_id)  # whatever happens: the run's staging goes
                 clean_dead_staging(staging_root, lambda dead: _drop_dead(out, dead))
+                planned = plan(config, shards=1)  # the first write: where a missing bucket shows
                 out.verify()  # a lost `current`, a garbage or foreign manifest: stop, touch nothing
-                planned = plan(config, shards=1)
                 stack.enter_context(date_locks(out.work, planned.keys, run_id, out.location))
                 process_shard(config, run_id, 0, on_progress)
             except StageError as exc:
@@ -82,6 +85,14 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
             return finalize(config, run_id, started)
     except OSError as exc:
         raise _cannot_write(exc, out) from exc
+
+
+def _drop_quietly(out, run_id: str) -> None:
+    """Remove a run's staging; a failure here must not hide the run's own error."""
+    try:
+        out.drop_staging(run_id)
+    except Exception as exc:
+        log.warning("could not remove the staging of run %s: %s", run_id, exc)
 
 
 def _drop_dead(out, run_id: str) -> None:
