@@ -14,13 +14,15 @@ import collections
 import datetime as dt
 import time
 
+import pyarrow as pa
+
 from ..config import RunConfig
 from ..errors import BatchValidationError, StageError
 from ..output import Output, output_for
-from ..records import LedgerEntry
-from .batches import validate_batches
+from ..records import LEDGER_SCHEMA, LedgerEntry
 from ..faults import fault_point
 from ..locks import date_locks
+from .batches import validate_batches
 from .duplicates import drop_duplicates, dropped_ids, final_files, write_ledger
 from .plan import Plan, load_plan
 from .publish import publish_dates
@@ -53,7 +55,12 @@ def merge_summaries(report: RunReport, planned: Plan, summaries: list[ShardSumma
             add_counts(getattr(report, name), getattr(s, name))
         for k, v in s.stage_seconds.items():
             stage[k] += v
-        ledger.add([LedgerEntry(uri, "quarantined", aid, None, reason) for uri, aid, reason in s.quarantine_ledger])
+        rows, s.quarantine_ledger = s.quarantine_ledger, []  # written, then freed: one row per record
+        for i in range(0, len(rows), 10_000):  # columns a chunk at a time, never an object per row
+            chunk = rows[i:i + 10_000]
+            ledger.write(pa.record_batch([[r[0] for r in chunk], ["quarantined"] * len(chunk), [r[1] for r in chunk],
+                                          [None] * len(chunk), [r[2] for r in chunk]], schema=LEDGER_SCHEMA))
+        del rows
     # Files left out (listing or reading: links, FIFOs, unreadable folders) are in the ledger too.
     ledger.add([LedgerEntry(k["source_uri"], "skipped", None, None, k["reason"]) for k in report.files_skipped])
 
