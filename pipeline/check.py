@@ -2,8 +2,10 @@
 
 In:  an output folder and a date range.
 Out: a ``DateStatus`` per date (published or missing; articles, quarantined and the quarantine
-     share; problems: a manifest whose files are missing, differ in size or checksum, or files of
-     the date that no manifest lists) and ``ok``. ``news-etl check`` prints the table and exits
+     share; problems: a manifest that is not JSON or of another schema version, files that are
+     missing, differ in size or checksum, cannot be read or say another schema version, files of
+     the date that no manifest lists) and ``ok``. Problems of the whole output (a missing
+     ``current`` link, a data file no manifest names, whatever its name) go on every date. ``news-etl check`` prints the table and exits
      non-zero when a date is missing or inconsistent.
 
 The product checks its output itself: Airflow's own backfill bookkeeping can say "complete" while
@@ -16,7 +18,9 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from .output import file_key, open_output
+from .errors import OutputError
+from .output import file_key, open_output, parquet_schema_version, parse_manifest
+from .records import SCHEMA_VERSION
 
 
 @dataclass
@@ -42,31 +46,64 @@ def check(output, start: dt.date, end: dt.date, verify_checksums: bool = True,
           storage_options=None) -> list[DateStatus]:
     """``output``: a local folder (its current snapshot is read) or an object-store URL."""
     out = open_output(str(output), storage_options)
+    # Problems of the whole output go on every date checked: each date's state is then in doubt.
+    general: list[str] = []
+    try:
+        out.verify_layout()
+    except OutputError as exc:
+        general.append(exc.message)
     files = out.files()
     by_key: dict[str, list[str]] = {}
     for rel in files:
-        if rel.startswith(("articles/", "quarantine/", "raw/")):
+        if rel.startswith(DATA_PREFIXES):
             by_key.setdefault(file_key(rel), []).append(rel)
-    statuses = []
+    listed: set[str] = set()
+    for rel in files:  # every data file must be one a manifest names, whatever its name
+        if rel.startswith("_manifests/") and rel.endswith(".json"):
+            try:
+                listed.update(json.loads(out.read_text(rel) or "").get("files", {}))
+            except (ValueError, AttributeError):
+                pass  # reported on its date
+    day_keys = set()
     day = start
     while day <= end:
-        key = day.isoformat()
-        manifest = out.read_text(f"_manifests/{key}.json") if f"_manifests/{key}.json" in files else None
-        statuses.append(_check_key(key, manifest, f"_manifests/{key}.SUCCESS" in files,
-                                   files, by_key.get(key, []), out.sha256 if verify_checksums else None))
+        day_keys.add(day.isoformat())
         day += dt.timedelta(days=1)
+    general += [f"not in any manifest: {rel}" for rel in sorted(files)
+                if rel.startswith(DATA_PREFIXES) and rel not in listed and file_key(rel) not in day_keys]
+    statuses = []
+    for key in sorted(day_keys):
+        manifest = out.read_text(f"_manifests/{key}.json") if f"_manifests/{key}.json" in files else None
+        status = _check_key(key, manifest, f"_manifests/{key}.SUCCESS" in files, files, by_key.get(key, []),
+                            out.sha256 if verify_checksums else None,
+                            out.parquet if verify_checksums else None)
+        status.problems.extend(general)
+        statuses.append(status)
     return statuses
 
 
+DATA_PREFIXES = ("articles/", "quarantine/", "raw/")
+
+
 def _check_key(key: str, manifest_text: str | None, success: bool, files: dict[str, int],
-               of_key: list[str], digest) -> DateStatus:
+               of_key: list[str], digest, parquet=None) -> DateStatus:
     if manifest_text is None:
         status = DateStatus(key, False)
         if of_key:
             status.problems.append(f"{len(of_key)} files but no manifest")
         return status
-    manifest = json.loads(manifest_text)
-    status = DateStatus(key, True, manifest.get("articles", 0), manifest.get("quarantined", 0), manifest.get("run_id"))
+    try:
+        manifest = parse_manifest(f"_manifests/{key}.json", manifest_text, "")
+    except OutputError as exc:
+        status = DateStatus(key, True)
+        status.problems.append(exc.message)
+        if not isinstance(_loads(manifest_text), dict):
+            return status
+        manifest = _loads(manifest_text)
+    else:
+        status = DateStatus(key, True)
+    status.articles, status.quarantined = manifest.get("articles", 0), manifest.get("quarantined", 0)
+    status.run_id = manifest.get("run_id")
     if not success:
         status.problems.append("no SUCCESS marker")
     listed = manifest.get("files", {})
@@ -77,6 +114,14 @@ def _check_key(key: str, manifest_text: str | None, success: bool, files: dict[s
             status.problems.append(f"size differs: {rel}")
         elif digest is not None and digest(rel) != info.get("sha256"):
             status.problems.append(f"checksum differs: {rel}")
+        elif parquet is not None and rel.endswith(".parquet"):
+            try:
+                version = parquet_schema_version(parquet(rel))
+            except Exception as exc:  # a damaged file: say which, never a traceback
+                status.problems.append(f"unreadable {rel} ({type(exc).__name__})")
+                continue
+            if version != str(SCHEMA_VERSION):
+                status.problems.append(f"schema version {version} (this news-etl writes {SCHEMA_VERSION}): {rel}")
     for rel in of_key:
         if rel not in listed:
             status.problems.append(f"not in manifest: {rel}")
@@ -84,6 +129,13 @@ def _check_key(key: str, manifest_text: str | None, success: bool, files: dict[s
     if rows != status.articles:
         status.problems.append(f"manifest says {status.articles} articles, its files hold {rows}")
     return status
+
+
+def _loads(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def table(statuses: list[DateStatus]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -197,10 +198,20 @@ def _fail(command: str, message: str, code: int) -> int:
     return code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, Airflow, Kubernetes, systemd): stop as on Ctrl-C."""
+
+
+def _terminate(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: the run cleans up and says so
     handlers = {"run": _run, "check": _check, "files": _files, "sql": _sql, "report": _report, "evaluate": _evaluate}
     try:
         return handlers[args.command](args)
@@ -283,9 +294,11 @@ def _run(args) -> int:
         if show:
             print(file=sys.stderr)
         raise
-    except KeyboardInterrupt:
-        print("\nnews-etl: interrupted; nothing of this run was published", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"\nnews-etl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; every date is published "
+              "whole or not at all, the run's staging was removed: rerun to finish", file=sys.stderr)
+        return 143 if terminated else 130
     if show:
         print(file=sys.stderr)
     page = _write_page(args.output, options)

@@ -29,6 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from .errors import OutputError
+from .output import file_key, parquet_schema_version
+from .records import SCHEMA_VERSION
+
 BANDS, ROWS = 16, 4
 SIGNATURE_BYTES = BANDS * ROWS * 4
 
@@ -236,8 +240,19 @@ def published_batches(out, exclude_keys: set[str]) -> Batches | None:
 
     def batches() -> Iterator[pa.RecordBatch]:
         for rel in rels:
-            file = out.parquet(rel)
-            cols = [c for c in ("article_id", "content_sha256", "minhash") if c in file.schema_arrow.names]
-            yield from file.iter_batches(batch_size=10_000, columns=cols)
+            try:
+                file = out.parquet(rel)
+                version = parquet_schema_version(file)
+                if version != str(SCHEMA_VERSION):
+                    raise OutputError(f"published file {rel} was written with schema version {version}, this "
+                                      f"news-etl writes version {SCHEMA_VERSION}", source=out.location,
+                                      hint="publish to a new output folder; versions are never mixed in one output")
+                cols = [c for c in ("article_id", "content_sha256", "minhash") if c in file.schema_arrow.names]
+                yield from file.iter_batches(batch_size=10_000, columns=cols)
+            except (pa.ArrowException, OSError) as exc:
+                raise OutputError(f"published file {rel} is unreadable ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:160]})", source=out.location,
+                                  hint=f"rerun its date (news-etl run --date {file_key(rel)}) to rewrite it; "
+                                       "news-etl check lists every damaged file") from None
 
     return batches

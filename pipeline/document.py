@@ -43,16 +43,19 @@ def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quar
     (SGML, a JSON array, JSONL, a feed) gives one result per document it holds."""
     decoded, documents = read_document(raw.data, config.decode, config.dates)
     out: list[Article | Quarantined] = []
+    keep_raw = True  # the input's bytes go on its first quarantine row only
     for doc in documents:
         if isinstance(doc, Rejected):
-            out.append(_quarantine(raw, "parse", doc.reason, decoded.encoding, None, doc.position))
+            out.append(_quarantine(raw, "parse", doc.reason, decoded.encoding, None, doc.position, keep_raw))
+            keep_raw = False
             continue
         work = Work(raw, decoded, doc, config)
         for step in STEPS:
             rejected = step(work)
             if rejected is not None:
                 stage, reason, text = rejected
-                out.append(_quarantine(raw, stage, reason, decoded.encoding, text, doc.position))
+                out.append(_quarantine(raw, stage, reason, decoded.encoding, text, doc.position, keep_raw))
+                keep_raw = False
                 break
         else:
             out.append(Article(**work.row))
@@ -60,7 +63,10 @@ def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quar
 
 
 def _quarantine(raw: RawDocument, stage: str, reason: str, encoding: str | None, text: str | None,
-                position: int | None) -> Quarantined:
+                position: int | None, keep_raw: bool = True) -> Quarantined:
+    """A quarantine row: a bounded excerpt and the input's digest; the input's bytes (when small
+    enough) only if ``keep_raw`` (the first row of its input: a file of 4,000 broken lines must not
+    carry its whole self 4,000 times)."""
     uri, path = located(raw, position)
     return Quarantined(
         source_uri=uri,
@@ -73,6 +79,6 @@ def _quarantine(raw: RawDocument, stage: str, reason: str, encoding: str | None,
         encoding=encoding,
         size_bytes=len(raw.data),
         raw_sha256=raw.raw_sha256,
-        raw=raw.data if len(raw.data) <= QUARANTINE_KEEP_RAW_BYTES else None,
+        raw=raw.data if keep_raw and len(raw.data) <= QUARANTINE_KEEP_RAW_BYTES else None,
         text_excerpt=text[:2000] if text else None,
     )

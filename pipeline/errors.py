@@ -58,3 +58,18 @@ class BatchValidationError(StageError):
 class PublishError(StageError):
     def __init__(self, message: str, *, source: str | None = None, hint: str | None = None):
         super().__init__("write", message, source=source, hint=hint)
+
+
+class OutputError(StageError):
+    """The output is not in a state a run may publish over (a missing ``current`` link, a garbage
+    manifest, another schema version, a truncated file): nothing is published or deleted."""
+
+    def __init__(self, message: str, *, source: str | None = None, hint: str | None = None):
+        super().__init__("output", message, source=source, hint=hint)
+
+
+class OutputBusyError(StageError):
+    """Another live run holds the lock of a landing date of this output."""
+
+    def __init__(self, message: str, *, source: str | None = None, hint: str | None = None):
+        super().__init__("output", message, source=source, hint=hint)

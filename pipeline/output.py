@@ -17,11 +17,13 @@ Two implementations: ``snapshot.LocalOutput`` publishes by an atomic snapshot sw
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol
 
 import pyarrow.parquet as pq
 
+from .errors import OutputError
 from .records import SCHEMA_VERSION
 
 DATA_DATASETS = ("articles", "quarantine", "raw")
@@ -59,6 +61,34 @@ def manifest_document(manifest: dict, listing: dict[str, dict], staged_name=lamb
     return manifest
 
 
+def parse_manifest(rel: str, text: str | None, where: str) -> dict:
+    """A published manifest, or an ``OutputError`` in one line when it is not valid JSON or was
+    written by another schema version (mixing versions in one output is refused, never migrated
+    silently)."""
+    try:
+        manifest = json.loads(text or "")
+        if not isinstance(manifest, dict):
+            raise ValueError(f"a JSON {type(manifest).__name__}, not an object")
+    except ValueError as exc:
+        raise OutputError(f"manifest {rel} is unreadable ({str(exc).splitlines()[0][:120] or 'empty'})", source=where,
+                          hint=f"delete it and rerun its date (news-etl run --date {file_key(rel)}); "
+                               "news-etl check lists every problem") from None
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise OutputError(f"manifest {rel} was written with schema version {version}, this news-etl writes "
+                          f"version {SCHEMA_VERSION}", source=where,
+                          hint="publish to a new output folder, or rerun every date of this one with the news-etl "
+                               "version that wrote it; versions are never mixed in one output")
+    return manifest
+
+
+def parquet_schema_version(file: pq.ParquetFile) -> str | None:
+    """The schema version a published Parquet file says it was written with."""
+    metadata = file.schema_arrow.metadata or {}
+    value = metadata.get(b"news_etl.schema_version")
+    return value.decode() if value is not None else None
+
+
 def listed_files(manifests: Mapping[str, dict], dataset: str, keys: Iterable[str] | None = None) -> list[str]:
     """The files of ``dataset`` that the manifests list, key by key, in path order."""
     wanted = set(keys) if keys is not None else None
@@ -86,7 +116,9 @@ class Output(Protocol):
     def save_dir(self, folder: Path, rel: str) -> str: ...
 
     # Reading what is published.
-    def read_manifests(self) -> dict[str, dict]: ...
+    def verify_layout(self) -> None: ...  # raises OutputError (local: a missing ``current`` link)
+    def verify(self) -> None: ...  # raises OutputError when publishing over the output is unsafe
+    def read_manifests(self) -> dict[str, dict]: ...  # raises OutputError on a garbage or foreign manifest
     def published(self, dataset: str = "articles", keys: Iterable[str] | None = None) -> list[str]: ...
     def files(self) -> dict[str, int]: ...
     def uri(self, rel: str) -> str: ...

@@ -150,7 +150,7 @@ QUARANTINE_KEEP_RAW_BYTES = 1024 * 1024
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     source_uri: str
-    outcome: str  # written | quarantined | duplicate
+    outcome: str  # written | quarantined | duplicate | skipped
     article_id: str | None
     duplicate_of: str | None
     reason: str | None

@@ -13,7 +13,9 @@ replaced) plus the newly staged files, then swaps ``current`` with one ``rename`
 POSIX). A reader sees the old snapshot or the new one, never a mix and never a partial file. A
 publish killed half way leaves an orphan snapshot folder, which the next publish removes. A lock
 file serialises publishers (parallel backfill runs). Rerunning a key replaces exactly that key's
-files; other keys are carried over untouched.
+files; other keys are carried over untouched. A missing or broken ``current`` while snapshots
+exist stops every publish and read (``live_snapshot``): starting from nothing would drop every
+other key.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from typing import Iterable
 import pyarrow.parquet as pq
 
 from .config import WriteConfig
-from .errors import PublishError
-from .output import DATA_DATASETS, MANIFESTS, Files, file_key, listed_files, manifest_document, sha256_file
+from .errors import OutputError, PublishError
+from .faults import fault_point
+from .output import (DATA_DATASETS, MANIFESTS, Files, file_key, listed_files, manifest_document,
+                     parse_manifest, sha256_file)
 
 DATASETS = (*DATA_DATASETS, MANIFESTS)
 
@@ -52,6 +56,32 @@ def current_snapshot(output: Path) -> Path | None:
         return None
     target = Path(output) / os.readlink(link)
     return target if target.is_dir() else None
+
+
+def live_snapshot(output: Path) -> Path | None:
+    """The current snapshot; None for an output never published to. An ``OutputError`` when
+    ``current`` is missing or broken while snapshots exist: publishing then would start from
+    nothing and delete every other date, so nothing is done and the line says how to restore."""
+    output = Path(output)
+    link = output / "current"
+    snapshots = output / ".snapshots"
+    numbers = _snapshot_numbers(snapshots) if snapshots.is_dir() else []
+    if link.is_symlink():
+        target = output / os.readlink(link)
+        if target.is_dir():
+            return target
+        problem = f"{link} points to {os.readlink(link)}, which does not exist"
+    elif link.exists():
+        problem = f"{link} is not news-etl's link to the current snapshot"
+    elif not numbers:
+        return None
+    else:
+        problem = f"{link} is missing"
+    newest = f".snapshots/{numbers[-1]:08d}" if numbers else None
+    raise OutputError(problem + (f" but {len(numbers)} snapshots exist" if numbers else ""), source=str(output),
+                      hint=(f"restore it with: ln -sfn {newest} {link} (the newest snapshot), check it with "
+                            "news-etl check, then rerun" if newest else "point --output at the right folder")
+                      + "; nothing was published or deleted")
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -118,14 +148,19 @@ class LocalOutput:
         snapshots = self.root / ".snapshots"
         snapshots.mkdir(parents=True, exist_ok=True)
         with publish_lock(self.root):
-            live = current_snapshot(self.root)
+            live = live_snapshot(self.root)
             live_no = int(live.name) if live else 0
             for n in _snapshot_numbers(snapshots):  # orphans of a publish killed before its swap
                 if n > live_no:
                     shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
             new_no = live_no + 1
             new = snapshots / f"{new_no:08d}"
-            self._build(new, live, files, manifests)
+            try:
+                self._build(new, live, files, manifests)
+            except BaseException:  # disk full, interrupted: the live snapshot is untouched
+                shutil.rmtree(new, ignore_errors=True)
+                raise
+            fault_point("publish:after_build")
             if _crash_after_links:  # tests: a publish killed before its swap
                 raise KeyboardInterrupt("simulated crash before the snapshot swap")
             tmp = self.root / f".current.swap-{os.getpid()}"
@@ -133,10 +168,12 @@ class LocalOutput:
                 tmp.unlink()
             os.symlink(os.path.relpath(new, self.root), tmp)
             os.replace(tmp, self.root / "current")  # the atomic step
+            fault_point("publish:after_swap")
             _ensure_links(self.root)
             for n in sorted(_snapshot_numbers(snapshots), reverse=True)[self.config.keep_snapshots + 1:]:
                 if n < new_no:
                     shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
+        fault_point("publish:after_prune")
         return new.name
 
     @staticmethod
@@ -172,11 +209,20 @@ class LocalOutput:
         return str(self.root / rel)
 
     # Reading what is published: through the links into the current snapshot.
+    def verify_layout(self) -> None:
+        live_snapshot(self.root)
+
+    def verify(self) -> None:
+        self.read_manifests()
+
     def read_manifests(self) -> dict[str, dict]:
-        folder = self.root / MANIFESTS
-        if not folder.is_dir():
+        live = live_snapshot(self.root)
+        folder = live / MANIFESTS if live else None
+        if folder is None or not folder.is_dir():
             return {}
-        return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
+        return {path.stem: parse_manifest(f"{MANIFESTS}/{path.name}", path.read_text(encoding="utf-8", errors="replace"),
+                                          self.location)
+                for path in sorted(folder.glob("*.json"))}
 
     def published(self, dataset: str = "articles", keys: Iterable[str] | None = None) -> list[str]:
         return listed_files(self.read_manifests(), dataset, keys)

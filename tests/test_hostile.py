@@ -223,9 +223,12 @@ def test_the_run_succeeds_and_publishes_the_good_article(trap):
 
 
 def test_the_report_balances_and_the_ledger_has_every_document(trap):
-    report, ledger = trap["report"], trap["ledger"]
+    report, everything = trap["report"], trap["ledger"]
+    ledger = [r for r in everything if r["outcome"] != "skipped"]  # skipped files are in it too
     assert report["documents_seen"] == report["articles_written"] + report["quarantined"] + report["duplicates"]
     assert len(ledger) == report["documents_seen"] == len({r["source_uri"] for r in ledger})
+    assert sorted(r["source_uri"] for r in everything if r["outcome"] == "skipped") == \
+        sorted(s["source_uri"] for s in report["files_skipped"])
     assert all(r["reason"] for r in ledger if r["outcome"] == "quarantined")
 
 

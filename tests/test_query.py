@@ -33,7 +33,7 @@ def test_views_hold_what_was_published(published):
     ledger = dict(query.query(out, "SELECT outcome, count(*) FROM ledger WHERE run_id = ? GROUP BY ALL"
                                    .replace("?", f"'{report.run_id}'")).rows)
     assert ledger == {"written": report.articles_written, "quarantined": report.quarantined,
-                      "duplicate": report.duplicates}
+                      "duplicate": report.duplicates, "skipped": len(report.files_skipped)}
     cols = query.query(out, "SELECT year, month, landing_date FROM articles LIMIT 1").columns
     assert cols == ["year", "month", "landing_date"]
     assert query.query(out, "SELECT DISTINCT landing FROM quarantine ORDER BY 1").rows[0][0].isoformat() == "2016-12-05"
@@ -186,7 +186,7 @@ def test_on_object_storage_the_views_are_the_manifests_files(s3, samples, tmp_pa
                  "SELECT count(*) AS n, count(DISTINCT landing_date) AS dates FROM articles"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": report.articles_written, "dates": 1}]
     ledger = query.query(out, "SELECT run_id, count(*) FROM ledger GROUP BY ALL").rows
-    assert ledger == [(report.run_id, report.documents_seen)]
+    assert ledger == [(report.run_id, report.documents_seen + len(report.files_skipped))]  # skipped files too
     assert query.query(out, "SELECT count(*) FROM quarantine").rows == [(report.quarantined,)]
 
     page = write_report_page(out)

@@ -48,9 +48,12 @@ def test_every_input_is_accounted_for(sample_run, samples):
     assert report.status == "succeeded"
     assert report.balanced()
     assert report.documents_seen == report.articles_written + report.quarantined + report.duplicates
-    ledger = pq.read_table(report.ledger).to_pylist()
+    everything = pq.read_table(report.ledger).to_pylist()
+    ledger = [r for r in everything if r["outcome"] != "skipped"]
     assert len(ledger) == report.documents_seen
     assert len({r["source_uri"] for r in ledger}) == report.documents_seen
+    skipped = sorted((r["source_uri"], r["reason"]) for r in everything if r["outcome"] == "skipped")
+    assert skipped and skipped == sorted((s["source_uri"], s["reason"]) for s in report.files_skipped)
     listed = [p for p in samples.rglob("*") if p.is_file()]
     assert report.files_seen + len(report.files_skipped) == len(listed)
     text = (out / "_runs" / f"{report.run_id}.json").read_text()

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import RunConfig
-from ..dedup import find_duplicates, published_batches
+from ..dedup import Duplicate, find_duplicates, published_batches
 from ..output import Output
 from ..records import ARTICLE_SCHEMA, LEDGER_SCHEMA
 from .report import Ledger, RunReport
@@ -39,38 +39,63 @@ class Staged:
     shard_files: dict[str, list[Path]]  # landing key -> the shards' article files, duplicates included
 
 
-def index_batches(paths: list[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
+def index_batches(paths: list[Path], columns: list[str], exclude_keys: frozenset[str] = frozenset()
+                  ) -> Iterator[pa.RecordBatch]:
+    """The index's rows in input order; without those of ``exclude_keys`` (dates that failed)."""
+    excluded = pa.array(sorted(exclude_keys), pa.string())
     for path in paths:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=columns)
+        read = columns if not exclude_keys or "landing_key" in columns else [*columns, "landing_key"]
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000, columns=read):
+            if exclude_keys:
+                batch = batch.filter(pc.invert(pc.is_in(batch.column("landing_key"), excluded))).select(columns)
+            yield batch
 
 
 def drop_duplicates(config: RunConfig, out: Output, keys: list[str], index_paths: list[Path],
-                    report: RunReport, ledger: Ledger) -> set[str]:
-    """Find the duplicates (input order; the first wins), count them, write every staged article's
-    ledger row; returns the ids of the duplicates."""
+                    report: RunReport, exclude_keys: frozenset[str] = frozenset()) -> dict[int, Duplicate]:
+    """Find the duplicates (input order; the first wins) among the articles of every date but
+    ``exclude_keys`` (dates that failed: never published, so nothing is a duplicate of them) and
+    the published articles of other dates; count them. Returns {position among the rows not
+    excluded: Duplicate}."""
     published = published_batches(out, set(keys)) if config.dedup_against_published else None
     report.published_indexed, found = find_duplicates(
-        lambda: index_batches(index_paths, ["article_id", "content_sha256", "minhash"]),
+        lambda: index_batches(index_paths, ["article_id", "content_sha256", "minhash"], exclude_keys),
         config.near_duplicate_jaccard, published)
+    report.duplicates = len(found)
+    report.duplicate_kinds = dict(collections.Counter(d.kind for d in found.values()))
+    release_memory()
+    return found
+
+
+def dropped_ids(index_paths: list[Path], found: dict[int, Duplicate], exclude_keys: frozenset[str]) -> set[str]:
     dropped: set[str] = set()
     position = 0
-    for part in index_batches(index_paths, ["source_uri", "article_id"]):
+    for part in index_batches(index_paths, ["article_id"], exclude_keys):
+        aids = part.column("article_id").to_pylist()
+        dropped.update(aids[k] for k in range(len(aids)) if position + k in found)
+        position += len(aids)
+    return dropped
+
+
+def write_ledger(index_paths: list[Path], found: dict[int, Duplicate], failed: frozenset[str], ledger: Ledger) -> None:
+    """One ledger row per staged article: written, duplicate (of what), or quarantined when its
+    date failed its batch expectations (nothing of that date was published)."""
+    position = 0
+    for part in index_batches(index_paths, ["source_uri", "article_id", "landing_key"]):
         uris, aids = part.column("source_uri").to_pylist(), part.column("article_id").to_pylist()
+        keys = part.column("landing_key").to_pylist()
         outcome, of, reason = ["written"] * len(aids), [None] * len(aids), [None] * len(aids)
         for k in range(len(aids)):
-            dup = found.get(position + k)
+            if keys[k] in failed:
+                outcome[k], reason[k] = "quarantined", f"batch {keys[k]} failed its expectations: not published"
+                continue
+            dup = found.get(position)
+            position += 1
             if dup is None:
                 continue
-            dropped.add(aids[k])
-            report.duplicates += 1
-            report.duplicate_kinds[dup.kind] = report.duplicate_kinds.get(dup.kind, 0) + 1
             what = "same text as" if dup.kind == "exact" else f"near duplicate (Jaccard ~{dup.similarity:.2f}) of"
             outcome[k], of[k], reason[k] = "duplicate", dup.of, f"{what} article {dup.of}"
-        position += len(aids)
         ledger.write(pa.record_batch([uris, outcome, aids, of, reason], schema=LEDGER_SCHEMA))
-    del found
-    release_memory()
-    return dropped
 
 
 def final_files(config: RunConfig, staging: Path, summaries: list[ShardSummary], dropped: set[str]) -> Staged:

@@ -14,12 +14,16 @@ import collections
 import datetime as dt
 import time
 
+import pyarrow as pa
+
 from ..config import RunConfig
 from ..errors import BatchValidationError, StageError
 from ..output import Output, output_for
-from ..records import LedgerEntry
+from ..records import LEDGER_SCHEMA, LedgerEntry
+from ..faults import fault_point
+from ..locks import date_locks
 from .batches import validate_batches
-from .duplicates import drop_duplicates, final_files
+from .duplicates import drop_duplicates, dropped_ids, final_files, write_ledger
 from .plan import Plan, load_plan
 from .publish import publish_dates
 from .report import Ledger, RunReport, add_counts, write_report
@@ -51,7 +55,14 @@ def merge_summaries(report: RunReport, planned: Plan, summaries: list[ShardSumma
             add_counts(getattr(report, name), getattr(s, name))
         for k, v in s.stage_seconds.items():
             stage[k] += v
-        ledger.add([LedgerEntry(uri, "quarantined", aid, None, reason) for uri, aid, reason in s.quarantine_ledger])
+        rows, s.quarantine_ledger = s.quarantine_ledger, []  # written, then freed: one row per record
+        for i in range(0, len(rows), 10_000):  # columns a chunk at a time, never an object per row
+            chunk = rows[i:i + 10_000]
+            ledger.write(pa.record_batch([[r[0] for r in chunk], ["quarantined"] * len(chunk), [r[1] for r in chunk],
+                                          [None] * len(chunk), [r[2] for r in chunk]], schema=LEDGER_SCHEMA))
+        del rows
+    # Files left out (listing or reading: links, FIFOs, unreadable folders) are in the ledger too.
+    ledger.add([LedgerEntry(k["source_uri"], "skipped", None, None, k["reason"]) for k in report.files_skipped])
 
 
 def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, stage: collections.Counter,
@@ -64,16 +75,39 @@ def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, sta
         return report
     staging = out.staging(planned.run_id)
     index_paths = [staging / f"shard-{i:05d}" / "index.parquet" for i in range(len(planned.shards))]
-    t0 = time.perf_counter()
-    dropped = drop_duplicates(config, out, planned.keys, index_paths, report, ledger)
-    stage["dedup"] += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    staged = final_files(config, staging, summaries, dropped)
-    stage["write"] += time.perf_counter() - t0
-    passed, failed = validate_batches(config, out, planned.run_id, staged, dropped, report, stage)
+    # A date that fails its batch expectations is not published, so nothing may be dropped as a
+    # duplicate of its articles: de-duplicate again without the failed dates until none fails anew
+    # (one pass when every date passes).
+    excluded: frozenset[str] = frozenset()
+    while True:
+        t0 = time.perf_counter()
+        found = drop_duplicates(config, out, planned.keys, index_paths, report, excluded)
+        dropped = dropped_ids(index_paths, found, excluded)
+        fault_point("dedup:after_find")
+        stage["dedup"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        staged = final_files(config, staging, summaries, dropped)
+        stage["write"] += time.perf_counter() - t0
+        staged.keys = [k for k in staged.keys if k not in excluded]
+        failed_before = {k: v for k, v in report.batches.items() if k in excluded}
+        _reset_counts(report)
+        passed, failed = validate_batches(config, out, planned.run_id, staged, dropped, report, stage)
+        report.batches.update(failed_before)
+        fault_point("validate:after_batches")
+        if not failed or not found:
+            break
+        excluded |= frozenset(failed)
+        fault_point("dedup:redo")
+    failed = {k: report.batches[k]["failures"] for k in sorted(set(failed) | excluded)}
+    for key in failed:  # every article of a failed date is quarantined, none a duplicate
+        info = report.batches[key]
+        info["articles"], info["duplicates"] = info["articles"] + info["duplicates"], 0
+    write_ledger(index_paths, found, frozenset(failed), ledger)
+    fault_point("publish:before")
     t0 = time.perf_counter()
     publish_dates(out, planned, passed, failed, staged, index_paths, report)
     stage["publish"] += time.perf_counter() - t0
+    fault_point("finalize:before_drop_staging")
     out.drop_staging(planned.run_id)
     if failed:
         details = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failed.items()))
@@ -81,6 +115,12 @@ def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, sta
                                    report_path=f"{planned.output.rstrip('/')}/_runs/{planned.run_id}.json")
     report.status = "succeeded"
     return report
+
+
+def _reset_counts(report: RunReport) -> None:
+    """What ``validate_batches`` tallies, before it runs again."""
+    report.languages, report.date_sources, report.date_precisions = {}, {}, {}
+    report.repaired_documents = 0
 
 
 def finalize(config: RunConfig, run_id: str, started: float | None = None) -> RunReport:
@@ -98,7 +138,8 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
     stage: collections.Counter = collections.Counter()
     ledger = Ledger(out.work / "_runs" / f"{run_id}.ledger.parquet")
     try:
-        return _merge(config, out, planned, report, stage, ledger)
+        with date_locks(out.work, planned.keys, run_id, out.location):  # re-entrant: run() holds them already
+            return _merge(config, out, planned, report, stage, ledger)
     except StageError as exc:
         report.error = str(exc)
         raise

@@ -25,6 +25,7 @@ from ..fetch import FetchItem, Source, list_items
 from ..output import Output, output_for
 from ..records import PLAN_SCHEMA
 from ..write import key_of
+from ..faults import fault_point
 from .memory import release_memory
 
 SHARD_LIST = "plan-shard-{:05d}.parquet"
@@ -88,6 +89,7 @@ def plan(config: RunConfig, shards: int = 1) -> Plan:
     out = output_for(config)
     date = _parse_date(config.date)
     items, skipped = list_items(Source(config.source, config.storage_options), date, config.fetch)
+    fault_point("plan:after_list")
     cuts = _cut(items, shards)
     planned = Plan(
         run_id=run_id, source=config.source, output=out.location, date=config.date,
@@ -114,6 +116,7 @@ def plan(config: RunConfig, shards: int = 1) -> Plan:
         raise PublishError(f"cannot write to the output: {type(exc).__name__}: {exc}", source=config.output,
                            hint="check that the bucket exists and that the credentials may write to it "
                                 "(the news_etl_storage connection, the AWS_* variables or --storage-option)") from exc
+    fault_point("plan:after_write")
     del cuts
     release_memory()  # the listing was an object per file: give it back before the shards run
     return planned

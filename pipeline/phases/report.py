@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import __version__
+from ..faults import fault_point
 from ..output import Output
 from ..records import LEDGER_SCHEMA, LedgerEntry, Quarantined, to_batch
 
@@ -127,6 +128,7 @@ class Ledger:
 def write_report(out: Output, report: RunReport, ledger: Ledger | None) -> None:
     """Close the ledger and save it and the report to ``OUT/_runs/``; never raises (the report
     must not hide the run's own error)."""
+    fault_point("report:before_write")
     try:
         runs = out.work / "_runs"
         runs.mkdir(parents=True, exist_ok=True)
@@ -138,3 +140,4 @@ def write_report(out: Output, report: RunReport, ledger: Ledger | None) -> None:
         out.save(tmp, f"_runs/{report.run_id}.json")
     except Exception as exc:
         log.warning("could not write the run report: %s", exc)
+    fault_point("report:after_write")

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from ..config import RunConfig
+from ..faults import fault_point
 from ..fetch import Source
 from ..output import output_for
 from .plan import load_plan, shard_items
@@ -74,6 +75,7 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     for result in results(Source(planned.source, config.storage_options), tasks, config, summary.workers):
         files_done += result.files
         writer.add(result)
+        fault_point("shard:task")
         now = time.perf_counter()
         if on_progress and (now - last > 1.0 or files_done == n_files):
             last = now
@@ -85,11 +87,13 @@ def process_shard(config: RunConfig, run_id: str, index: int,
     summary.stage_seconds = {k: round(v, 3) for k, v in writer.stage.items()}
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.hostname = os.uname().nodename
+    fault_point("shard:before_summary")
     tmp = root / ".summary.json.tmp"
     tmp.write_text(summary.to_json(), encoding="utf-8")
     os.replace(tmp, root / "summary.json")
     # The summary goes last: its presence says the shard is complete.
     out.share(run_id, sorted(p for p in root.rglob("*") if p.is_file() and p.name != "summary.json"))
     out.share(run_id, [root / "summary.json"])
+    fault_point("shard:after_summary")
     out.release(root)
     return summary

@@ -16,6 +16,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -70,7 +72,7 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
                 continue
             documents += 1
             if isinstance(got, FetchFailure):
-                quarantined.append(_failed(got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=None,
+                quarantined.append(_failed(got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=got.raw_sha256,
                                            raw=got.data))
                 continue
             nbytes += len(got.data)
@@ -106,7 +108,37 @@ def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> It
         yield current
 
 
-def _worker_init() -> None:
+def _process_state(pid: int) -> tuple[str, str] | None:
+    """(state, start time) of a process from ``/proc``, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0].decode(), fields[19].decode()
+
+
+def watch_run(pid: int, every: float = 0.5) -> None:
+    """End this worker (SIGKILL) as soon as the run's process ``pid`` is dead (a zombie counts:
+    its parent may wait for our pipes to close before it reaps it). The workers' parent is the
+    forkserver, which lives as long as any worker holds its pipe, so the kernel's parent-death
+    signal cannot do this. No ``/proc``: nothing is watched."""
+    first = _process_state(pid)
+    if first is None:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            now = _process_state(pid)
+            if now is None or now[0] in ("Z", "X") or now[1] != first[1]:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="news-etl-run-watch", daemon=True).start()
+
+
+def _worker_init(run_pid: int) -> None:
+    watch_run(run_pid)  # a worker never outlives its run, even a run killed with SIGKILL
     # Workers stay quiet: their errors come back as quarantine rows, not log noise.
     logging.getLogger().setLevel(logging.WARNING)
     # The coordinating process is the serial part of a shard (row validation, writing, feeding
@@ -129,16 +161,21 @@ def results(source: Source, tasks: Iterable[list[FetchItem]], config: RunConfig,
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     window = 2 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         pending: collections.deque[Future] = collections.deque()
         it = iter(tasks)
-        for task in it:
-            pending.append(pool.submit(process_task, source, task, config))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(process_task, source, nxt, config))
-            yield result
+        try:
+            for task in it:
+                pending.append(pool.submit(process_task, source, task, config))
+                if len(pending) >= window:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(process_task, source, nxt, config))
+                yield result
+        except BaseException:  # interrupted, or the consumer stopped: run no queued task
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 from ..config import DateConfig
@@ -138,6 +139,13 @@ def _parses(line: str) -> bool:
 
 
 def read(text: str, dates: DateConfig = DateConfig()) -> list[Parsed | Rejected]:
+    try:
+        return _read(text, dates)
+    except RecursionError:  # json and the record walk recurse once per level
+        return [Rejected("json", f"JSON nested deeper than {sys.getrecursionlimit():,} levels")]
+
+
+def _read(text: str, dates: DateConfig) -> list[Parsed | Rejected]:
     stripped = text.strip()
     try:
         data = json.loads(stripped)
