@@ -10,7 +10,7 @@ up by the next one, and a date is never computed twice for one publish.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, BaseHook, dag, task
 
@@ -25,6 +25,10 @@ ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", grou
     catchup=False,
     # Unpaused from the start: it runs on news_etl's asset events, with no one to unpause it.
     is_paused_upon_creation=False,
+    # A run queued before the scheduler's first start (the demo's asset events) can be handed to a
+    # worker before the API server listens, and fail on "connection refused": try again. Safe:
+    # the task recomputes only what is stale.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     tags=["news-etl", "reporting"],
     doc_md=__doc__,
 )
