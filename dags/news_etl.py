@@ -66,6 +66,22 @@ def _config(params: dict, date: str | None, run_id: str | None):
                      storage_options=connection_options(BaseHook.get_connection) if remote else {})
 
 
+def _uri(location: str) -> str:
+    return location.rstrip("/") if "://" in location else Path(location).resolve().as_uri()
+
+
+def _lineage(ti, source: str, published: str) -> None:
+    """Report the landing zone read and the dataset published to Airflow's hook-lineage collector:
+    with the OpenLineage provider enabled (a transport configured), the task's run events name
+    them as input and output datasets (``file`` namespace for local paths; an ``s3://`` dataset
+    needs the Amazon provider's converter)."""
+    from airflow.sdk.lineage import get_hook_lineage_collector
+
+    collector = get_hook_lineage_collector()
+    collector.add_input_asset(ti.task if ti else None, uri=_uri(source))
+    collector.add_output_asset(ti.task if ti else None, uri=_uri(published))
+
+
 def notify_failure(context) -> None:
     """On failure: one clear log line, and a JSON post to the news_etl_webhook connection if set."""
     from pipeline.notify import notify_failure as notify
@@ -111,8 +127,10 @@ def news_etl():
         """
         import logging
 
+        from pipeline.notify import quiet_libraries, skip_summary
         from pipeline.run import plan
 
+        quiet_libraries()
         landing = (logical_date or data_interval_start).date().isoformat()
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (run_id or "manual"))
         # One news-etl run per planning attempt: a cleared Airflow run keeps its run_id, its rerun
@@ -120,8 +138,11 @@ def news_etl():
         attempt = getattr(ti, "try_number", 1) or 1
         planned = plan(_config(params, landing, f"{landing}-{safe}-try{attempt}"), shards=int(params.get("shards") or 1))
         files = sum(s.files for s in planned.shards)
-        logging.getLogger("news_etl.dag").info("news-etl %s: %d files in %d shards (run %s)", landing, files,
-                                               len(planned.shards), planned.run_id)
+        log = logging.getLogger("news_etl.dag")
+        log.info("news-etl %s: %d %s in %d %s (run %s)", landing, files, "file" if files == 1 else "files",
+                 len(planned.shards), "shard" if len(planned.shards) == 1 else "shards", planned.run_id)
+        if not files:  # the run goes on (publish_date records the empty date) but says so now
+            log.info(skip_summary(landing, params["source"]))
         return [{"run_id": planned.run_id, "date": landing, "index": i} for i in range(len(planned.shards))]
 
     @task(task_id="process_shard", map_index_template="{{ task.op_kwargs['shard']['index'] }}")
@@ -130,8 +151,10 @@ def news_etl():
         import logging
         import socket
 
+        from pipeline.notify import quiet_libraries
         from pipeline.run import process_shard as run_shard
 
+        quiet_libraries()
         s = run_shard(_config(params, shard["date"], shard["run_id"]), shard["run_id"], shard["index"])
         logging.getLogger("news_etl.dag").info(
             "news-etl %s shard %d: %d files, %d documents, %d staged, %d quarantined in %.1fs on %s",
@@ -140,24 +163,37 @@ def news_etl():
         return {"index": shard["index"], "documents": s.documents, "hostname": s.hostname}
 
     @task(task_id="publish_date", outlets=[ARTICLES])
-    def publish_date(shards: list[dict], plan_out: list[dict], params: dict, outlet_events=None) -> dict:
+    def publish_date(shards: list[dict], plan_out: list[dict], params: dict, outlet_events=None, ti=None) -> dict:
         """De-duplicate across shards, validate the date as a batch, publish it atomically."""
         import logging
 
         from pipeline.errors import BatchValidationError
-        from pipeline.notify import asset_extra
+        from pipeline.notify import asset_extra, publish_summary, quiet_libraries, skip_summary
         from pipeline.run import finalize
 
+        quiet_libraries()
         log = logging.getLogger("news_etl.dag")
         first = plan_out[0]
+        config = _config(params, first["date"], first["run_id"])
+
+        def plots() -> str | None:
+            """Rewrite the plots page over everything published (OUTPUT/_report/index.html)."""
+            from pipeline.report_page import write_report_page
+
+            try:
+                return write_report_page(config.output, config.storage_options or None)
+            except Exception as exc:  # noqa: BLE001 - the data is published; the page is a view of it
+                log.warning("news-etl %s: could not rewrite the plots page: %s", first["date"], exc)
+                return None
 
         try:
-            report = finalize(_config(params, first["date"], first["run_id"]), first["run_id"])
+            report = finalize(config, first["run_id"])
         except BatchValidationError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
             docs = f"{params['output'].rstrip('/')}/_docs/{first['run_id']}/index.html"
-            log.error("news-etl %s: nothing published; validation results (Data Docs): %s", first["date"], docs)
+            log.error("news-etl %s: nothing published; validation results (Data Docs): %s; plots %s",
+                      first["date"], docs, plots())
             # A data-quality failure is not transient: fail now, without retries.
             raise AirflowFailException(str(exc)) from exc
         summary = {
@@ -171,11 +207,13 @@ def news_etl():
             from airflow.sdk.exceptions import AirflowSkipException
 
             # Nothing landed for this date: nothing is published and no asset event is emitted.
-            raise AirflowSkipException(f"news-etl {first['date']}: no article files under {params['source']}")
+            reason = skip_summary(first["date"], params["source"])
+            log.info(reason)
+            raise AirflowSkipException(reason)
         outlet_events[ARTICLES].extra = asset_extra(first["date"], report)
-        log.info("news-etl %s: %s documents, %s articles, %s quarantined, %s duplicates in %.1fs; report %s; data docs %s",
-                 first["date"], report.documents_seen, report.articles_written, report.quarantined,
-                 report.duplicates, report.seconds, summary["report"], report.data_docs)
+        _lineage(ti, params["source"], f"{report.output.rstrip('/')}/articles")
+        summary["plots"] = plots()
+        log.info(publish_summary(first["date"], report, summary["plots"]))
         return summary
 
     planned = plan_date()

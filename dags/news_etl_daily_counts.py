@@ -10,7 +10,7 @@ up by the next one, and a date is never computed twice for one publish.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, BaseHook, dag, task
 
@@ -23,6 +23,12 @@ ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", grou
     schedule=[ARTICLES],
     start_date=datetime(2016, 12, 1, tzinfo=timezone.utc),
     catchup=False,
+    # Unpaused from the start: it runs on news_etl's asset events, with no one to unpause it.
+    is_paused_upon_creation=False,
+    # A run queued before the scheduler's first start (the demo's asset events) can be handed to a
+    # worker before the API server listens, and fail on "connection refused": try again. Safe:
+    # the task recomputes only what is stale.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     tags=["news-etl", "reporting"],
     doc_md=__doc__,
 )
@@ -31,8 +37,11 @@ def news_etl_daily_counts():
     def count_articles(triggering_asset_events=None) -> list[dict]:
         import logging
 
+        from pipeline.notify import plural, quiet_libraries
         from pipeline.reports import daily_counts, stale_dates
         from pipeline.storage import connection_options, is_remote
+
+        quiet_libraries()
 
         outputs = {(e.extra or {}).get("output") for e in triggering_asset_events[ARTICLES]} - {None}
         # The same credentials as news_etl (its news_etl_storage connection).
@@ -41,8 +50,12 @@ def news_etl_daily_counts():
         for output in sorted(outputs):
             for date in stale_dates(output, options):
                 path, rows = daily_counts(output, date, options)
-                logging.getLogger("news_etl.dag").info("daily counts for %s: %d groups -> %s", date, rows, path)
+                logging.getLogger("news_etl.dag").info("news-etl daily counts for %s: %s -> %s", date,
+                                                       plural(rows, "group"), path)
                 done.append({"date": date, "groups": rows, "path": str(path)})
+        if not done:
+            logging.getLogger("news_etl.dag").info("news-etl daily counts: every published date is up to date in %s",
+                                                   ", ".join(sorted(outputs)) or "(no output named by the events)")
         return done
 
     count_articles()

@@ -4,7 +4,9 @@ In:  what failed (DAG, task, date, run, error, log URL; or an Airflow callback c
      optionally, a webhook connection.
 Out: one summary line (for the log) and, when a webhook is configured, a JSON POST to it (bounded
      timeout, never raising: a broken webhook must not hide the failure it reports); the identity
-     of the published-articles asset and the extra of its events.
+     of the published-articles asset and the extra of its events; the one-line summaries the tasks
+     log at INFO (what was published where, or why a date was skipped), with the libraries' own
+     INFO chatter held at WARNING.
 
 The DAGs pass Airflow's objects in (the callback context, ``BaseHook.get_connection``); the
 library itself imports nothing of Airflow.
@@ -45,6 +47,49 @@ def post_json(url: str, payload: dict, timeout: float = 10.0) -> bool:
 # time); tests/test_dag.py holds both to this definition.
 ARTICLES_ASSET = {"name": "news_etl_articles", "uri": "file:///news-etl/articles", "group": "news-etl"}
 WEBHOOK_CONN_ID = "news_etl_webhook"
+
+# Libraries that log at INFO inside a task (GX's context and checkpoint chatter, fsspec/botocore
+# requests, NumExpr's thread count, matplotlib's font cache): an operator's task log shows our
+# summary lines and Airflow's, not theirs. Held at WARNING, their warnings and errors still show.
+NOISY_LOGGERS = ("great_expectations", "fsspec", "s3fs", "botocore", "aiobotocore", "boto3", "urllib3",
+                 "numexpr", "matplotlib", "PIL", "filelock", "asyncio", "charset_normalizer", "httpx")
+
+
+def quiet_libraries() -> None:
+    """Raise the noisy libraries' loggers (not the root logger) to WARNING."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] in NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 duplicate``, ``2 duplicates``, ``1,200 articles``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def publish_summary(date: str, report, plots: str | None = None) -> str:
+    """The one line ``publish_date`` logs: counts, quarantine share, and where everything is."""
+    out = report.output.rstrip("/")
+    seen = report.documents_seen
+    share = f" ({100.0 * report.quarantined / seen:.1f}% of documents)" if seen else ""
+    parts = [f"news-etl {date}: {report.status}: {plural(seen, 'document')}, {plural(report.articles_written, 'article')} "
+             f"published, {plural(report.quarantined, 'quarantined document')}{share}, "
+             f"{plural(report.duplicates, 'duplicate')} in {report.seconds:.1f}s",
+             f"output {out}/articles", f"report {out}/_runs/{report.run_id}.json"]
+    if report.data_docs:
+        parts.append(f"Data Docs {report.data_docs}")
+    if plots:
+        parts.append(f"plots {plots}")
+    return "; ".join(parts)
+
+
+def skip_summary(date: str, source: str) -> str:
+    """Why a date is skipped (a scheduled or unpaused run for a day nothing landed on)."""
+    src = source.rstrip("/")
+    return (f"news-etl {date}: skipped: no article files under {src}/{date}/ or {src}/{date.replace('-', '/')}/; "
+            f"nothing published (pick a landing date that has files, or check the source)")
 
 
 def asset_extra(date: str, report) -> dict:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,13 +25,18 @@ def free_port() -> int:
 
 
 def airflow_env(home: Path, **extra: str) -> dict:
+    """The environment of ./dev's Airflow commands for AIRFLOW_HOME ``home``: INFO task logs, and the
+    SQLite connect arguments ./dev writes to ``home/config`` (a 60 s busy timeout)."""
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "news_etl_sqlite.py").write_text('CONNECT_ARGS = {"timeout": 60}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "news_etl_sqlite.CONNECT_ARGS",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     })
     env.update(extra)
@@ -61,6 +67,9 @@ class Airflow:
         self.token: str | None = None
 
     def start(self, timeout: float = 240) -> None:
+        subprocess.run(["airflow", "db", "migrate"], env=self.env, check=True, capture_output=True, timeout=300)
+        # WAL journal mode, as ./dev ui sets it (stored in the database file).
+        sqlite3.connect(self.home / "airflow.db", timeout=60).execute("PRAGMA journal_mode=WAL").fetchall()
         self.proc = subprocess.Popen(["airflow", "standalone"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True, cwd=self.home)
         self.wait_ready(timeout)
