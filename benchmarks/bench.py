@@ -40,11 +40,13 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO.parent / "shared" / "corpora"
 
-WORDS = ("council budget minister school hospital river bridge election vote market price harbour train station "
-         "farmers harvest weather storm police court judge company profit workers union strike city town village "
-         "library museum festival season team match goal players coach museum report study students teachers "
-         "le la les de des du et un une est que qui dans pour pas sur au avec ce il elle sont par plus conseil ville "
-         "marché prix élection école hôpital rivière pont gouvernement ministre syndicat grève récolte tempête").split()
+WORDS = (
+    "council budget minister school hospital river bridge election vote market price harbour train station "
+    "farmers harvest weather storm police court judge company profit workers union strike city town village "
+    "library museum festival season team match goal players coach museum report study students teachers "
+    "le la les de des du et un une est que qui dans pour pas sur au avec ce il elle sont par plus conseil ville "
+    "marché prix élection école hôpital rivière pont gouvernement ministre syndicat grève récolte tempête"
+).split()
 
 ENCODINGS = [("utf-8", 70), ("utf-8-bom", 8), ("cp1252", 8), ("latin-1", 5), ("utf-16", 4), ("mojibake", 5)]
 FR_MONTHS = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
@@ -66,8 +68,9 @@ def paragraphs_pools(rng: random.Random) -> list[list[str]]:
         if len(pool) > 1000:
             pools.append(pool)
     if not pools:  # no corpora: sentences from the word list
-        pools.append([" ".join(rng.choice(WORDS) for _ in range(rng.randint(25, 70))).capitalize() + "."
-                      for _ in range(20000)])
+        pools.append(
+            [" ".join(rng.choice(WORDS) for _ in range(rng.randint(25, 70))).capitalize() + "." for _ in range(20000)]
+        )
     return pools
 
 
@@ -75,7 +78,10 @@ def header(kind: int, day: dt.date, rng: random.Random, title: str) -> str:
     if kind == 0:
         return f" date {day:%Y-%m} Réagissez\n\n"
     if kind == 1:
-        return f'<ARTICLE url="https://news.example/{day:%Y/%m/%d}/a{rng.randint(0, 10**9)}" date="{day.day}-{day.month}-{day.year}">\n{title}\n'
+        return (
+            f'<ARTICLE url="https://news.example/{day:%Y/%m/%d}/a{rng.randint(0, 10**9)}"'
+            f' date="{day.day}-{day.month}-{day.year}">\n{title}\n'
+        )
     if kind == 2:
         return f"Date: {day:%a, %d %b %Y} 10:{rng.randint(10, 59)}:00 +0100\nTitle: {title}\n\n"
     if kind == 3:
@@ -94,8 +100,24 @@ def encode(text: str, how: str) -> bytes:
         return text.encode("utf-16")
     if how == "mojibake":
         return text.encode("utf-8").decode("cp1252", errors="replace").encode("utf-8")
-    plain = text.translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...",
-                                          "œ": "oe", "Œ": "OE", "€": "EUR", "\u202f": " ", "\u2009": " "}))
+    plain = text.translate(
+        str.maketrans(
+            {
+                "’": "'",
+                "‘": "'",
+                "“": '"',
+                "”": '"',
+                "–": "-",
+                "—": "-",
+                "…": "...",
+                "œ": "oe",
+                "Œ": "OE",
+                "€": "EUR",
+                "\u202f": " ",
+                "\u2009": " ",
+            }
+        )
+    )
     return plain.encode(how, errors="replace")
 
 
@@ -123,8 +145,13 @@ def build_landing(root: Path, n: int, seed: int = 20161207, days: int | None = N
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"article-{i:07d}.txt").write_bytes(data)
         total += len(data)
-    return {"articles": n, "bytes": total, "days": days, "seconds_to_build": round(time.perf_counter() - t0, 1),
-            "text": "corpora paragraphs" if (CORPORA / "fr-press").is_dir() else "generated"}
+    return {
+        "articles": n,
+        "bytes": total,
+        "days": days,
+        "seconds_to_build": round(time.perf_counter() - t0, 1),
+        "text": "corpora paragraphs" if (CORPORA / "fr-press").is_dir() else "generated",
+    }
 
 
 class PeakRSS:
@@ -243,17 +270,33 @@ def step_handwritten(src: Path, out: Path, limit: int) -> dict:
         t4 = time.perf_counter()
         lang = py3langid.classify(text[:400])[0]
         t5 = time.perf_counter()
-        rows.append({"path": f.name, "day": f.parent.name, "text": text, "language": lang,
-                     "published": pd.Timestamp(date) if date else pd.NaT})
-        for stage, a, b in (("read", t0, t1), ("decode", t1, t2), ("ftfy", t2, t3), ("dates", t3, t4), ("language", t4, t5)):
+        rows.append(
+            {
+                "path": f.name,
+                "day": f.parent.name,
+                "text": text,
+                "language": lang,
+                "published": pd.Timestamp(date) if date else pd.NaT,
+            }
+        )
+        for stage, a, b in (
+            ("read", t0, t1),
+            ("decode", t1, t2),
+            ("ftfy", t2, t3),
+            ("dates", t3, t4),
+            ("language", t4, t5),
+        ):
             stages[stage] += b - a
     t0 = time.perf_counter()
     df = pd.DataFrame(rows)
     df["published"] = pd.to_datetime(df["published"], utc=True, errors="coerce")
     df.to_parquet(out, partition_cols=["day"], compression="zstd")
     stages["write"] = time.perf_counter() - t0
-    return {"articles": len(files), "dated": int(df["published"].notna().sum()),
-            "stage_seconds": {k: round(v, 3) for k, v in stages.items()}}
+    return {
+        "articles": len(files),
+        "dated": int(df["published"].notna().sum()),
+        "stage_seconds": {k: round(v, 3) for k, v in stages.items()},
+    }
 
 
 def step_news_etl(src: Path, out: Path, workers: int) -> dict:
@@ -281,23 +324,42 @@ def alternation(args, cores: int, src: Path, files: int, me: list[str]):
     """(round, name, step, articles, command(out)) for every run, the contenders alternated: floor,
     hand-written, datatrove 1 worker, news-etl 1 worker, datatrove all cores, news-etl all cores;
     then again for each further round."""
+
     def own(step, *extra):
         return lambda out: me + ["--step", step, "--src", str(src), "--out", str(out), *extra]
 
     def datatrove(workers, n):
-        return lambda out: [str(DATATROVE_PYTHON), str(REPO / "benchmarks" / "datatrove_peer.py"), "--src", str(src),
-                            "--out", str(out), "--workers", str(workers), *(["--limit", str(n)] if n < files else [])]
+        return lambda out: [
+            str(DATATROVE_PYTHON),
+            str(REPO / "benchmarks" / "datatrove_peer.py"),
+            "--src",
+            str(src),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+            *(["--limit", str(n)] if n < files else []),
+        ]
 
     if not DATATROVE_PYTHON.exists():
-        raise SystemExit(f"bench: no {DATATROVE_PYTHON.relative_to(REPO)}: run the benchmark with ./dev bench, which "
-                         "builds that virtualenv from benchmarks/datatrove.lock")
+        raise SystemExit(
+            f"bench: no {DATATROVE_PYTHON.relative_to(REPO)}: run the benchmark with ./dev bench, which "
+            "builds that virtualenv from benchmarks/datatrove.lock"
+        )
     n_dt = min(files, args.datatrove) if args.datatrove else files
-    plan = [("floor", "floor", files, own("floor")),
-            ("handwritten", "handwritten", min(files, args.handwritten), own("handwritten", "--handwritten", str(args.handwritten))),
-            ("datatrove 1 worker", "datatrove", n_dt, datatrove(1, n_dt)),
-            ("news-etl 1 worker", "news-etl", files, own("news-etl", "--workers", "1")),
-            (f"datatrove {cores} workers", "datatrove", n_dt, datatrove(cores, n_dt)),
-            (f"news-etl {cores} workers", "news-etl", files, own("news-etl", "--workers", str(cores)))]
+    plan = [
+        ("floor", "floor", files, own("floor")),
+        (
+            "handwritten",
+            "handwritten",
+            min(files, args.handwritten),
+            own("handwritten", "--handwritten", str(args.handwritten)),
+        ),
+        ("datatrove 1 worker", "datatrove", n_dt, datatrove(1, n_dt)),
+        ("news-etl 1 worker", "news-etl", files, own("news-etl", "--workers", "1")),
+        (f"datatrove {cores} workers", "datatrove", n_dt, datatrove(cores, n_dt)),
+        (f"news-etl {cores} workers", "news-etl", files, own("news-etl", "--workers", str(cores))),
+    ]
     for rnd in range(1, args.rounds + 1):
         for name, step, n, command in plan:
             yield rnd, name, step, n, command
@@ -307,7 +369,8 @@ def add_round(result: dict, earlier: dict | None) -> None:
     """Keep every round's seconds, articles/s and peak RSS in result["rounds"]; the contender's
     seconds and articles/s become the mean over rounds, its peak RSS the highest."""
     rounds = (earlier or {}).get("rounds", []) + [
-        {k: result[k] for k in ("seconds", "articles_per_s", "mb_per_s", "peak_rss_mb", "peak_pss_mb")}]
+        {k: result[k] for k in ("seconds", "articles_per_s", "mb_per_s", "peak_rss_mb", "peak_pss_mb")}
+    ]
     result["rounds"] = rounds
     for k in ("seconds", "articles_per_s", "mb_per_s"):
         result[k] = round(sum(r[k] for r in rounds) / len(rounds), 2)
@@ -317,28 +380,43 @@ def add_round(result: dict, earlier: dict | None) -> None:
 
 def peer_ratios(results: dict, cores: int) -> dict:
     """news-etl against the datatrove peer at one worker and at all cores, and the peer's scaling."""
+
     def name(tool, w):
         return f"{tool} {w} worker{'s' if w > 1 else ''}"
 
-    out = {f"news-etl / datatrove, {name('', w).strip()}": round(
-        results[name("news-etl", w)]["articles_per_s"] / results[name("datatrove", w)]["articles_per_s"], 2) for w in (1, cores)}
+    out = {
+        f"news-etl / datatrove, {name('', w).strip()}": round(
+            results[name("news-etl", w)]["articles_per_s"] / results[name("datatrove", w)]["articles_per_s"], 2
+        )
+        for w in (1, cores)
+    }
     out[f"datatrove {cores} workers / 1 worker"] = round(
-        results[name("datatrove", cores)]["articles_per_s"] / results["datatrove 1 worker"]["articles_per_s"], 2)
+        results[name("datatrove", cores)]["articles_per_s"] / results["datatrove 1 worker"]["articles_per_s"], 2
+    )
     return out
 
 
 def print_table(results: dict, rounds: int) -> None:
     """One line a contender; with several rounds, seconds and articles/s as lowest-highest."""
+
     def span(r, k, fmt):
         lo, hi = min(x[k] for x in r["rounds"]), max(x[k] for x in r["rounds"])
         return format(lo, fmt) if rounds == 1 or format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}-{hi:{fmt}}"
 
-    print(f"{'':<22} {'articles':>9} {'seconds':>11} {'articles/s':>13} {'MB/s':>8} {'peak RSS MB':>12} {'peak PSS MB':>12}")
+    print(
+        f"{'':<22} {'articles':>9} {'seconds':>11} {'articles/s':>13} {'MB/s':>8}"
+        f" {'peak RSS MB':>12} {'peak PSS MB':>12}"
+    )
     for name, r in results.items():
-        print(f"{name:<22} {r['articles']:>9,} {span(r, 'seconds', '.1f'):>11} {span(r, 'articles_per_s', ',.0f'):>13} "
-              f"{r['mb_per_s']:>8.1f} {r['peak_rss_mb']:>12,.0f} {r['peak_pss_mb']:>12,.0f}")
-    fewer = [f"{name} ran on its first {r['articles']:,}" for name, r in results.items()
-             if r["articles"] < max(x["articles"] for x in results.values())]
+        print(
+            f"{name:<22} {r['articles']:>9,} {span(r, 'seconds', '.1f'):>11} {span(r, 'articles_per_s', ',.0f'):>13} "
+            f"{r['mb_per_s']:>8.1f} {r['peak_rss_mb']:>12,.0f} {r['peak_pss_mb']:>12,.0f}"
+        )
+    fewer = [
+        f"{name} ran on its first {r['articles']:,}"
+        for name, r in results.items()
+        if r["articles"] < max(x["articles"] for x in results.values())
+    ]
     if fewer:
         print("(" + "; ".join(fewer) + " articles: --handwritten, --datatrove)")
 
@@ -346,19 +424,32 @@ def print_table(results: dict, rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--articles", type=int, help="articles in the landing zone (100,000; --scale: 1,000,000)")
-    ap.add_argument("--handwritten", type=int, default=3000,
-                    help="articles for the hand-written pipeline (it runs at a few hundred a second)")
-    ap.add_argument("--datatrove", type=int, default=0,
-                    help="articles for the datatrove peer (default 0: all of them)")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="run the contenders in turn this many times (alternated), and give each one's range")
+    ap.add_argument(
+        "--handwritten",
+        type=int,
+        default=3000,
+        help="articles for the hand-written pipeline (it runs at a few hundred a second)",
+    )
+    ap.add_argument("--datatrove", type=int, default=0, help="articles for the datatrove peer (default 0: all of them)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the contenders in turn this many times (alternated), and give each one's range",
+    )
     ap.add_argument("--landing", type=Path, help="reuse this landing zone instead of building one")
     ap.add_argument("--keep", action="store_true", help="keep the landing zone and outputs")
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
-    ap.add_argument("--memory", action="store_true",
-                    help="instead: news-etl's peak RSS (one worker) at N and at 3 x N articles, and its growth")
-    ap.add_argument("--scale", action="store_true",
-                    help="instead: news-etl with all cores over N articles (1,000,000) spread over --days dates")
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="instead: news-etl's peak RSS (one worker) at N and at 3 x N articles, and its growth",
+    )
+    ap.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead: news-etl with all cores over N articles (1,000,000) spread over --days dates",
+    )
     ap.add_argument("--days", type=int, default=30, help="dates of the --scale landing zone (30)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)
@@ -369,9 +460,11 @@ def main(argv: list[str] | None = None) -> int:
         args.articles = 1_000_000 if args.scale else 100_000
 
     if args.step:  # a contender, in its own process
-        fn = {"floor": lambda: step_floor(args.src, args.out),
-              "handwritten": lambda: step_handwritten(args.src, args.out, args.handwritten),
-              "news-etl": lambda: step_news_etl(args.src, args.out, args.workers)}[args.step]
+        fn = {
+            "floor": lambda: step_floor(args.src, args.out),
+            "handwritten": lambda: step_handwritten(args.src, args.out, args.handwritten),
+            "news-etl": lambda: step_news_etl(args.src, args.out, args.workers),
+        }[args.step]
         print(json.dumps(fn(), default=str))
         return 0
 
@@ -382,9 +475,14 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     work = Path(tempfile.mkdtemp(prefix="news-etl-bench-"))
     src = args.landing or work / "landing"
-    info = {"machine": {"cores": cores, "python": sys.version.split()[0],
-                        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
-            "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    info = {
+        "machine": {
+            "cores": cores,
+            "python": sys.version.split()[0],
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        },
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     try:
         if not args.landing:
             print(f"building a landing zone of {args.articles:,} articles ...", flush=True)
@@ -393,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             # only contender that pays for a cold page cache
             print("reading the landing zone once (page cache) ...", flush=True)
             for d in src.iterdir():
-                for p in (d.iterdir() if d.is_dir() else ()):
+                for p in d.iterdir() if d.is_dir() else ():
                     p.read_bytes()
         files = sum(1 for d in src.iterdir() if d.is_dir() for _ in d.iterdir())
         nbytes = sum(p.stat().st_size for d in src.iterdir() if d.is_dir() for p in d.iterdir())
@@ -408,9 +506,14 @@ def main(argv: list[str] | None = None) -> int:
             detail = json.loads(stdout.strip().splitlines()[-1])
             mb = nbytes * n / files / 1e6
             earlier = results.pop(name, None)
-            results[name] = {"articles": n, "seconds": round(seconds, 2), "articles_per_s": round(n / seconds, 1),
-                             "mb_per_s": round(mb / seconds, 2), "peak_rss_mb": round(peak / 2**20, 1),
-                             "peak_pss_mb": round(pss / 2**20, 1)}
+            results[name] = {
+                "articles": n,
+                "seconds": round(seconds, 2),
+                "articles_per_s": round(n / seconds, 1),
+                "mb_per_s": round(mb / seconds, 2),
+                "peak_rss_mb": round(peak / 2**20, 1),
+                "peak_pss_mb": round(pss / 2**20, 1),
+            }
             results[name]["stage_seconds"] = detail.get("stage_seconds", {})
             if "coordinator_max_rss_mb" in detail:  # a peak the 50 ms sampling missed still counts
                 results[name]["coordinator_max_rss_mb"] = detail["coordinator_max_rss_mb"]
@@ -419,10 +522,20 @@ def main(argv: list[str] | None = None) -> int:
                 results[name]["dated"] = detail.get("dated")
             if step == "news-etl":
                 stages = detail.get("stage_seconds", {})
-                gx = sum(v for k, v in stages.items() if k in ("validate rows", "validate batches", "data docs", "gx import (background)"))
-                results[name].update({"gx_share_of_wall": round(gx / seconds, 4),
-                                      "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
-                                      "duplicates": detail["duplicates"], "output": str(out)})
+                gx = sum(
+                    v
+                    for k, v in stages.items()
+                    if k in ("validate rows", "validate batches", "data docs", "gx import (background)")
+                )
+                results[name].update(
+                    {
+                        "gx_share_of_wall": round(gx / seconds, 4),
+                        "articles_written": detail["articles_written"],
+                        "quarantined": detail["quarantined"],
+                        "duplicates": detail["duplicates"],
+                        "output": str(out),
+                    }
+                )
             add_round(results[name], earlier)
         one, many = results["news-etl 1 worker"], results[f"news-etl {cores} workers"]
 
@@ -434,7 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         info["results"] = results
         info["ratios"] = {
             "news-etl 1 worker / floor": round(one["articles_per_s"] / results["floor"]["articles_per_s"], 3),
-            "news-etl 1 worker / hand-written": round(one["articles_per_s"] / results["handwritten"]["articles_per_s"], 2),
+            "news-etl 1 worker / hand-written": round(
+                one["articles_per_s"] / results["handwritten"]["articles_per_s"], 2
+            ),
             f"news-etl {cores} workers / 1 worker": round(many["articles_per_s"] / one["articles_per_s"], 2),
             **peer_ratios(results, cores),
         }
@@ -464,32 +579,43 @@ def memory_growth(args) -> int:
     larger landing zone has the same mix, over three times the days)."""
     work = Path(tempfile.mkdtemp(prefix="news-etl-bench-memory-"))
     me = [sys.executable, str(Path(__file__).resolve())]
-    info: dict = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "runs": {}}
+    info: dict = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "runs": {}}
     try:
         for n in (args.articles, 3 * args.articles):
             src = work / f"landing-{n}"
             print(f"building a landing zone of {n:,} articles ...", flush=True)
             landing = build_landing(src, n)
             print(f"running news-etl 1 worker on {n:,} articles ...", flush=True)
-            seconds, peak, _, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / f"out-{n}"),
-                                                "--workers", "1"])
+            seconds, peak, _, stdout = timed(
+                me + ["--step", "news-etl", "--src", str(src), "--out", str(work / f"out-{n}"), "--workers", "1"]
+            )
             detail = json.loads(stdout.strip().splitlines()[-1])
             sampled = round(peak / 2**20, 1)
-            info["runs"][n] = {"landing": landing, "seconds": round(seconds, 1), "articles_per_s": round(n / seconds, 1),
-                               "peak_rss_mb": max(sampled, detail["coordinator_max_rss_mb"]),
-                               "peak_rss_sampled_mb": sampled, "peak_rss_kernel_mb": detail["coordinator_max_rss_mb"],
-                               "articles_written": detail["articles_written"],
-                               "stage_seconds": detail.get("stage_seconds", {})}
+            info["runs"][n] = {
+                "landing": landing,
+                "seconds": round(seconds, 1),
+                "articles_per_s": round(n / seconds, 1),
+                "peak_rss_mb": max(sampled, detail["coordinator_max_rss_mb"]),
+                "peak_rss_sampled_mb": sampled,
+                "peak_rss_kernel_mb": detail["coordinator_max_rss_mb"],
+                "articles_written": detail["articles_written"],
+                "stage_seconds": detail.get("stage_seconds", {}),
+            }
             shutil.rmtree(work / f"out-{n}", ignore_errors=True)
             shutil.rmtree(src, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     small, large = (info["runs"][n] for n in (args.articles, 3 * args.articles))
     info["growth"] = round(large["peak_rss_mb"] / small["peak_rss_mb"] - 1, 4)
-    print(f"\n{'':<14} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'peak RSS MB':>12} {'sampled':>8} {'kernel':>8}")
+    print(
+        f"\n{'':<14} {'articles':>9} {'seconds':>9} {'articles/s':>11} {'peak RSS MB':>12} {'sampled':>8} {'kernel':>8}"
+    )
     for n, r in info["runs"].items():
-        print(f"{'news-etl 1 w':<14} {n:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f} {r['peak_rss_mb']:>12,.0f}"
-              f" {r['peak_rss_sampled_mb']:>8,.0f} {r['peak_rss_kernel_mb']:>8,.0f}")
+        print(
+            f"{'news-etl 1 w':<14} {n:>9,} {r['seconds']:>9.1f} {r['articles_per_s']:>11,.0f}"
+            f" {r['peak_rss_mb']:>12,.0f}"
+            f" {r['peak_rss_sampled_mb']:>8,.0f} {r['peak_rss_kernel_mb']:>8,.0f}"
+        )
     print(f"peak RSS growth from {args.articles:,} to {3 * args.articles:,} articles: {info['growth']:+.1%}")
     save_results(args.results, f"memory-{args.articles}", info)
     return 0
@@ -503,8 +629,10 @@ def scale(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="news-etl-bench-scale-"))
     me = [sys.executable, str(Path(__file__).resolve())]
     n = args.articles
-    info: dict = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                  "machine": {"cores": cores, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}}
+    info: dict = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": cores, "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+    }
     try:
         src = args.landing or work / "landing"
         if not args.landing:
@@ -513,15 +641,26 @@ def scale(args) -> int:
         n = sum(1 for d in src.iterdir() if d.is_dir() for _ in d.iterdir())
         dates = sum(1 for d in src.iterdir() if d.is_dir())
         print(f"running news-etl {cores} workers on {n:,} articles ...", flush=True)
-        seconds, peak, pss, stdout = timed(me + ["--step", "news-etl", "--src", str(src), "--out", str(work / "out"),
-                                                "--workers", str(cores)])
+        seconds, peak, pss, stdout = timed(
+            me + ["--step", "news-etl", "--src", str(src), "--out", str(work / "out"), "--workers", str(cores)]
+        )
         detail = json.loads(stdout.strip().splitlines()[-1])
         sampled = round(peak / 2**20, 1)
-        info["run"] = {"articles": n, "dates": dates, "workers": cores, "seconds": round(seconds, 1), "articles_per_s": round(n / seconds, 1),
-                       "peak_rss_mb": max(sampled, detail["coordinator_max_rss_mb"]), "peak_rss_sampled_mb": sampled,
-                       "peak_rss_kernel_mb": detail["coordinator_max_rss_mb"], "peak_pss_mb": round(pss / 2**20, 1),
-                       "articles_written": detail["articles_written"], "quarantined": detail["quarantined"],
-                       "duplicates": detail["duplicates"], "stage_seconds": detail.get("stage_seconds", {})}
+        info["run"] = {
+            "articles": n,
+            "dates": dates,
+            "workers": cores,
+            "seconds": round(seconds, 1),
+            "articles_per_s": round(n / seconds, 1),
+            "peak_rss_mb": max(sampled, detail["coordinator_max_rss_mb"]),
+            "peak_rss_sampled_mb": sampled,
+            "peak_rss_kernel_mb": detail["coordinator_max_rss_mb"],
+            "peak_pss_mb": round(pss / 2**20, 1),
+            "articles_written": detail["articles_written"],
+            "quarantined": detail["quarantined"],
+            "duplicates": detail["duplicates"],
+            "stage_seconds": detail.get("stage_seconds", {}),
+        }
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -529,9 +668,12 @@ def scale(args) -> int:
             print(f"kept {work}")
     r = info["run"]
     print(f"\nnews-etl, {cores} workers, {n:,} articles over {r['dates']} dates")
-    print(f"wall time {r['seconds']:,.1f} s ({r['seconds'] / 60:.1f} min); {r['articles_per_s']:,.0f} articles/s; "
-          f"peak RSS {r['peak_rss_mb']:,.0f} MB (sampled {r['peak_rss_sampled_mb']:,.0f}, kernel {r['peak_rss_kernel_mb']:,.0f}); "
-          f"peak PSS {r['peak_pss_mb']:,.0f} MB")
+    print(
+        f"wall time {r['seconds']:,.1f} s ({r['seconds'] / 60:.1f} min); {r['articles_per_s']:,.0f} articles/s; "
+        f"peak RSS {r['peak_rss_mb']:,.0f} MB (sampled {r['peak_rss_sampled_mb']:,.0f}, "
+        f"kernel {r['peak_rss_kernel_mb']:,.0f}); "
+        f"peak PSS {r['peak_pss_mb']:,.0f} MB"
+    )
     print(f"written {r['articles_written']:,}, quarantined {r['quarantined']:,}, duplicates {r['duplicates']:,}")
     print("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
     save_results(args.results, f"scale-{n}", info)

@@ -34,8 +34,12 @@ from bench import build_landing, save_results  # noqa: E402
 
 def one(tmp: Path, landing: Path, workers: tuple[str, ...], first: str, last: str, shards: int) -> dict:
     out = tmp / f"out-{len(workers)}"
-    cluster = Cluster(tmp / f"airflow-{len(workers)}", "CeleryExecutor", workers,
-                      env_extra={"NEWS_ETL_SOURCE": str(landing), "NEWS_ETL_OUTPUT": str(out)})
+    cluster = Cluster(
+        tmp / f"airflow-{len(workers)}",
+        "CeleryExecutor",
+        workers,
+        env_extra={"NEWS_ETL_SOURCE": str(landing), "NEWS_ETL_OUTPUT": str(out)},
+    )
     try:
         cluster.start()
         cluster.wait_for(lambda: cluster._dag_known("news_etl"), 180, what="DAG parsed")
@@ -47,15 +51,34 @@ def one(tmp: Path, landing: Path, workers: tuple[str, ...], first: str, last: st
         hosts = sorted({ti["hostname"] for ti in tis if ti["task_id"] == "process_shard"})
         task_seconds: dict[str, float] = {}
         for ti in tis:
-            task_seconds[ti["task_id"]] = round(task_seconds.get(ti["task_id"], 0.0) + float(ti.get("duration") or 0), 1)
+            task_seconds[ti["task_id"]] = round(
+                task_seconds.get(ti["task_id"], 0.0) + float(ti.get("duration") or 0), 1
+            )
     finally:
         cluster.cleanup()
     articles = pq.read_table(out / "articles", partitioning="hive", columns=["article_id", "content_sha256"])
-    timeline = sorted((ti["start_date"], ti["end_date"], ti.get("queued_when"), ti["task_id"], ti["map_index"],
-                       ti["logical_date"][:10], ti["hostname"]) for ti in tis)
-    return {"workers": len(workers), "seconds": round(seconds, 1), "runs": states, "hosts": hosts,
-            "task_seconds": task_seconds, "timeline": timeline,
-            "articles_published": articles.num_rows, "out": out}
+    timeline = sorted(
+        (
+            ti["start_date"],
+            ti["end_date"],
+            ti.get("queued_when"),
+            ti["task_id"],
+            ti["map_index"],
+            ti["logical_date"][:10],
+            ti["hostname"],
+        )
+        for ti in tis
+    )
+    return {
+        "workers": len(workers),
+        "seconds": round(seconds, 1),
+        "runs": states,
+        "hosts": hosts,
+        "task_seconds": task_seconds,
+        "timeline": timeline,
+        "articles_published": articles.num_rows,
+        "out": out,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,23 +94,43 @@ def main(argv: list[str] | None = None) -> int:
         built = build_landing(landing, args.articles, days=args.days)
         first = dt.date(2016, 12, 1)
         last = first + dt.timedelta(days=args.days - 1)
-        print(f"landing zone: {built['articles']:,} articles, {built['bytes'] / 1e6:.0f} MB over {args.days} days "
-              f"({built['text']}); {args.shards} shards a date", flush=True)
+        print(
+            f"landing zone: {built['articles']:,} articles, {built['bytes'] / 1e6:.0f} MB over {args.days} days "
+            f"({built['text']}); {args.shards} shards a date",
+            flush=True,
+        )
         results = []
         for workers in (("worker-a",), ("worker-a", "worker-b")):
             r = one(tmp, landing, workers, first.isoformat(), last.isoformat(), args.shards)
             r["articles_per_s"] = round(args.articles / r["seconds"], 1)
-            print(f"  {r['workers']} worker(s): {r['seconds']:7.1f} s  {r['articles_per_s']:8.1f} articles/s  "
-                  f"runs {r['runs'].count('success')}/{len(r['runs'])} ok  shards ran on {', '.join(r['hosts'])}", flush=True)
-            print("      task seconds (sum over dates): " + ", ".join(f"{k} {v}" for k, v in r["task_seconds"].items()), flush=True)
+            print(
+                f"  {r['workers']} worker(s): {r['seconds']:7.1f} s  {r['articles_per_s']:8.1f} articles/s  "
+                f"runs {r['runs'].count('success')}/{len(r['runs'])} ok  shards ran on {', '.join(r['hosts'])}",
+                flush=True,
+            )
+            print(
+                "      task seconds (sum over dates): " + ", ".join(f"{k} {v}" for k, v in r["task_seconds"].items()),
+                flush=True,
+            )
             results.append(r)
-        a = pq.read_table(results[0].pop("out") / "articles", partitioning="hive").drop_columns(["pipeline_version"]).sort_by("article_id")
-        b = pq.read_table(results[1].pop("out") / "articles", partitioning="hive").drop_columns(["pipeline_version"]).sort_by("article_id")
+        a = (
+            pq.read_table(results[0].pop("out") / "articles", partitioning="hive")
+            .drop_columns(["pipeline_version"])
+            .sort_by("article_id")
+        )
+        b = (
+            pq.read_table(results[1].pop("out") / "articles", partitioning="hive")
+            .drop_columns(["pipeline_version"])
+            .sort_by("article_id")
+        )
         info = {
-            "landing": built, "days": args.days, "shards_per_date": args.shards, "results": results,
+            "landing": built,
+            "days": args.days,
+            "shards_per_date": args.shards,
+            "results": results,
             "speedup_2_over_1": round(results[0]["seconds"] / results[1]["seconds"], 2),
             "same_rows": a.equals(b),
-            "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         print(f"  speed-up, 2 workers over 1: {info['speedup_2_over_1']:.2f}x   same rows: {info['same_rows']}")
         save_results(args.results, f"bench-celery-{args.articles}", info)

@@ -41,7 +41,6 @@ from datatrove.pipeline.filters.base_filter import BaseFilter  # noqa: E402
 from datatrove.pipeline.formatters import FTFYFormatter  # noqa: E402
 from datatrove.pipeline.readers.base import BaseDiskReader  # noqa: E402
 from datatrove.pipeline.writers import ParquetWriter  # noqa: E402
-
 from peer_steps import decode, header_date_text  # noqa: E402
 
 DAY_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/**"
@@ -57,7 +56,8 @@ class LandingReader(BaseDiskReader):
             with self.data_folder.open(filepath, "rb") as f:
                 raw = f.read()
             document = self.get_document_from_dict(
-                {"text": decode(raw), "id": filepath, "metadata": {"day": filepath.split("/", 1)[0]}}, filepath, 0)
+                {"text": decode(raw), "id": filepath, "metadata": {"day": filepath.split("/", 1)[0]}}, filepath, 0
+            )
         if document:
             yield document
 
@@ -94,8 +94,16 @@ class Py3LangID(BaseFilter):
 def schema():
     import pyarrow as pa
 
-    return pa.schema([("text", pa.string()), ("id", pa.string()), ("day", pa.string()), ("file_path", pa.string()),
-                      ("published", pa.timestamp("us", tz="UTC")), ("language", pa.string())])
+    return pa.schema(
+        [
+            ("text", pa.string()),
+            ("id", pa.string()),
+            ("day", pa.string()),
+            ("file_path", pa.string()),
+            ("published", pa.timestamp("us", tz="UTC")),
+            ("language", pa.string()),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,21 +121,37 @@ def main(argv: list[str] | None = None) -> int:
             FTFYFormatter(),
             HeaderDate(),
             Py3LangID(),
-            ParquetWriter(str(args.out), output_filename="day=${day}/${rank}.parquet", compression="zstd",
-                          expand_metadata=True, schema=schema()),
+            ParquetWriter(
+                str(args.out),
+                output_filename="day=${day}/${rank}.parquet",
+                compression="zstd",
+                expand_metadata=True,
+                schema=schema(),
+            ),
         ],
-        tasks=args.workers, workers=args.workers, logging_dir=str(args.out / "logs"),
+        tasks=args.workers,
+        workers=args.workers,
+        logging_dir=str(args.out / "logs"),
     )
     t0 = time.perf_counter()
     stats = executor.run()
     seconds = time.perf_counter() - t0
     # the steps' seconds, summed over tasks, named as the hand-written pipeline's stages
-    stage_seconds = {label: round(s.time_stats.total, 3)
-                     for label, s in zip(("read+decode", "ftfy", "dates", "language", "write"), stats.stats)}
+    stage_seconds = {
+        label: round(s.time_stats.total, 3)
+        for label, s in zip(("read+decode", "ftfy", "dates", "language", "write"), stats.stats)
+    }
     counts = {k: v.total for s in stats.stats for k, v in s.stats.items()}
-    print(json.dumps({"articles": int(counts.get("dated", 0) + counts.get("undated", 0)),
-                      "dated": int(counts.get("dated", 0)), "seconds_in_executor": round(seconds, 2),
-                      "stage_seconds": stage_seconds}))
+    print(
+        json.dumps(
+            {
+                "articles": int(counts.get("dated", 0) + counts.get("undated", 0)),
+                "dated": int(counts.get("dated", 0)),
+                "seconds_in_executor": round(seconds, 2),
+                "stage_seconds": stage_seconds,
+            }
+        )
+    )
     return 0
 
 

@@ -12,7 +12,7 @@ counts): paths and ids travel through XCom, never data. Top-level imports come f
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import Asset, BaseHook, CronDataIntervalTimetable, Param, dag, task
@@ -60,10 +60,15 @@ def _config(params: dict, date: str | None, run_id: str | None):
     from pipeline.storage import connection_options
 
     remote = "://" in params["source"] + params["output"]
-    return RunConfig(source=params["source"], output=params["output"], date=date,
-                     workers=int(params.get("workers") or 0), run_id=run_id,
-                     fetch=FetchConfig(keep_raw=bool(params.get("keep_raw"))),
-                     storage_options=connection_options(BaseHook.get_connection) if remote else {})
+    return RunConfig(
+        source=params["source"],
+        output=params["output"],
+        date=date,
+        workers=int(params.get("workers") or 0),
+        run_id=run_id,
+        fetch=FetchConfig(keep_raw=bool(params.get("keep_raw"))),
+        storage_options=connection_options(BaseHook.get_connection) if remote else {},
+    )
 
 
 def _uri(location: str) -> str:
@@ -92,7 +97,7 @@ def notify_failure(context) -> None:
 @dag(
     dag_id="news_etl",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=datetime(2016, 12, 1, tzinfo=timezone.utc),
+    start_date=datetime(2016, 12, 1, tzinfo=UTC),
     catchup=False,  # backfills are explicit (UI or `airflow backfill create`)
     max_active_runs=4,
     doc_md=DOC,
@@ -105,21 +110,48 @@ def notify_failure(context) -> None:
         "on_failure_callback": notify_failure,
     },
     params={
-        "source": Param(DEFAULT_SOURCE, type="string", title="Source",
-                        description="Landing zone: a folder or an fsspec URL (s3://bucket/landing) holding YYYY-MM-DD/ folders."),
-        "output": Param(DEFAULT_OUTPUT, type="string", title="Output",
-                        description="Output folder or object-store URL (s3://bucket/news; credentials: the news_etl_storage connection): articles/, quarantine/, _runs/ and _docs/ are written here."),
-        "shards": Param(2, type="integer", minimum=1, maximum=512, title="Shards",
-                        description="How many process_shard tasks share one date (more for big dates and many workers)."),
-        "workers": Param(0, type="integer", minimum=0, title="Processes per shard",
-                         description="Worker processes inside each shard task; 0 means one per core of its worker."),
-        "keep_raw": Param(False, type="boolean", title="Keep raw bytes",
-                          description="Also publish every input's bytes in OUTPUT/raw/, so the date can be replayed even if the source changes."),
+        "source": Param(
+            DEFAULT_SOURCE,
+            type="string",
+            title="Source",
+            description="Landing zone: a folder or an fsspec URL (s3://bucket/landing) holding YYYY-MM-DD/ folders.",
+        ),
+        "output": Param(
+            DEFAULT_OUTPUT,
+            type="string",
+            title="Output",
+            description="Output folder or object-store URL (s3://bucket/news; credentials: the news_etl_storage "
+            "connection): articles/, quarantine/, _runs/ and _docs/ are written here.",
+        ),
+        "shards": Param(
+            2,
+            type="integer",
+            minimum=1,
+            maximum=512,
+            title="Shards",
+            description="How many process_shard tasks share one date (more for big dates and many workers).",
+        ),
+        "workers": Param(
+            0,
+            type="integer",
+            minimum=0,
+            title="Processes per shard",
+            description="Worker processes inside each shard task; 0 means one per core of its worker.",
+        ),
+        "keep_raw": Param(
+            False,
+            type="boolean",
+            title="Keep raw bytes",
+            description="Also publish every input's bytes in OUTPUT/raw/, "
+            "so the date can be replayed even if the source changes.",
+        ),
     },
 )
 def news_etl():
     @task(task_id="plan_date")
-    def plan_date(params: dict, logical_date=None, data_interval_start=None, run_id: str | None = None, ti=None) -> list[dict]:
+    def plan_date(
+        params: dict, logical_date=None, data_interval_start=None, run_id: str | None = None, ti=None
+    ) -> list[dict]:
         """List the date's files and cut them into shards; returns one small dict per shard.
 
         The landing date is the logical date: for scheduled and backfill runs that is the data
@@ -136,11 +168,20 @@ def news_etl():
         # One news-etl run per planning attempt: a cleared Airflow run keeps its run_id, its rerun
         # gets a new plan (and its own report) through the try number.
         attempt = getattr(ti, "try_number", 1) or 1
-        planned = plan(_config(params, landing, f"{landing}-{safe}-try{attempt}"), shards=int(params.get("shards") or 1))
+        planned = plan(
+            _config(params, landing, f"{landing}-{safe}-try{attempt}"), shards=int(params.get("shards") or 1)
+        )
         files = sum(s.files for s in planned.shards)
         log = logging.getLogger("news_etl.dag")
-        log.info("news-etl %s: %d %s in %d %s (run %s)", landing, files, "file" if files == 1 else "files",
-                 len(planned.shards), "shard" if len(planned.shards) == 1 else "shards", planned.run_id)
+        log.info(
+            "news-etl %s: %d %s in %d %s (run %s)",
+            landing,
+            files,
+            "file" if files == 1 else "files",
+            len(planned.shards),
+            "shard" if len(planned.shards) == 1 else "shards",
+            planned.run_id,
+        )
         if not files:  # the run goes on (publish_date records the empty date) but says so now
             log.info(skip_summary(landing, params["source"]))
         return [{"run_id": planned.run_id, "date": landing, "index": i} for i in range(len(planned.shards))]
@@ -158,8 +199,15 @@ def news_etl():
         s = run_shard(_config(params, shard["date"], shard["run_id"]), shard["run_id"], shard["index"])
         logging.getLogger("news_etl.dag").info(
             "news-etl %s shard %d: %d files, %d documents, %d staged, %d quarantined in %.1fs on %s",
-            shard["date"], shard["index"], s.files, s.documents, s.articles, s.quarantined, s.seconds,
-            socket.gethostname())
+            shard["date"],
+            shard["index"],
+            s.files,
+            s.documents,
+            s.articles,
+            s.quarantined,
+            s.seconds,
+            socket.gethostname(),
+        )
         return {"index": shard["index"], "documents": s.documents, "hostname": s.hostname}
 
     @task(task_id="publish_date", outlets=[ARTICLES])
@@ -192,16 +240,27 @@ def news_etl():
             from airflow.sdk.exceptions import AirflowFailException
 
             docs = f"{params['output'].rstrip('/')}/_docs/{first['run_id']}/index.html"
-            log.error("news-etl %s: nothing published; validation results (Data Docs): %s; plots %s",
-                      first["date"], docs, plots())
+            log.error(
+                "news-etl %s: nothing published; validation results (Data Docs): %s; plots %s",
+                first["date"],
+                docs,
+                plots(),
+            )
             # A data-quality failure is not transient: fail now, without retries.
             raise AirflowFailException(str(exc)) from exc
         summary = {
-            "date": first["date"], "status": report.status, "run_id": report.run_id,
-            "report": f"{report.output.rstrip('/')}/_runs/{report.run_id}.json", "data_docs": report.data_docs,
-            "documents_seen": report.documents_seen, "articles_written": report.articles_written,
-            "quarantined": report.quarantined, "duplicates": report.duplicates, "seconds": report.seconds,
-            "validation": report.validation, "shards": len(shards),
+            "date": first["date"],
+            "status": report.status,
+            "run_id": report.run_id,
+            "report": f"{report.output.rstrip('/')}/_runs/{report.run_id}.json",
+            "data_docs": report.data_docs,
+            "documents_seen": report.documents_seen,
+            "articles_written": report.articles_written,
+            "quarantined": report.quarantined,
+            "duplicates": report.duplicates,
+            "seconds": report.seconds,
+            "validation": report.validation,
+            "shards": len(shards),
         }
         if report.status == "empty":
             from airflow.sdk.exceptions import AirflowSkipException

@@ -10,7 +10,7 @@ up by the next one, and a date is never computed twice for one publish.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, BaseHook, dag, task
 
@@ -21,7 +21,7 @@ ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", grou
 @dag(
     dag_id="news_etl_daily_counts",
     schedule=[ARTICLES],
-    start_date=datetime(2016, 12, 1, tzinfo=timezone.utc),
+    start_date=datetime(2016, 12, 1, tzinfo=UTC),
     catchup=False,
     # Unpaused from the start: it runs on news_etl's asset events, with no one to unpause it.
     is_paused_upon_creation=False,
@@ -50,12 +50,15 @@ def news_etl_daily_counts():
         for output in sorted(outputs):
             for date in stale_dates(output, options):
                 path, rows = daily_counts(output, date, options)
-                logging.getLogger("news_etl.dag").info("news-etl daily counts for %s: %s -> %s", date,
-                                                       plural(rows, "group"), path)
+                logging.getLogger("news_etl.dag").info(
+                    "news-etl daily counts for %s: %s -> %s", date, plural(rows, "group"), path
+                )
                 done.append({"date": date, "groups": rows, "path": str(path)})
         if not done:
-            logging.getLogger("news_etl.dag").info("news-etl daily counts: every published date is up to date in %s",
-                                                   ", ".join(sorted(outputs)) or "(no output named by the events)")
+            logging.getLogger("news_etl.dag").info(
+                "news-etl daily counts: every published date is up to date in %s",
+                ", ".join(sorted(outputs)) or "(no output named by the events)",
+            )
         return done
 
     count_articles()

@@ -15,21 +15,24 @@ inside it are taken out.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 # Words that name a role, a desk or a form field, not a person (English, German, French, Spanish,
 # Italian, Dutch; as seen in bylines and author meta tags). A name made only of these words (and
 # short all-capital abbreviations such as a site's initials) is not an author.
-ROLE_WORDS = frozenset("""
+ROLE_WORDS = frozenset(
+    """
 staff writer writers editor editors editorial contributor contributors contributing correspondent
 correspondents reporter reporters columnist author authors admin administrator webmaster team
 newsroom desk redaktion redakteur redakteurin autor autorin online news newsdesk wire wires
 rédaction redaction journaliste auteur équipe equipe redacción redaccion redactor redazione
 redactie guest gastautor gastbeitrag anonymous unknown name by von par por the and of de der
 agency agencies md phd dr prof press presse web digital red redakcja noticias sekretariat secretariat
-""".split())
+""".split()
+)
 
-WEEKDAYS_MONTHS = frozenset("""
+WEEKDAYS_MONTHS = frozenset(
+    """
 monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
 montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag
 lundi mardi mercredi jeudi vendredi samedi dimanche
@@ -38,10 +41,16 @@ january february march april may june july august september october november dec
 jan feb mar apr jun jul aug sep sept oct nov dec
 januar februar märz april mai juni juli august oktober dezember
 janvier février fevrier mars avril juin juillet août aout septembre octobre novembre décembre
-""".split())
+""".split()
+)
 
-_ADDRESS = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+|\S+\.(?:com|net|org|de|fr|co\.uk|uk|be|ch|at|it|es|nl|info|ca|au)\b\S*", re.I)
-_WEB_ADDRESS = re.compile(r"(?<![@\w.-])(?:https?://|www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|de|fr|uk|be|ch|at|it|es|nl|info|ca|au)\b", re.I)
+_ADDRESS = re.compile(
+    r"\S+@\S+|(?:https?://|www\.)\S+|\S+\.(?:com|net|org|de|fr|co\.uk|uk|be|ch|at|it|es|nl|info|ca|au)\b\S*", re.I
+)
+_WEB_ADDRESS = re.compile(
+    r"(?<![@\w.-])(?:https?://|www\.)?[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|de|fr|uk|be|ch|at|it|es|nl|info|ca|au)\b",
+    re.I,
+)
 _BY = re.compile(r"^(?:(?:and|und|et|y|&)\s+)?(?:by|von|par|por|door)\s+|^(?:and|und|et|y|&)\s+", re.I)
 _SPLIT = re.compile(r"\s*(?:[,;/|]|\s&\s|\s(?:and|und|et|y|e|en)\s)\s*")
 _DIGITS = re.compile(r"\d")
@@ -74,7 +83,9 @@ def author_name(value: str, site_words: frozenset[str] = frozenset()) -> str | N
     if all(w in WEEKDAYS_MONTHS for w in lower):
         return None
     roles = [w in ROLE_WORDS for w in lower]
-    if any(roles) and all(r or w.casefold() in site_words or (len(w) <= 3 and w.isupper()) for r, w in zip(roles, words)):
+    if any(roles) and all(
+        r or w.casefold() in site_words or (len(w) <= 3 and w.isupper()) for r, w in zip(roles, words)
+    ):
         return None  # "Staff Writer", "Redaktion", "CH Contributor" (a role and initials)
     return name
 

@@ -5,8 +5,8 @@ Out: a ``DateStatus`` per date (published or missing; articles, quarantined and 
      share; problems: a manifest that is not JSON or of another schema version, files that are
      missing, differ in size or checksum, cannot be read or say another schema version, files of
      the date that no manifest lists) and ``ok``. Problems of the whole output (a missing
-     ``current`` link, a data file no manifest names, whatever its name) go on every date. ``news-etl check`` prints the table and exits
-     non-zero when a date is missing or inconsistent.
+     ``current`` link, a data file no manifest names, whatever its name) go on every date.
+     ``news-etl check`` prints the table and exits non-zero when a date is missing or inconsistent.
 
 The product checks its output itself: Airflow's own backfill bookkeeping can say "complete" while
 a date is missing, so this reads the published snapshot, not the scheduler's database.
@@ -42,8 +42,9 @@ class DateStatus:
         return self.published and not self.problems
 
 
-def check(output, start: dt.date, end: dt.date, verify_checksums: bool = True,
-          storage_options=None) -> list[DateStatus]:
+def check(
+    output, start: dt.date, end: dt.date, verify_checksums: bool = True, storage_options=None
+) -> list[DateStatus]:
     """``output``: a local folder (its current snapshot is read) or an object-store URL."""
     out = open_output(str(output), storage_options)
     # Problems of the whole output go on every date checked: each date's state is then in doubt.
@@ -69,14 +70,23 @@ def check(output, start: dt.date, end: dt.date, verify_checksums: bool = True,
     while day <= end:
         day_keys.add(day.isoformat())
         day += dt.timedelta(days=1)
-    general += [f"not in any manifest: {rel}" for rel in sorted(files)
-                if rel.startswith(DATA_PREFIXES) and rel not in listed and file_key(rel) not in day_keys]
+    general += [
+        f"not in any manifest: {rel}"
+        for rel in sorted(files)
+        if rel.startswith(DATA_PREFIXES) and rel not in listed and file_key(rel) not in day_keys
+    ]
     statuses = []
     for key in sorted(day_keys):
         manifest = out.read_text(f"_manifests/{key}.json") if f"_manifests/{key}.json" in files else None
-        status = _check_key(key, manifest, f"_manifests/{key}.SUCCESS" in files, files, by_key.get(key, []),
-                            out.sha256 if verify_checksums else None,
-                            out.parquet if verify_checksums else None)
+        status = _check_key(
+            key,
+            manifest,
+            f"_manifests/{key}.SUCCESS" in files,
+            files,
+            by_key.get(key, []),
+            out.sha256 if verify_checksums else None,
+            out.parquet if verify_checksums else None,
+        )
         status.problems.extend(general)
         statuses.append(status)
     return statuses
@@ -85,8 +95,9 @@ def check(output, start: dt.date, end: dt.date, verify_checksums: bool = True,
 DATA_PREFIXES = ("articles/", "quarantine/", "raw/")
 
 
-def _check_key(key: str, manifest_text: str | None, success: bool, files: dict[str, int],
-               of_key: list[str], digest, parquet=None) -> DateStatus:
+def _check_key(
+    key: str, manifest_text: str | None, success: bool, files: dict[str, int], of_key: list[str], digest, parquet=None
+) -> DateStatus:
     if manifest_text is None:
         status = DateStatus(key, False)
         if of_key:
@@ -142,8 +153,10 @@ def table(statuses: list[DateStatus]) -> str:
     lines = [f"{'date':<12} {'status':<10} {'articles':>9} {'quarantined':>12} {'share':>7}  run / problems"]
     for s in statuses:
         state = "ok" if s.ok else ("MISSING" if not s.published else "BROKEN")
-        lines.append(f"{s.date:<12} {state:<10} {s.articles:>9} {s.quarantined:>12} {s.quarantine_share:>7.1%}  "
-                     + ("; ".join(s.problems) if s.problems else (s.run_id or "")))
+        lines.append(
+            f"{s.date:<12} {state:<10} {s.articles:>9} {s.quarantined:>12} {s.quarantine_share:>7.1%}  "
+            + ("; ".join(s.problems) if s.problems else (s.run_id or ""))
+        )
     missing = sum(not s.published for s in statuses)
     broken = sum(s.published and bool(s.problems) for s in statuses)
     lines.append(f"{len(statuses)} dates: {len(statuses) - missing - broken} ok, {missing} MISSING, {broken} BROKEN")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Mapping
+from collections.abc import Mapping
 
 from .config import CleanConfig
 
@@ -151,9 +151,9 @@ HARD_WRAP_MAX = 100
 
 
 def lines_are_paragraphs(text: str) -> bool:
-    """Whether a block of normalized text with no blank line writes one paragraph a line (some line is
-    longer than a hard wrap, and most lines end a sentence or a quarter are that long), as opposed to prose hard-wrapped at a
-    fixed width (Reuters, e-mail), whose lines end mid-sentence."""
+    """Whether a block of normalized text with no blank line writes one paragraph a line (some line
+    is longer than a hard wrap, and most lines end a sentence or a quarter are that long), as
+    opposed to prose hard-wrapped at a fixed width (Reuters, e-mail), whose lines end mid-sentence."""
     if "\n" not in text or "\n\n" in text:
         return False
     lines = text.split("\n")

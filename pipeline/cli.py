@@ -46,8 +46,13 @@ def _progress(state: dict) -> None:
     files, done = state["files"], state["files_done"]
     pct = 100.0 * done / files if files else 100.0
     rate = state["documents"] / state["seconds"] if state["seconds"] > 0 else 0.0
-    print(f"\r  {done}/{files} files ({pct:5.1f}%)  {state['articles']} articles  "
-          f"{state['quarantined']} quarantined  {rate:,.0f} docs/s", end="", file=sys.stderr, flush=True)
+    print(
+        f"\r  {done}/{files} files ({pct:5.1f}%)  {state['articles']} articles  "
+        f"{state['quarantined']} quarantined  {rate:,.0f} docs/s",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -57,8 +62,10 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 def _summary(report, page: str | None = None) -> str:
     out = report.output.rstrip("/")
     lines = [
-        f"news-etl {__version__}  run {report.run_id}  {report.status}  in {report.seconds:.1f}s with {report.workers} worker(s)",
-        f"  documents seen   {report.documents_seen:>8}   ({plural(report.files_seen, 'file')}, {len(report.files_skipped)} skipped)",
+        f"news-etl {__version__}  run {report.run_id}  {report.status}  "
+        f"in {report.seconds:.1f}s with {report.workers} worker(s)",
+        f"  documents seen   {report.documents_seen:>8}   "
+        f"({plural(report.files_seen, 'file')}, {len(report.files_skipped)} skipped)",
         f"  articles written {report.articles_written:>8}",
         f"  quarantined      {report.quarantined:>8}",
         f"  duplicates       {report.duplicates:>8}",
@@ -80,8 +87,8 @@ def _summary(report, page: str | None = None) -> str:
     if report.articles_written:
         lines += [
             "  query it:",
-            f"    news-etl sql --output {_shell_quote(out)} \"SELECT year, month, language, count(*) FROM articles "
-            f"GROUP BY ALL ORDER BY ALL\"",
+            f'    news-etl sql --output {_shell_quote(out)} "SELECT year, month, language, count(*) FROM articles '
+            f'GROUP BY ALL ORDER BY ALL"',
         ]
     return "\n".join(lines)
 
@@ -101,80 +108,132 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"news-etl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="process the article files of a date (or of the whole source)",
-                       description="Fetch, decode, clean, date, describe, validate and publish the article files of one "
-                                   "landing date (or of every date under SRC).",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-    r.add_argument("--source", required=True, help="landing zone: a folder or an fsspec URL (s3://, gs://, file://)")
-    r.add_argument("--output", required=True, help="output folder (created if missing) or object-store URL (s3://bucket/prefix)")
-    r.add_argument("--date", help="landing date YYYY-MM-DD; without it, everything under SRC")
-    r.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
-    r.add_argument("--expectations", type=Path, help="folder of the GX suites (default: the repository's expectations/)")
-    r.add_argument("--run-id", help="name of this run in OUT/_runs/ (default: a timestamp)")
-    r.add_argument("--keep-raw", action="store_true",
-                   help="also publish every input's bytes in OUT/raw/ (reproducible reruns when the source changes)")
-    r.add_argument("--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)")
-    r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
-    r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
-    r.add_argument("--work-dir", help="local folder where shards stage before uploading to an object-store output "
-                                      "(default: the system's temporary folder)")
-    _storage_arg(r)
-    c = sub.add_parser("check", help="list expected vs published dates and verify each against its manifest",
-                       description="For every date from --start to --end: is it published, how many rows and what "
-                                   "quarantine share, and do its files match its manifest? Exit 1 if a date is MISSING or "
-                                   "BROKEN (its files differ from its manifest).")
+    _add_run(sub)
+    c = sub.add_parser(
+        "check",
+        help="list expected vs published dates and verify each against its manifest",
+        description="For every date from --start to --end: is it published, how many rows and what "
+        "quarantine share, and do its files match its manifest? Exit 1 if a date is MISSING or "
+        "BROKEN (its files differ from its manifest).",
+    )
     c.add_argument("--output", required=True, help="the output folder news-etl publishes to")
     c.add_argument("--start", required=True, help="first landing date, YYYY-MM-DD")
     c.add_argument("--end", required=True, help="last landing date, YYYY-MM-DD (inclusive)")
     c.add_argument("--no-checksums", action="store_true", help="compare sizes only (faster on large outputs)")
     c.add_argument("--json", action="store_true", help="print the statuses as JSON")
     _storage_arg(c)
-    f = sub.add_parser("files", help="list the published files, as the manifests say (atomic on object storage)",
-                       description="Print the files of one dataset that the published manifests list: one whole "
-                                   "version of every date, even while a rerun is publishing. With --sql, print a "
-                                   "DuckDB query over exactly those files instead.")
+    f = sub.add_parser(
+        "files",
+        help="list the published files, as the manifests say (atomic on object storage)",
+        description="Print the files of one dataset that the published manifests list: one whole "
+        "version of every date, even while a rerun is publishing. With --sql, print a "
+        "DuckDB query over exactly those files instead.",
+    )
     f.add_argument("--output", required=True, help="the output folder or URL news-etl publishes to")
     f.add_argument("--dataset", default="articles", choices=("articles", "quarantine", "raw"))
     f.add_argument("--sql", action="store_true", help="print a DuckDB query (with its S3 secret) instead of the list")
     _storage_arg(f)
-    q = sub.add_parser("sql", help="run a SQL query (DuckDB) over the published output",
-                       description="Run one SQL statement with DuckDB over an output, with these views defined: "
-                                   "articles, quarantine (exactly the files the published manifests list, also on "
-                                   "object storage), ledger (every run's ledger, with its run_id) and daily_counts "
-                                   "(once the news_etl_daily_counts DAG has written it).",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="examples:\n"
-                              "  news-etl sql --output out \"SELECT year, month, language, count(*) FROM articles GROUP BY ALL ORDER BY ALL\"\n"
-                              "  news-etl sql --output out \"SELECT landing, stage, reason FROM quarantine\" --format csv\n"
-                              "  news-etl sql --output out \"SELECT outcome, count(*) FROM ledger GROUP BY ALL\"\n"
-                              "  news-etl sql --output out \"DESCRIBE articles\"")
-    q.add_argument("query", metavar="SQL", help="one SQL statement (DuckDB's dialect)")
-    q.add_argument("--output", default="output", help="the output folder or URL news-etl publishes to (default: output)")
-    q.add_argument("--format", default="table", choices=("table", "csv", "json"), help="how to print the result")
-    q.add_argument("--max-rows", type=int, default=100, help="rows a table shows (csv and json print all)")
-    _storage_arg(q)
-    p = sub.add_parser("report", help="(re)write OUT/_report/index.html: plots of every published date and run",
-                       description="Write OUT/_report/index.html from the run reports and the published data: per "
-                                   "landing date and over all dates, articles vs quarantined vs duplicates, "
-                                   "quarantine reasons, languages, date sources and precisions, encodings, repairs "
-                                   "and words per article. A static page (inline SVG) that needs no network. "
-                                   "news-etl run rewrites it at the end of every run.")
+    _add_sql(sub)
+    p = sub.add_parser(
+        "report",
+        help="(re)write OUT/_report/index.html: plots of every published date and run",
+        description="Write OUT/_report/index.html from the run reports and the published data: per "
+        "landing date and over all dates, articles vs quarantined vs duplicates, "
+        "quarantine reasons, languages, date sources and precisions, encodings, repairs "
+        "and words per article. A static page (inline SVG) that needs no network. "
+        "news-etl run rewrites it at the end of every run.",
+    )
     p.add_argument("--output", required=True, help="the output folder or URL news-etl publishes to")
     _storage_arg(p)
-    e = sub.add_parser("evaluate", help="score text, date, title and language fidelity on the labelled corpora",
-                       description="Run every labelled corpus found under CORPORA through the pipeline and print a "
-                                   "fidelity table, side by side with trafilatura and htmldate on the same files.")
-    e.add_argument("--corpora", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared" / "corpora",
-                   help="folder of the corpora (default: ../shared/corpora next to the repository)")
+    e = sub.add_parser(
+        "evaluate",
+        help="score text, date, title and language fidelity on the labelled corpora",
+        description="Run every labelled corpus found under CORPORA through the pipeline and print a "
+        "fidelity table, side by side with trafilatura and htmldate on the same files.",
+    )
+    e.add_argument(
+        "--corpora",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent.parent / "shared" / "corpora",
+        help="folder of the corpora (default: ../shared/corpora next to the repository)",
+    )
     e.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
 
 
+def _add_sql(sub) -> None:
+    """The ``sql`` command and its options."""
+    q = sub.add_parser(
+        "sql",
+        help="run a SQL query (DuckDB) over the published output",
+        description="Run one SQL statement with DuckDB over an output, with these views defined: "
+        "articles, quarantine (exactly the files the published manifests list, also on "
+        "object storage), ledger (every run's ledger, with its run_id) and daily_counts "
+        "(once the news_etl_daily_counts DAG has written it).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        '  news-etl sql --output out "SELECT year, month, language, count(*) FROM articles GROUP BY ALL ORDER BY ALL"\n'
+        '  news-etl sql --output out "SELECT landing, stage, reason FROM quarantine" --format csv\n'
+        '  news-etl sql --output out "SELECT outcome, count(*) FROM ledger GROUP BY ALL"\n'
+        '  news-etl sql --output out "DESCRIBE articles"',
+    )
+    q.add_argument("query", metavar="SQL", help="one SQL statement (DuckDB's dialect)")
+    q.add_argument(
+        "--output", default="output", help="the output folder or URL news-etl publishes to (default: output)"
+    )
+    q.add_argument("--format", default="table", choices=("table", "csv", "json"), help="how to print the result")
+    q.add_argument("--max-rows", type=int, default=100, help="rows a table shows (csv and json print all)")
+    _storage_arg(q)
+
+
+def _add_run(sub) -> None:
+    """The ``run`` command and its options."""
+    r = sub.add_parser(
+        "run",
+        help="process the article files of a date (or of the whole source)",
+        description="Fetch, decode, clean, date, describe, validate and publish the article files of one "
+        "landing date (or of every date under SRC).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    r.add_argument("--source", required=True, help="landing zone: a folder or an fsspec URL (s3://, gs://, file://)")
+    r.add_argument(
+        "--output", required=True, help="output folder (created if missing) or object-store URL (s3://bucket/prefix)"
+    )
+    r.add_argument("--date", help="landing date YYYY-MM-DD; without it, everything under SRC")
+    r.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    r.add_argument(
+        "--expectations", type=Path, help="folder of the GX suites (default: the repository's expectations/)"
+    )
+    r.add_argument("--run-id", help="name of this run in OUT/_runs/ (default: a timestamp)")
+    r.add_argument(
+        "--keep-raw",
+        action="store_true",
+        help="also publish every input's bytes in OUT/raw/ (reproducible reruns when the source changes)",
+    )
+    r.add_argument(
+        "--no-validate", action="store_true", help="skip Great Expectations (debugging only: nothing checks the output)"
+    )
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    r.add_argument("--json", action="store_true", help="print the run report as JSON instead of the summary")
+    r.add_argument(
+        "--work-dir",
+        help="local folder where shards stage before uploading to an object-store output "
+        "(default: the system's temporary folder)",
+    )
+    _storage_arg(r)
+
+
 def _storage_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="fsspec option for s3:// and other URLs, repeatable (endpoint_url=http://localhost:9000, "
-                        "key=..., secret=...); default: the standard AWS variables and credential files")
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fsspec option for s3:// and other URLs, repeatable (endpoint_url=http://localhost:9000, "
+        "key=..., secret=...); default: the standard AWS variables and credential files",
+    )
 
 
 class UsageError(Exception):
@@ -186,7 +245,9 @@ def _storage_options(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UsageError(f"--storage-option takes KEY=VALUE (e.g. endpoint_url=http://localhost:9000), not {pair!r}")
+            raise UsageError(
+                f"--storage-option takes KEY=VALUE (e.g. endpoint_url=http://localhost:9000), not {pair!r}"
+            )
         out[key.strip()] = {"true": True, "false": False}.get(value.lower(), value)
     return out
 
@@ -243,19 +304,29 @@ def _local_output(option: str, output: str) -> None:
         raise UsageError(f"{option} {output} is a file: pass a folder (created if missing) or an object-store URL")
 
 
-def _run(args) -> int:
+def _check_run_args(args) -> dict:
+    """The ``run`` command's usage errors, before anything is imported or written; its storage options."""
     import re
 
     options = _storage_options(args.storage_option)
     _date_arg("--date", args.date)
     _local_output("--output", args.output)
     if args.run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.run_id):
-        raise UsageError(f"--run-id {args.run_id!r} must be letters, digits, '.', '_' or '-' (it names files in OUT/_runs/)")
+        raise UsageError(
+            f"--run-id {args.run_id!r} must be letters, digits, '.', '_' or '-' (it names files in OUT/_runs/)"
+        )
     if args.workers < 0:
         raise UsageError(f"--workers {args.workers} is negative: pass 0 for one per core, or a count")
     if args.expectations is not None and not args.expectations.is_dir():
-        raise UsageError(f"--expectations {args.expectations} is not a folder: pass the folder of the GX suites "
-                         "(the repository's expectations/ by default)")
+        raise UsageError(
+            f"--expectations {args.expectations} is not a folder: pass the folder of the GX suites "
+            "(the repository's expectations/ by default)"
+        )
+    return options
+
+
+def _run(args) -> int:
+    options = _check_run_args(args)
     from .errors import BatchValidationError, SourceError
     from .fetch import Source
     from .run import new_run_id, run  # heavy imports after argument errors
@@ -265,17 +336,28 @@ def _run(args) -> int:
     except Exception:  # a backend or credential problem: the run itself reports it, with its hint
         source_missing = False
     if source_missing:  # before run(): a run that cannot start leaves nothing in the output
-        raise SourceError("source folder does not exist or is not a folder", source=args.source,
-                          hint="pass --source with the landing zone's root (it holds YYYY-MM-DD/ folders)")
+        raise SourceError(
+            "source folder does not exist or is not a folder",
+            source=args.source,
+            hint="pass --source with the landing zone's root (it holds YYYY-MM-DD/ folders)",
+        )
     validate = ValidateConfig(enabled=not args.no_validate)
     if args.expectations:
         validate = ValidateConfig(expectations_dir=args.expectations, enabled=not args.no_validate)
     from .config import FetchConfig
 
     run_id = args.run_id or new_run_id(args.date)
-    config = RunConfig(source=args.source, output=args.output, date=args.date, workers=args.workers,
-                       run_id=run_id, validate=validate, fetch=FetchConfig(keep_raw=args.keep_raw),
-                       storage_options=options, work_dir=args.work_dir)
+    config = RunConfig(
+        source=args.source,
+        output=args.output,
+        date=args.date,
+        workers=args.workers,
+        run_id=run_id,
+        validate=validate,
+        fetch=FetchConfig(keep_raw=args.keep_raw),
+        storage_options=options,
+        work_dir=args.work_dir,
+    )
     show = not args.quiet and sys.stderr.isatty()
     try:
         report = run(config, on_progress=_progress if show else None)
@@ -296,8 +378,11 @@ def _run(args) -> int:
         raise
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
-        print(f"\nnews-etl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; every date is published "
-              "whole or not at all, the run's staging was removed: rerun to finish", file=sys.stderr)
+        print(
+            f"\nnews-etl: {'terminated (SIGTERM)' if terminated else 'interrupted'}; every date is published "
+            "whole or not at all, the run's staging was removed: rerun to finish",
+            file=sys.stderr,
+        )
         return 143 if terminated else 130
     if show:
         print(file=sys.stderr)
@@ -326,8 +411,11 @@ def _data_docs_of(output: str, run_id: str, options: dict) -> str | None:
 
     store = open_store(output, options)
     try:
-        text = store.read_text(f"_runs/{run_id}.json") if store else \
-            (local_path(output) / "_runs" / f"{run_id}.json").read_text(encoding="utf-8")
+        text = (
+            store.read_text(f"_runs/{run_id}.json")
+            if store
+            else (local_path(output) / "_runs" / f"{run_id}.json").read_text(encoding="utf-8")
+        )
         return json.loads(text or "{}").get("data_docs")
     except (OSError, ValueError):
         return None
@@ -346,7 +434,11 @@ def _check(args) -> int:
     _local_output("--output", args.output)
     statuses = check(args.output, start, end, verify_checksums=not args.no_checksums, storage_options=options)
     if args.json:
-        print(json.dumps([dict(dataclasses.asdict(s), ok=s.ok, quarantine_share=s.quarantine_share) for s in statuses], indent=2))
+        print(
+            json.dumps(
+                [dict(dataclasses.asdict(s), ok=s.ok, quarantine_share=s.quarantine_share) for s in statuses], indent=2
+            )
+        )
     else:
         print(table(statuses))
     return 0 if all(s.ok for s in statuses) else 1
@@ -373,8 +465,10 @@ def _files(args) -> int:
         return _fail("files", why, 1)
     paths = published_files(args.output, args.dataset, options)
     if not paths:
-        hint = {"raw": "runs publish raw bytes only with news-etl run --keep-raw (DAG parameter Keep raw bytes)",
-                "quarantine": "no published date had a quarantined document"}.get(args.dataset, "every published date is empty")
+        hint = {
+            "raw": "runs publish raw bytes only with news-etl run --keep-raw (DAG parameter Keep raw bytes)",
+            "quarantine": "no published date had a quarantined document",
+        }.get(args.dataset, "every published date is empty")
         return _fail("files", f"the manifests at {args.output} list no {args.dataset} files: {hint}", 1)
     if not args.sql:
         print("\n".join(paths))
@@ -395,7 +489,7 @@ def _sql(args) -> int:
     if args.max_rows < 1:
         raise UsageError(f"--max-rows {args.max_rows}: pass 1 or more")
     if not args.query.strip():
-        raise UsageError("the SQL statement is empty: pass one, e.g. \"SELECT count(*) FROM articles\"")
+        raise UsageError('the SQL statement is empty: pass one, e.g. "SELECT count(*) FROM articles"')
     why = _nothing_published(args.output, options)
     if why:
         return _fail("sql", why, 1)
@@ -414,8 +508,9 @@ def _report(args) -> int:
     from .storage import is_remote, local_path
 
     if not is_remote(args.output) and not local_path(args.output).is_dir():
-        return _fail("report", f"no output folder at {args.output}: pass --output with the folder news-etl run "
-                               "published to", 1)
+        return _fail(
+            "report", f"no output folder at {args.output}: pass --output with the folder news-etl run published to", 1
+        )
     print(write_report_page(args.output, options))
     return 0
 

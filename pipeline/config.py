@@ -7,9 +7,10 @@ environment variables. The CLI and the DAGs build a ``RunConfig`` and hand it to
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 MiB = 1024 * 1024
 
@@ -55,8 +56,22 @@ class DecodeConfig:
     # sequences otherwise (cp932; cp950, big5hkscs; cp949), which win only where the bytes need
     # their extensions (a reading that must drop bytes scores lower). Order breaks ties.
     detect_encodings: tuple[str, ...] = (
-        "gb18030", "big5", "cp950", "big5hkscs", "shift_jis", "cp932", "euc_jp", "euc_jis_2004", "euc_kr", "cp949",
-        "cp1251", "koi8-r", "cp1253", "cp1255", "cp1256", "cp874",
+        "gb18030",
+        "big5",
+        "cp950",
+        "big5hkscs",
+        "shift_jis",
+        "cp932",
+        "euc_jp",
+        "euc_jis_2004",
+        "euc_kr",
+        "cp949",
+        "cp1251",
+        "koi8-r",
+        "cp1253",
+        "cp1255",
+        "cp1256",
+        "cp874",
     )
     # The share of a reading's letters that must be the common letters of its language (see
     # decode._COMMON) for that reading to win over the Latin code pages. The right reading of news
@@ -74,49 +89,48 @@ class DecodeConfig:
 # Whole-line boilerplate, per language (ISO 639-1) plus "*" for every language. Patterns are
 # regular expressions matched case-insensitively against a whole stripped line. Keep them tight:
 # a pattern that matches a real sentence deletes text.
-_DEFAULT_BOILERPLATE: dict[str, tuple[str, ...]] = (
-    {
-        "*": (
-            r"(share|partager|teilen)( (this|on|sur|via) \w+)?( (article|story))?",
-            r"(facebook|twitter|linkedin|whatsapp|e-?mail|imprimer|print)( ?[|·•/] ?(facebook|twitter|linkedin|whatsapp|e-?mail|imprimer|print))+",
-        ),
-        "fr": (
-            r"réagissez",
-            r"réagir",
-            r"commentez?( cet article)?",
-            r"\d+ commentaires?",
-            r"partagez?( cet article| sur \w+)?",
-            r"publicité",
-            r"abonnez-vous.{0,60}",
-            r"lire aussi ?:?.{0,160}",
-            r"à lire aussi ?:?.{0,160}",
-            r"(ce site|nous) utilise(z|ons)? des cookies.{0,200}",
-            r"accepter (les|tous les) cookies",
-            r"suivez-nous sur .{0,60}",
-        ),
-        "en": (
-            r"advertisement",
-            r"share( this)?( article| story)?",
-            r"comments?( \(\d+\))?",
-            r"\d+ comments?",
-            r"leave a comment",
-            r"read more ?:?.{0,160}",
-            r"related ?:.{0,160}",
-            r"sign up for our newsletter.{0,120}",
-            r"(this (web)?site|we) uses? cookies.{0,200}",
-            r"accept (all )?cookies",
-            r"follow us on .{0,60}",
-        ),
-        "de": (
-            r"anzeige",
-            r"werbung",
-            r"kommentare?( \(\d+\))?",
-            r"artikel teilen",
-            r"mehr zum thema.{0,160}",
-            r"(diese website|wir) (verwendet|verwenden|nutzt|nutzen) cookies.{0,200}",
-        ),
-    }
-)
+_DEFAULT_BOILERPLATE: dict[str, tuple[str, ...]] = {
+    "*": (
+        r"(share|partager|teilen)( (this|on|sur|via) \w+)?( (article|story))?",
+        r"(facebook|twitter|linkedin|whatsapp|e-?mail|imprimer|print)"
+        r"( ?[|·•/] ?(facebook|twitter|linkedin|whatsapp|e-?mail|imprimer|print))+",
+    ),
+    "fr": (
+        r"réagissez",
+        r"réagir",
+        r"commentez?( cet article)?",
+        r"\d+ commentaires?",
+        r"partagez?( cet article| sur \w+)?",
+        r"publicité",
+        r"abonnez-vous.{0,60}",
+        r"lire aussi ?:?.{0,160}",
+        r"à lire aussi ?:?.{0,160}",
+        r"(ce site|nous) utilise(z|ons)? des cookies.{0,200}",
+        r"accepter (les|tous les) cookies",
+        r"suivez-nous sur .{0,60}",
+    ),
+    "en": (
+        r"advertisement",
+        r"share( this)?( article| story)?",
+        r"comments?( \(\d+\))?",
+        r"\d+ comments?",
+        r"leave a comment",
+        r"read more ?:?.{0,160}",
+        r"related ?:.{0,160}",
+        r"sign up for our newsletter.{0,120}",
+        r"(this (web)?site|we) uses? cookies.{0,200}",
+        r"accept (all )?cookies",
+        r"follow us on .{0,60}",
+    ),
+    "de": (
+        r"anzeige",
+        r"werbung",
+        r"kommentare?( \(\d+\))?",
+        r"artikel teilen",
+        r"mehr zum thema.{0,160}",
+        r"(diese website|wir) (verwendet|verwenden|nutzt|nutzen) cookies.{0,200}",
+    ),
+}
 
 
 def default_boilerplate() -> dict[str, tuple[str, ...]]:
@@ -231,5 +245,5 @@ class RunConfig:
     def effective_workers(self) -> int:
         return self.workers if self.workers > 0 else default_workers()
 
-    def with_(self, **changes) -> "RunConfig":
+    def with_(self, **changes) -> RunConfig:
         return replace(self, **changes)

@@ -41,7 +41,7 @@ PRECISIONS = ("year", "month", "day", "minute", "second")
 # whose date htmldate found in its markup or text); a dateline in the text; the article's URL; or
 # none: the document states no date, published_at is null (the landing date is in landing_date).
 SOURCES = ("header", "htmldate", "dateline", "url", "none")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(
@@ -71,16 +71,38 @@ WEEKDAYS = (
 ).split()
 
 ZONES = {
-    "z": 0, "utc": 0, "gmt": 0, "ut": 0, "wet": 0, "bst": 60, "cet": 60, "cest": 120, "met": 60,
-    "mest": 120, "eet": 120, "eest": 180, "msk": 180, "est": -300, "edt": -240, "cst": -360,
-    "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420, "jst": 540, "ist": 330,
+    "z": 0,
+    "utc": 0,
+    "gmt": 0,
+    "ut": 0,
+    "wet": 0,
+    "bst": 60,
+    "cet": 60,
+    "cest": 120,
+    "met": 60,
+    "mest": 120,
+    "eet": 120,
+    "eest": 180,
+    "msk": 180,
+    "est": -300,
+    "edt": -240,
+    "cst": -360,
+    "cdt": -300,
+    "mst": -420,
+    "mdt": -360,
+    "pst": -480,
+    "pdt": -420,
+    "jst": 540,
+    "ist": 330,
 }
 
 _MON = "(?P<mon>" + "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True)) + r")\.?"
 _WD = "(?:(?:" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\.?,?\s+)?"
-_ZONE = r"(?:\s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|(?:UTC|GMT)(?:[+-]\d{1,2}(?::?\d{2})?)?|" + "|".join(
-    z.upper() for z in ZONES if z not in ("z", "utc", "gmt")
-) + r")\b)?"
+_ZONE = (
+    r"(?:\s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?|(?:UTC|GMT)(?:[+-]\d{1,2}(?::?\d{2})?)?|"
+    + "|".join(z.upper() for z in ZONES if z not in ("z", "utc", "gmt"))
+    + r")\b)?"
+)
 _TIME = (
     r"(?:(?:\s*[,T]\s*|\s+(?:à|a|at|um|-|–)?\s*)(?P<H>\d{1,2})\s*(?:[:h]|heures?)\s*(?P<M>\d{2})?"
     r"(?::(?P<S>\d{2})(?:[.,]\d+)?)?(?:\s*(?P<ampm>[ap]\.?m\.?))?" + _ZONE + ")?"
@@ -103,25 +125,57 @@ _CJK_TIME = (
 _HALF_DAY = {"上午": "am", "午前": "am", "오전": "am", "下午": "pm", "午後": "pm", "오후": "pm"}
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("cjk", re.compile(
-        r"(?P<y>\d{4})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월](?:\s*(?P<d>\d{1,2})\s*[日号號일]" + _CJK_WEEKDAY + _CJK_TIME + ")?")),
+    (
+        "cjk",
+        re.compile(
+            r"(?P<y>\d{4})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월](?:\s*(?P<d>\d{1,2})\s*[日号號일]"
+            + _CJK_WEEKDAY
+            + _CJK_TIME
+            + ")?"
+        ),
+    ),
     # Year first with dots, as Korean and Chinese sites write it: 2020.02.15., 2020. 2. 15. 14:30.
     # Day precision at least: a lone 2020.02 is a number as often as a month.
-    ("dotted", re.compile(
-        r"(?P<y>\d{4})\.\s?(?P<m>\d{1,2})\.\s?(?P<d>\d{1,2})(?!\d)\.?"
-        r"(?:(?:\s*T\s*|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + r")?(?![\d])")),
+    (
+        "dotted",
+        re.compile(
+            r"(?P<y>\d{4})\.\s?(?P<m>\d{1,2})\.\s?(?P<d>\d{1,2})(?!\d)\.?"
+            r"(?:(?:\s*T\s*|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + r")?(?![\d])"
+        ),
+    ),
     # ISO 8601: 2016, 2016-12, 2016-12-07, 2016-12-07T10:30[:00[.123]][Z|+01:00]
-    ("iso", re.compile(
-        r"(?P<y>\d{4})(?:(?P<sep>[-/])(?P<m>\d{1,2})(?:(?P=sep)(?P<d>\d{1,2})"
-        r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?" + _ZONE + ")?)?)?" + r"(?![\d]|\.\d)",
-        re.I)),
+    (
+        "iso",
+        re.compile(
+            r"(?P<y>\d{4})(?:(?P<sep>[-/])(?P<m>\d{1,2})(?:(?P=sep)(?P<d>\d{1,2})"
+            r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?"
+            + _ZONE
+            + ")?)?)?"
+            + r"(?![\d]|\.\d)",
+            re.I,
+        ),
+    ),
     # RFC 2822: Wed, 07 Dec 2016 10:30:00 +0100
-    ("rfc2822", re.compile(
-        r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|[A-Z]{1,5})?" + _END)),
+    (
+        "rfc2822",
+        re.compile(
+            r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|[A-Z]{1,5})?"
+            + _END
+        ),
+    ),
     # numeric day first (8-1-2019, 08/01/2019, 8.1.2019), month first where the numbers say so
-    ("numeric", re.compile(r"(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})" + _TIME + r"(?![\d])", re.I)),
+    (
+        "numeric",
+        re.compile(r"(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})" + _TIME + r"(?![\d])", re.I),
+    ),
     # 15 novembre 2016, samedi 17 novembre 2018 à 10h30, 1er décembre 2016, 7 Dec. 2016 10:30 GMT
-    ("dmy", re.compile(_WD + r"(?P<d>\d{1,2})(?:er|st|nd|rd|th|\.)?(?:\s+|-)" + _MON + r",?(?:\s+|-)(?P<y>\d{4})" + _TIME + _END, re.I)),
+    (
+        "dmy",
+        re.compile(
+            _WD + r"(?P<d>\d{1,2})(?:er|st|nd|rd|th|\.)?(?:\s+|-)" + _MON + r",?(?:\s+|-)(?P<y>\d{4})" + _TIME + _END,
+            re.I,
+        ),
+    ),
     # Dec. 7, 2016 / December 7th, 2016 10:30 AM EST
     ("mdy", re.compile(_WD + _MON + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})" + _TIME + _END, re.I)),
     # décembre 2016, December 2016
@@ -277,9 +331,13 @@ def parse_date(text: str, config: DateConfig = DateConfig()) -> ParsedDate | Non
             mo = MONTHS.get(g["mon"].lower().rstrip("."))
             if mo is None:
                 continue
-            built = _build(g["y"], mo, g.get("d"), g.get("H"), g.get("M"), g.get("S"), g.get("ampm"), g.get("tz"), config)
+            built = _build(
+                g["y"], mo, g.get("d"), g.get("H"), g.get("M"), g.get("S"), g.get("ampm"), g.get("tz"), config
+            )
         else:
-            built = _build(g["y"], g.get("m"), g.get("d"), g.get("H"), g.get("M"), g.get("S"), None, g.get("tz"), config)
+            built = _build(
+                g["y"], g.get("m"), g.get("d"), g.get("H"), g.get("M"), g.get("S"), None, g.get("tz"), config
+            )
         if built is None:
             # The text states a date that does not exist (2019-13-45, 2005年2月30日): no other
             # pattern may read a part of it (the year alone) instead.
@@ -295,11 +353,11 @@ def parse_dateline(line: str, config: DateConfig = DateConfig()) -> ParsedDate |
     """A line that is only a (possibly introduced) publication date, e.g. ``Publié le 3 décembre
     2016 à 10h30`` or ``Dec. 7, 2016``; None for any line that says more than a date."""
     lead = _DATELINE_LEAD.match(line)
-    rest = line[lead.end():] if lead else line
+    rest = line[lead.end() :] if lead else line
     parsed = parse_date(rest, config)
     if parsed is None:
         return None
-    tail = rest[parsed.end:].strip(_DATELINE_TAIL)
+    tail = rest[parsed.end :].strip(_DATELINE_TAIL)
     if tail:
         return None
     if not lead and parsed.precision == "year":
@@ -313,7 +371,9 @@ def parse_dateline(line: str, config: DateConfig = DateConfig()) -> ParsedDate |
 _STAMP_LEAD = re.compile(
     r"(?<![^\W\d_])(?:(?:published|posted|publié le|publiée le|veröffentlicht am|veröffentlicht)\s*(?:on|:)?\s*"
     r"|(?:发布时间|發佈時間|發布時間|发表时间|發表時間|发布日期|發佈日期|发表于|發表於|更新时间|更新時間|时间|時間|日期|"
-    r"公開日時?|投稿日時?|掲載日時?|配信日時?|기사입력|입력|등록일?|작성일|게재일?)\s*[:：]\s*)", re.I)
+    r"公開日時?|投稿日時?|掲載日時?|配信日時?|기사입력|입력|등록일?|작성일|게재일?)\s*[:：]\s*)",
+    re.I,
+)
 _STAMP_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}\s*[-年./]")
 _STAMP_WORD = re.compile(r"\s*(?:更新|发表|發表|发布|發佈|發布|公開|配信|입력|게재)")
 _STAMP_BY = re.compile(r"于\s*$|於\s*$")  # 本贴由 X 于2005年8月12日16:12:21 ... 发表
@@ -324,16 +384,17 @@ def stated_in_page(visible: str, config: DateConfig = DateConfig()) -> ParsedDat
     precision; None when the page states none. Dates in the prose or in lists of other stories
     are not stamps: only a date introduced by a dateline lead or followed by a publication word is."""
     for m in _STAMP_LEAD.finditer(visible):
-        parsed = parse_date(visible[m.end():m.end() + 60], config)
+        parsed = parse_date(visible[m.end() : m.end() + 60], config)
         if parsed and parsed.precision not in ("year", "month"):
             return parsed
     for m in _STAMP_DATE.finditer(visible):
-        parsed = parse_date(visible[m.start():m.start() + 60], config)
+        parsed = parse_date(visible[m.start() : m.start() + 60], config)
         if not parsed or parsed.precision in ("year", "month"):
             continue
-        after = visible[m.start() + parsed.end:m.start() + parsed.end + 80]
-        if _STAMP_WORD.match(after) or (_STAMP_BY.search(visible[max(0, m.start() - 3):m.start()]) and
-                                         re.search(r"发表|發表", after)):
+        after = visible[m.start() + parsed.end : m.start() + parsed.end + 80]
+        if _STAMP_WORD.match(after) or (
+            _STAMP_BY.search(visible[max(0, m.start() - 3) : m.start()]) and re.search(r"发表|發表", after)
+        ):
             return parsed
     return None
 
@@ -344,7 +405,7 @@ def date_in_url(url: str | None, config: DateConfig = DateConfig()) -> ParsedDat
     path = re.sub(r"^[a-z]+://[^/]+", "", url)
     if _ASSET_URL.search(path):
         return None
-    for pattern, precision in _URL_PATTERNS:
+    for pattern, _precision in _URL_PATTERNS:
         for m in pattern.finditer(path):
             g = m.groupdict()
             built = _build(g["y"], g["m"], g.get("d"), None, None, None, None, None, config)

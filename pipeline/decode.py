@@ -34,8 +34,8 @@ import codecs
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .config import DecodeConfig
 
@@ -55,7 +55,9 @@ _CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
 
 # A lead char (the cp1252/latin-1 reading of a UTF-8 lead byte C2-F4) followed by a continuation
 # char (the reading of 80-BF). This pair never occurs in real text in any language we know of.
-_CONT = "\u0080-\u00bf" + re.escape("".join(ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF and ord(ch) > 0xFF))
+_CONT = "\u0080-\u00bf" + re.escape(
+    "".join(ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF and ord(ch) > 0xFF)
+)
 MOJIBAKE_RE = re.compile(f"[\u00c2-\u00f4][{_CONT}]")
 
 
@@ -96,7 +98,7 @@ class _Counter:
         self.substituted = 0
 
     def __call__(self, exc: UnicodeDecodeError):
-        bad = exc.object[exc.start:exc.end]
+        bad = exc.object[exc.start : exc.end]
         if self.mode == "cp1252":
             out = []
             for b in bad:
@@ -178,7 +180,7 @@ def _decode_legacy(data: bytes, config: DecodeConfig) -> tuple[str, str, int]:
             except UnicodeDecodeError:
                 continue
         if single:
-            sample = "\x00".join(text[max(0, i - 1):i + 2] for i in spots[:2000])
+            sample = "\x00".join(text[max(0, i - 1) : i + 2] for i in spots[:2000])
             score = _legacy_score(sample) + dropped
         else:
             score = _legacy_score(text) + dropped
@@ -198,11 +200,35 @@ _HIGH_BYTES = bytes(range(0x80, 0x100))
 # Latin, digits and punctuation are no script here: the guard is about whole writing systems
 # appearing from nowhere (``pauvreté »`` re-read into ``pauvret頻``).
 
-SCRIPTS = frozenset({
-    "CJK", "HANGUL", "HIRAGANA", "KATAKANA", "ARABIC", "CYRILLIC", "GREEK", "HEBREW", "THAI", "SAMARITAN",
-    "DEVANAGARI", "BENGALI", "ARMENIAN", "GEORGIAN", "ETHIOPIC", "TIBETAN", "SYRIAC", "THAANA", "NKO",
-    "MANDAIC", "YI", "BOPOMOFO", "HALFWIDTH", "FULLWIDTH", "UNNAMED",
-})
+SCRIPTS = frozenset(
+    {
+        "CJK",
+        "HANGUL",
+        "HIRAGANA",
+        "KATAKANA",
+        "ARABIC",
+        "CYRILLIC",
+        "GREEK",
+        "HEBREW",
+        "THAI",
+        "SAMARITAN",
+        "DEVANAGARI",
+        "BENGALI",
+        "ARMENIAN",
+        "GEORGIAN",
+        "ETHIOPIC",
+        "TIBETAN",
+        "SYRIAC",
+        "THAANA",
+        "NKO",
+        "MANDAIC",
+        "YI",
+        "BOPOMOFO",
+        "HALFWIDTH",
+        "FULLWIDTH",
+        "UNNAMED",
+    }
+)
 
 
 def scripts_of(text: str) -> set[str]:
@@ -318,8 +344,10 @@ def _class(chars) -> str:
 
 
 _LATIN_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
-_NON_LATIN_LETTER = "\u0370-\u03ff\u0400-\u052f\u0531-\u058f\u05d0-\u05ea\u0620-\u064a\u0660-\u06ff\u0700-\u0dff" \
+_NON_LATIN_LETTER = (
+    "\u0370-\u03ff\u0400-\u052f\u0531-\u058f\u05d0-\u05ea\u0620-\u064a\u0660-\u06ff\u0700-\u0dff"
     "\u0e01-\u0e5b\u0e80-\u1dbf\u3040-\u30ff\u3100-\u318f\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7af\uf900-\ufaff"
+)
 _BADNESS_RE = re.compile(
     "[\u0080-\u009f]"
     f"|[\u00c2-\u00c5][{_class(_CONT_CHARS)}]"
@@ -337,6 +365,7 @@ def badness(text: str) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Re-reading mojibake.
+
 
 def _sequences(text: str):
     """(start, end, character) of each well-formed UTF-8 sequence read as cp1252/latin-1."""
@@ -367,7 +396,9 @@ def _reread_runs(text: str, accept: Callable[[str, str, str, str], bool] | None 
         if not run:
             return
         reading = "".join(run)
-        if accept is None or accept(text[run_start - 1:run_start], text[run_start:run_end], reading, text[run_end:run_end + 1]):
+        if accept is None or accept(
+            text[run_start - 1 : run_start], text[run_start:run_end], reading, text[run_end : run_end + 1]
+        ):
             out.append(text[pos:run_start])
             out.append(reading)
             pos = run_end
@@ -415,7 +446,10 @@ def _reread_whole(text: str) -> tuple[str, int] | None:
 
 
 def repair_mojibake(
-    text: str, max_passes: int = 3, raw: bytes | None = None, declared: str | None = None,
+    text: str,
+    max_passes: int = 3,
+    raw: bytes | None = None,
+    declared: str | None = None,
 ) -> tuple[str, list[str]]:
     """Undo UTF-8-read-as-cp1252/latin-1 where its signature appears and the re-read is more
     plausible (lower ``badness``) than what is there; (text, repairs).
@@ -450,8 +484,10 @@ def repair_mojibake(
         repairs.append(f"mojibake: {total} UTF-8 sequences read as cp1252/latin-1 re-read (pass {n})")
         text = new
     if kept:
-        repairs.append(f"mojibake-like sequences kept: re-reading them would bring in {', '.join(sorted(kept))}, "
-                       "which no plain decode of the source holds")
+        repairs.append(
+            f"mojibake-like sequences kept: re-reading them would bring in {', '.join(sorted(kept))}, "
+            "which no plain decode of the source holds"
+        )
     return text, repairs
 
 
@@ -473,8 +509,15 @@ def _truncated_utf8(data: bytes, exc: UnicodeDecodeError) -> str | None:
 
 # Labels that pages use and Python does not know.
 _LABELS = {
-    "x-gbk": "gbk", "x-sjis": "shift_jis", "windows-31j": "cp932", "x-euc-jp": "euc_jp", "windows-874": "cp874",
-    "x-cp1251": "cp1251", "x-cp1250": "cp1250", "x-mac-cyrillic": "mac-cyrillic", "x-x-big5": "big5",
+    "x-gbk": "gbk",
+    "x-sjis": "shift_jis",
+    "windows-31j": "cp932",
+    "x-euc-jp": "euc_jp",
+    "windows-874": "cp874",
+    "x-cp1251": "cp1251",
+    "x-cp1250": "cp1250",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "x-x-big5": "big5",
 }
 
 # What a declared charset is read as, each tried strictly, in order. A superset comes first only
@@ -486,12 +529,17 @@ _LABELS = {
 # (KS X 1001 annex 3) into jamo; the superset is taken only for bytes the declared code page
 # cannot read (NEC, IBM, ETEN, Hong Kong and Unified Hangul extensions).
 _SUPERSETS: dict[str, tuple[str, ...]] = {
-    "gb2312": ("gb18030",), "gbk": ("gb18030",), "hz": ("gb18030",),
-    "shift_jis": ("shift_jis", "cp932", "shift_jis_2004"), "cp932": ("cp932", "shift_jis_2004"),
+    "gb2312": ("gb18030",),
+    "gbk": ("gb18030",),
+    "hz": ("gb18030",),
+    "shift_jis": ("shift_jis", "cp932", "shift_jis_2004"),
+    "cp932": ("cp932", "shift_jis_2004"),
     "euc_jp": ("euc_jp", "euc_jis_2004"),
-    "big5": ("big5", "cp950", "big5hkscs"), "cp950": ("cp950", "big5hkscs"),
+    "big5": ("big5", "cp950", "big5hkscs"),
+    "cp950": ("cp950", "big5hkscs"),
     "euc_kr": ("euc_kr", "cp949"),
-    "tis-620": ("cp874",), "iso8859-11": ("cp874",),
+    "tis-620": ("cp874",),
+    "iso8859-11": ("cp874",),
 }
 
 # The most common letters (characters for Chinese and Japanese, syllables for Korean) of the
@@ -519,13 +567,16 @@ _ZH_TRADITIONAL = (
 _CJK_PUNCT = "，。、；：？！《》（）「」"
 _COMMON: dict[str, str] = {
     "zh": _ZH_SIMPLIFIED + _ZH_TRADITIONAL + _CJK_PUNCT,
-    "ja": "".join(chr(c) for c in range(0x3041, 0x3097)) + "".join(chr(c) for c in range(0x30A1, 0x30FB)) + "ー" + _CJK_PUNCT
+    "ja": "".join(chr(c) for c in range(0x3041, 0x3097))
+    + "".join(chr(c) for c in range(0x30A1, 0x30FB))
+    + "ー"
+    + _CJK_PUNCT
     + "日本人年大一中出国月上会事自者発生行見時分地前新長場的同後入言合市手内方子学代円東京都政府首相氏党選挙議員"
-      "総理経済社業企今米高対問題関係開実施結果全部数県警察容疑逮捕被害女男性家族調査表記午週"
-      "来春全区計画知防災訓練述明決定約期間検討",
+    "総理経済社業企今米高対問題関係開実施結果全部数県警察容疑逮捕被害女男性家族調査表記午週"
+    "来春全区計画知防災訓練述明決定約期間検討",
     "ko": "이다의는에을하고가로한지서기리도사자대일어정인시를나수부전아국해과있구주상보제여장원경은들조었면게적으스소성"
-          "만동방신된생요위실할공우니라했용것마관내미그회진문세화비무업연선중민개계금년월등통발차현분말명모단입터트학교"
-          "합받까던며와야울북남당표결법안운영행예물산출식간점청후때더번",
+    "만동방신된생요위실할공우니라했용것마관내미그회진문세화비무업연선중민개계금년월등통발차현분말명모단입터트학교"
+    "합받까던며와야울북남당표결법안운영행예물산출식간점청후때더번",
     "cyrl": "оеаиінтсрвлкмдп",
     "el": "αοειτνσςηκρπυμλάέίόή",
     "he": "יוהמלארבתנשעכ",
@@ -534,12 +585,33 @@ _COMMON: dict[str, str] = {
 }
 _COMMON_RE = {lang: re.compile(f"[{_class(set(chars))}]") for lang, chars in _COMMON.items()}
 _LANGUAGE_OF = {
-    "gb18030": "zh", "gbk": "zh", "gb2312": "zh", "big5hkscs": "zh", "cp950": "zh", "big5": "zh",
-    "cp932": "ja", "shift_jis": "ja", "shift_jis_2004": "ja", "euc_jp": "ja", "euc_jis_2004": "ja",
-    "cp949": "ko", "euc_kr": "ko",
-    "cp1251": "cyrl", "koi8-r": "cyrl", "koi8-u": "cyrl", "iso8859-5": "cyrl", "mac-cyrillic": "cyrl",
-    "cp1253": "el", "iso8859-7": "el", "cp1255": "he", "iso8859-8": "he", "cp1256": "ar", "iso8859-6": "ar",
-    "cp874": "th", "tis-620": "th", "iso8859-11": "th",
+    "gb18030": "zh",
+    "gbk": "zh",
+    "gb2312": "zh",
+    "big5hkscs": "zh",
+    "cp950": "zh",
+    "big5": "zh",
+    "cp932": "ja",
+    "shift_jis": "ja",
+    "shift_jis_2004": "ja",
+    "euc_jp": "ja",
+    "euc_jis_2004": "ja",
+    "cp949": "ko",
+    "euc_kr": "ko",
+    "cp1251": "cyrl",
+    "koi8-r": "cyrl",
+    "koi8-u": "cyrl",
+    "iso8859-5": "cyrl",
+    "mac-cyrillic": "cyrl",
+    "cp1253": "el",
+    "iso8859-7": "el",
+    "cp1255": "he",
+    "iso8859-8": "he",
+    "cp1256": "ar",
+    "iso8859-6": "ar",
+    "cp874": "th",
+    "tis-620": "th",
+    "iso8859-11": "th",
 }
 # What a reading is scored on: its characters that are neither ASCII nor punctuation or spaces
 # every code page shares; and how often its non-Latin letters touch a Latin one (a Latin text read
@@ -607,7 +679,7 @@ def _sample(data: bytes) -> bytes:
     if len(sample) <= _SAMPLE_BYTES:
         return sample
     cut = sample.rfind(b" ", 0, _SAMPLE_BYTES)
-    return sample[:cut if cut > 0 else _SAMPLE_BYTES]
+    return sample[: cut if cut > 0 else _SAMPLE_BYTES]
 
 
 def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[str, str, int, float] | None:
@@ -687,8 +759,9 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
 
 
 def _ignored(declared: str, why: str, got: Decoded) -> Decoded:
-    return Decoded(got.text, got.encoding, (f"declared charset {declared} ignored: {why}",) + got.repairs,
-                   got.undecodable_bytes)
+    return Decoded(
+        got.text, got.encoding, (f"declared charset {declared} ignored: {why}",) + got.repairs, got.undecodable_bytes
+    )
 
 
 def _decode_as_declared(data: bytes, config: DecodeConfig, declared: str) -> Decoded | None:
@@ -727,8 +800,8 @@ def _unicode_by_bom(data: bytes, repairs: list[str]) -> tuple[bytes, str | None,
     for bom, codec, name in _BOMS:
         if data.startswith(bom):
             if codec == "utf-8":
-                return data[len(bom):], None, name, 0
-            text, counter = _decode_counting(data[len(bom):], codec)
+                return data[len(bom) :], None, name, 0
+            text, counter = _decode_counting(data[len(bom) :], codec)
             return data, text, name, counter.dropped
     utf16 = _sniff_utf16(data)
     if utf16:
@@ -739,8 +812,9 @@ def _unicode_by_bom(data: bytes, repairs: list[str]) -> tuple[bytes, str | None,
     return data, None, None, 0
 
 
-def _utf8_or_legacy(data: bytes, config: DecodeConfig, encoding: str | None,
-                    repairs: list[str]) -> tuple[str, str | None, int, int]:
+def _utf8_or_legacy(
+    data: bytes, config: DecodeConfig, encoding: str | None, repairs: list[str]
+) -> tuple[str, str | None, int, int]:
     """UTF-8 (whole, truncated, or with a few stray bytes), else a detected or guessed legacy
     code page: (text, encoding, bytes dropped, trailing bytes of a cut sequence)."""
     try:
@@ -765,8 +839,10 @@ def _utf8_or_legacy(data: bytes, config: DecodeConfig, encoding: str | None,
         return text, encoding or "utf-8", counter.dropped, 0
     if detected is not None:
         text, found, undecodable, score = detected
-        repairs.append(f"no charset declared, not UTF-8: {found} detected "
-                       f"({score:.0%} of its letters are common {_LANGUAGE_OF[found]} ones)")
+        repairs.append(
+            f"no charset declared, not UTF-8: {found} detected "
+            f"({score:.0%} of its letters are common {_LANGUAGE_OF[found]} ones)"
+        )
         return text, found, undecodable, 0
     text, found, undecodable = _decode_legacy(data, config)
     return text, found, undecodable, 0

@@ -57,8 +57,9 @@ def _signatures(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
     valid = np.ones(n, bool) if col.null_count == 0 else col.is_valid().to_numpy(zero_copy_only=False)
     if pa.types.is_fixed_size_binary(col.type) and col.type.byte_width == SIGNATURE_BYTES:
         data = col.buffers()[1]
-        sigs = np.frombuffer(data, dtype="<u4", count=n * BANDS * ROWS,
-                             offset=col.offset * SIGNATURE_BYTES).reshape(n, BANDS * ROWS)
+        sigs = np.frombuffer(data, dtype="<u4", count=n * BANDS * ROWS, offset=col.offset * SIGNATURE_BYTES).reshape(
+            n, BANDS * ROWS
+        )
         return sigs, valid
     sigs = np.zeros((n, BANDS * ROWS), "<u4")  # an older or foreign layout: row by row
     for i, value in enumerate(col.to_pylist()):
@@ -74,14 +75,20 @@ def _band_hashes(sigs: np.ndarray) -> np.ndarray:
     the signature comparison then rejects, so 32 bits are enough and halve the index."""
     pairs = np.ascontiguousarray(sigs).view("<u8").reshape(len(sigs), BANDS, 2)
     with np.errstate(over="ignore"):
-        mixed = (pairs[:, :, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ \
-                ((pairs[:, :, 1] + np.uint64(0x632BE59BD9B4E019)) * np.uint64(0xC2B2AE3D27D4EB4F))
+        mixed = (pairs[:, :, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (
+            (pairs[:, :, 1] + np.uint64(0x632BE59BD9B4E019)) * np.uint64(0xC2B2AE3D27D4EB4F)
+        )
     return (mixed >> np.uint64(32)).astype(np.uint32)
 
 
 def _sha_hashes(batch: pa.RecordBatch) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.blake2b((s or "").encode(), digest_size=8).digest(), "little")
-                     for s in batch.column("content_sha256").to_pylist()], dtype=np.uint64)
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b((s or "").encode(), digest_size=8).digest(), "little")
+            for s in batch.column("content_sha256").to_pylist()
+        ],
+        dtype=np.uint64,
+    )
 
 
 def _groups(keys: np.ndarray, rows: np.ndarray) -> Iterator[np.ndarray]:
@@ -96,8 +103,9 @@ def _groups(keys: np.ndarray, rows: np.ndarray) -> Iterator[np.ndarray]:
         yield rows[order[s:e]]
 
 
-def find_duplicates(articles: Batches, threshold: float | None = 0.7,
-                    published: Batches | None = None) -> tuple[int, dict[int, Duplicate]]:
+def find_duplicates(
+    articles: Batches, threshold: float | None = 0.7, published: Batches | None = None
+) -> tuple[int, dict[int, Duplicate]]:
     """Decide, in input order, which articles repeat an earlier one (or a published one).
 
     Returns the number of published articles indexed and {position in ``articles``: Duplicate}.
@@ -166,12 +174,13 @@ def _involved_rows(batches: Iterable[pa.RecordBatch], involved: np.ndarray):
     sigs_of: dict[int, np.ndarray] = {}
     start = 0
     for batch in batches:
-        here = np.flatnonzero(involved[start:start + batch.num_rows])
+        here = np.flatnonzero(involved[start : start + batch.num_rows])
         if len(here):
             sub = batch.take(pa.array(here))
             batch_sigs, batch_valid = _signatures(sub)
-            for k, (aid, sha) in enumerate(zip(sub.column("article_id").to_pylist(),
-                                               sub.column("content_sha256").to_pylist())):
+            for k, (aid, sha) in enumerate(
+                zip(sub.column("article_id").to_pylist(), sub.column("content_sha256").to_pylist())
+            ):
                 row = start + int(here[k])
                 ids[row], shas[row] = aid, sha
                 if batch_valid[k]:
@@ -244,15 +253,20 @@ def published_batches(out, exclude_keys: set[str]) -> Batches | None:
                 file = out.parquet(rel)
                 version = parquet_schema_version(file)
                 if version != str(SCHEMA_VERSION):
-                    raise OutputError(f"published file {rel} was written with schema version {version}, this "
-                                      f"news-etl writes version {SCHEMA_VERSION}", source=out.location,
-                                      hint="publish to a new output folder; versions are never mixed in one output")
+                    raise OutputError(
+                        f"published file {rel} was written with schema version {version}, this "
+                        f"news-etl writes version {SCHEMA_VERSION}",
+                        source=out.location,
+                        hint="publish to a new output folder; versions are never mixed in one output",
+                    )
                 cols = [c for c in ("article_id", "content_sha256", "minhash") if c in file.schema_arrow.names]
                 yield from file.iter_batches(batch_size=10_000, columns=cols)
             except (pa.ArrowException, OSError) as exc:
-                raise OutputError(f"published file {rel} is unreadable ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:160]})", source=out.location,
-                                  hint=f"rerun its date (news-etl run --date {file_key(rel)}) to rewrite it; "
-                                       "news-etl check lists every damaged file") from None
+                raise OutputError(
+                    f"published file {rel} is unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})",
+                    source=out.location,
+                    hint=f"rerun its date (news-etl run --date {file_key(rel)}) to rewrite it; "
+                    "news-etl check lists every damaged file",
+                ) from None
 
     return batches

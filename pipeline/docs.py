@@ -24,7 +24,8 @@ SAMPLE = 20  # failing values shown per expectation (GX's partial list is at mos
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
-    "table{border-collapse:collapse}td,th{padding:4px 10px;vertical-align:top;border-bottom:1px solid #ddd;text-align:left}"
+    "table{border-collapse:collapse}"
+    "td,th{padding:4px 10px;vertical-align:top;border-bottom:1px solid #ddd;text-align:left}"
     "th{background:#eee}.failed{background:#fdd}.passed{background:#efe}"
     ".status{font-weight:bold;white-space:nowrap}.failed .status{color:#a00}.passed .status{color:#060}"
     "code{font-size:90%}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dd{margin:0}"
@@ -39,8 +40,10 @@ def _e(value: Any) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{body}</body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
 
 
 def page_name(key: str) -> str:
@@ -64,19 +67,21 @@ def expectation_rows(raw) -> list[dict[str, Any]]:
         info = getattr(er, "exception_info", None) or {}
         if isinstance(info, dict) and info.get("raised_exception"):
             error = str(info.get("exception_message") or "raised an exception")[:300]
-        rows.append({
-            "expectation": cfg["type"],
-            "column": kwargs.get("column"),
-            "arguments": {k: v for k, v in kwargs.items() if k not in _PLUMBING and v is not None},
-            "success": bool(er.success),
-            "observed": result.get("observed_value"),
-            "element_count": result.get("element_count"),
-            "unexpected_count": result.get("unexpected_count"),
-            "unexpected_percent": result.get("unexpected_percent"),
-            "sample": list(result.get("partial_unexpected_list") or [])[:SAMPLE],
-            "hint": (cfg.get("meta") or {}).get("hint", ""),
-            "error": error,
-        })
+        rows.append(
+            {
+                "expectation": cfg["type"],
+                "column": kwargs.get("column"),
+                "arguments": {k: v for k, v in kwargs.items() if k not in _PLUMBING and v is not None},
+                "success": bool(er.success),
+                "observed": result.get("observed_value"),
+                "element_count": result.get("element_count"),
+                "unexpected_count": result.get("unexpected_count"),
+                "unexpected_percent": result.get("unexpected_percent"),
+                "sample": list(result.get("partial_unexpected_list") or [])[:SAMPLE],
+                "hint": (cfg.get("meta") or {}).get("hint", ""),
+                "error": error,
+            }
+        )
     # Failures first, then in the suite's order.
     return sorted(rows, key=lambda r: r["success"])
 
@@ -85,12 +90,14 @@ def render_date(run_id: str, key: str, suite: str, rows: list[dict[str, Any]], s
     """One landing date's validation page."""
     failed = sum(not r["success"] for r in rows)
     verdict = f"FAILED: {failed} of {len(rows)} expectations" if failed else f"passed: {len(rows)} expectations"
-    head = (f"<p><a href='index.html'>All dates of this run</a></p>"
-            f"<h1>Validation of {_e(key)}: <span class='{'failed' if failed else 'passed'}'>{_e(verdict)}</span></h1>"
-            f"<dl><dt>Run name</dt><dd><code>{_e(run_id)}</code></dd><dt>Data asset</dt><dd>landing date {_e(key)}</dd>"
-            f"<dt>Expectation suite</dt><dd><code>{_e(suite)}</code></dd>"
-            + "".join(f"<dt>{_e(k.replace('_', ' '))}</dt><dd>{_number(v)}</dd>" for k, v in statistics.items())
-            + "</dl>")
+    head = (
+        f"<p><a href='index.html'>All dates of this run</a></p>"
+        f"<h1>Validation of {_e(key)}: <span class='{'failed' if failed else 'passed'}'>{_e(verdict)}</span></h1>"
+        f"<dl><dt>Run name</dt><dd><code>{_e(run_id)}</code></dd><dt>Data asset</dt><dd>landing date {_e(key)}</dd>"
+        f"<dt>Expectation suite</dt><dd><code>{_e(suite)}</code></dd>"
+        + "".join(f"<dt>{_e(k.replace('_', ' '))}</dt><dd>{_number(v)}</dd>" for k, v in statistics.items())
+        + "</dl>"
+    )
     body = []
     for r in rows:
         status = "passed" if r["success"] else "FAILED"
@@ -101,12 +108,17 @@ def render_date(run_id: str, key: str, suite: str, rows: list[dict[str, Any]], s
             failing += f" of {_e(r['element_count'])}"
         sample = "".join(f"<li><code>{_e(v)[:200]}</code></li>" for v in r["sample"])
         note = _e(r["hint"]) + (f"<br>error: {_e(r['error'])}" if r["error"] else "")
-        body.append(f"<tr class='{status.lower()}'><td class='status'>{'&#10008; ' if not r['success'] else '&#10004; '}{status}</td>"
-                    f"<td><code>{_e(r['expectation'])}</code><ul>{args}</ul></td><td>{_e(r['column'] or '(table)')}</td>"
-                    f"<td>{'' if r['observed'] is None else '<code>' + _e(r['observed'])[:300] + '</code>'}</td>"
-                    f"<td>{failing}</td><td><ul>{sample}</ul></td><td>{note}</td></tr>")
-    table = ("<table><tr><th>status</th><th>expectation</th><th>column</th><th>observed</th><th>failing rows</th>"
-             "<th>sample of failing values</th><th>what it means</th></tr>" + "".join(body) + "</table>")
+        body.append(
+            f"<tr class='{status.lower()}'><td class='status'>"
+            f"{'&#10008; ' if not r['success'] else '&#10004; '}{status}</td>"
+            f"<td><code>{_e(r['expectation'])}</code><ul>{args}</ul></td><td>{_e(r['column'] or '(table)')}</td>"
+            f"<td>{'' if r['observed'] is None else '<code>' + _e(r['observed'])[:300] + '</code>'}</td>"
+            f"<td>{failing}</td><td><ul>{sample}</ul></td><td>{note}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>status</th><th>expectation</th><th>column</th><th>observed</th><th>failing rows</th>"
+        "<th>sample of failing values</th><th>what it means</th></tr>" + "".join(body) + "</table>"
+    )
     return _page(f"news-etl validation: {key} ({run_id})", head + table)
 
 
@@ -126,24 +138,39 @@ class DataDocs:
         link = _e(key)
         if result.raw is not None:
             raw = result.raw
-            suite = getattr(raw, "suite_name", None) or (getattr(raw, "meta", None) or {}).get("expectation_suite_name", "")
-            stats = {k: v for k, v in (result.statistics or {}).items() if k in ("evaluated_expectations",
-                                                                              "successful_expectations",
-                                                                              "unsuccessful_expectations",
-                                                                              "success_percent")}
-            (self.folder / page).write_text(render_date(self.run_id, key, suite, expectation_rows(raw), stats),
-                                            encoding="utf-8")
+            suite = getattr(raw, "suite_name", None) or (getattr(raw, "meta", None) or {}).get(
+                "expectation_suite_name", ""
+            )
+            stats = {
+                k: v
+                for k, v in (result.statistics or {}).items()
+                if k
+                in ("evaluated_expectations", "successful_expectations", "unsuccessful_expectations", "success_percent")
+            }
+            (self.folder / page).write_text(
+                render_date(self.run_id, key, suite, expectation_rows(raw), stats), encoding="utf-8"
+            )
             link = f'<a href="{page}">{_e(key)}</a>'
         status = "passed" if result.success else "FAILED"
         failed = "".join(f"<li>{_e(f)}</li>" for f in result.failures)
-        self._rows.append((key, f'<tr class="{status.lower()}"><td>{link}</td><td class="status">{status}</td>'
-                                f"<td>{result.evaluated}</td><td><ul>{failed}</ul></td></tr>"))
+        self._rows.append(
+            (
+                key,
+                f'<tr class="{status.lower()}"><td>{link}</td><td class="status">{status}</td>'
+                f"<td>{result.evaluated}</td><td><ul>{failed}</ul></td></tr>",
+            )
+        )
 
     def close(self) -> Path:
         index = self.folder / "index.html"
-        index.write_text(_page(
-            f"news-etl validation: {self.run_id}",
-            f"<h1>news-etl batch validation</h1><p>run <code>{_e(self.run_id)}</code></p>"
-            "<table><tr><th>landing date</th><th>status</th><th>expectations</th><th>failed</th></tr>"
-            + "".join(row for _, row in sorted(self._rows)) + "</table>"), encoding="utf-8")
+        index.write_text(
+            _page(
+                f"news-etl validation: {self.run_id}",
+                f"<h1>news-etl batch validation</h1><p>run <code>{_e(self.run_id)}</code></p>"
+                "<table><tr><th>landing date</th><th>status</th><th>expectations</th><th>failed</th></tr>"
+                + "".join(row for _, row in sorted(self._rows))
+                + "</table>",
+            ),
+            encoding="utf-8",
+        )
         return index

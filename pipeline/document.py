@@ -19,22 +19,34 @@ from .readers import read_document
 from .readers.base import Rejected
 from .records import QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined
 from .steps import (
-    Step, Work, boilerplate, clean, dates, fidelity, fingerprints, header, language, located, metadata, quality, reading_time,
+    Step,
+    Work,
+    boilerplate,
+    clean,
+    dates,
+    fidelity,
+    fingerprints,
+    header,
+    language,
+    located,
+    metadata,
+    quality,
+    reading_time,
     source,
 )
 
 STEPS: tuple[Step, ...] = (
-    source,        # ids, where the bytes came from, how they were decoded
-    header,        # what the document states about itself: URL, source, authors, topics ...
-    clean,         # normalize the body
-    language,      # identified on the normalized body, before boilerplate; a header language wins
-    boilerplate,   # drop the language's boilerplate lines
-    metadata,      # title, subheadings, quotes, counts, dateline; no text left: quarantined (clean)
-    quality,       # an HTTP error, bot-wall or consent page: quarantined (quality)
-    dates,         # header date, dateline, URL, else none (null); no date and no landing date: quarantined
+    source,  # ids, where the bytes came from, how they were decoded
+    header,  # what the document states about itself: URL, source, authors, topics ...
+    clean,  # normalize the body
+    language,  # identified on the normalized body, before boilerplate; a header language wins
+    boilerplate,  # drop the language's boilerplate lines
+    metadata,  # title, subheadings, quotes, counts, dateline; no text left: quarantined (clean)
+    quality,  # an HTTP error, bot-wall or consent page: quarantined (quality)
+    dates,  # header date, dateline, URL, else none (null); no date and no landing date: quarantined
     reading_time,  # reading_time_minutes
     fingerprints,  # content_sha256, minhash
-    fidelity,      # a script the source does not hold: a warning the row suite quarantines
+    fidelity,  # a script the source does not hold: a warning the row suite quarantines
 )
 
 
@@ -62,8 +74,15 @@ def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quar
     return out
 
 
-def _quarantine(raw: RawDocument, stage: str, reason: str, encoding: str | None, text: str | None,
-                position: int | None, keep_raw: bool = True) -> Quarantined:
+def _quarantine(
+    raw: RawDocument,
+    stage: str,
+    reason: str,
+    encoding: str | None,
+    text: str | None,
+    position: int | None,
+    keep_raw: bool = True,
+) -> Quarantined:
     """A quarantine row: a bounded excerpt and the input's digest; the input's bytes (when small
     enough) only if ``keep_raw`` (the first row of its input: a file of 4,000 broken lines must not
     carry its whole self 4,000 times)."""

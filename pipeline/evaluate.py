@@ -106,9 +106,33 @@ def _people(value) -> set[str]:
 
 # --- characters and dates the source does not hold -------------------------------------------
 
-_SCRIPTS = {"CJK", "HANGUL", "HIRAGANA", "KATAKANA", "ARABIC", "CYRILLIC", "GREEK", "HEBREW", "THAI", "SAMARITAN",
-            "DEVANAGARI", "BENGALI", "ARMENIAN", "GEORGIAN", "ETHIOPIC", "TIBETAN", "SYRIAC", "THAANA", "NKO",
-            "MANDAIC", "YI", "BOPOMOFO", "HALFWIDTH", "FULLWIDTH", "UNNAMED"}
+_SCRIPTS = {
+    "CJK",
+    "HANGUL",
+    "HIRAGANA",
+    "KATAKANA",
+    "ARABIC",
+    "CYRILLIC",
+    "GREEK",
+    "HEBREW",
+    "THAI",
+    "SAMARITAN",
+    "DEVANAGARI",
+    "BENGALI",
+    "ARMENIAN",
+    "GEORGIAN",
+    "ETHIOPIC",
+    "TIBETAN",
+    "SYRIAC",
+    "THAANA",
+    "NKO",
+    "MANDAIC",
+    "YI",
+    "BOPOMOFO",
+    "HALFWIDTH",
+    "FULLWIDTH",
+    "UNNAMED",
+}
 _ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "shift-jis": "shift_jis", "sjis": "shift_jis"}
 
 
@@ -140,8 +164,15 @@ def _plain_decodes(raw: bytes) -> list[str]:
 
 
 # The row's ``encoding`` as a Python codec, where the name is ours.
-_OUR_CODECS = {"utf-8-bom": "utf-8-sig", "utf-16le-bom": "utf-16", "utf-16be-bom": "utf-16", "utf-32le-bom": "utf-32",
-               "utf-32be-bom": "utf-32", "utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
+_OUR_CODECS = {
+    "utf-8-bom": "utf-8-sig",
+    "utf-16le-bom": "utf-16",
+    "utf-16be-bom": "utf-16",
+    "utf-32le-bom": "utf-32",
+    "utf-32be-bom": "utf-32",
+    "utf-16le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+}
 
 
 def invented_scripts(text: str, raw: bytes, encoding: str | None = None) -> set[str]:
@@ -200,8 +231,9 @@ def run_corpus(root: Path, files: list[Path], tmp: Path, workers: int) -> dict[s
 
     source, output = tmp / root.name / "landing", tmp / root.name / "out"
     _land(files, root, source / LANDING)
-    config = RunConfig(source=str(source), output=str(output), date=LANDING, workers=workers,
-                       dedup_against_published=False)
+    config = RunConfig(
+        source=str(source), output=str(output), date=LANDING, workers=workers, dedup_against_published=False
+    )
     report = run(config)
     if report.status == "empty":
         return {}
@@ -230,8 +262,12 @@ def _references(args) -> dict:
         date = htmldate.find_date(raw, url=url, original_date=True)
     except Exception:  # htmldate raises on odd trees: no date
         date = None
-    return {"text": (doc.text if doc else "") or "", "title": doc.title if doc else None,
-            "author": doc.author if doc else None, "date": date}
+    return {
+        "text": (doc.text if doc else "") or "",
+        "title": doc.title if doc else None,
+        "author": doc.author if doc else None,
+        "date": date,
+    }
 
 
 def _invented_and_undated(corpus: str, root: Path, rows: dict[str, dict]) -> list[Metric]:
@@ -246,8 +282,22 @@ def _invented_and_undated(corpus: str, root: Path, rows: dict[str, dict]) -> lis
         undated += date_not_stated(row, raw)
     n = max(1, len(rows))
     return [
-        Metric(corpus, "articles with a script absent from the source (lower is better)", invented / n, None, None, len(rows)),
-        Metric(corpus, "articles with a date the document does not state (lower is better)", undated / n, None, None, len(rows)),
+        Metric(
+            corpus,
+            "articles with a script absent from the source (lower is better)",
+            invented / n,
+            None,
+            None,
+            len(rows),
+        ),
+        Metric(
+            corpus,
+            "articles with a date the document does not state (lower is better)",
+            undated / n,
+            None,
+            None,
+            len(rows),
+        ),
     ]
 
 
@@ -261,10 +311,13 @@ def html_trafilatura(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
     rows = run_corpus(root, [p for p, _, _ in pages], tmp, workers)
     snip = ref_snip = damaged = ref_damaged = title = ref_title = titled = date = ref_date = dated = 0
     author = ref_author = authored = 0
-    for (path, url, t), ref in zip(pages, refs):
+    for (path, _url, t), ref in zip(pages, refs):
         a = rows.get(str(path.relative_to(root)))
         ours, theirs = _ws(a["text"] if a else ""), _ws(ref["text"])
-        ok = lambda s: all(_ws(w) in s for w in t["with"]) and not any(_ws(w) in s for w in t["without"])  # noqa: E731
+
+        def ok(s: str, t: dict = t) -> bool:
+            return all(_ws(w) in s for w in t["with"]) and not any(_ws(w) in s for w in t["without"])
+
         snip += ok(ours)
         ref_snip += ok(theirs)
         damaged += _damaged(ours)
@@ -288,14 +341,24 @@ def html_trafilatura(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
         Metric(c, "pages with every expected snippet, no unwanted", snip / n, ref_snip / n, "trafilatura", n),
         Metric(c, "date exact (day)", date / dated, ref_date / dated, "htmldate", dated),
         Metric(c, "title exact", title / titled, ref_title / titled, "trafilatura", titled),
-        Metric(c, "authors exact (pages whose truth names them)", author / authored, ref_author / authored, "trafilatura", authored),
+        Metric(
+            c,
+            "authors exact (pages whose truth names them)",
+            author / authored,
+            ref_author / authored,
+            "trafilatura",
+            authored,
+        ),
         Metric(c, "pages with decode damage left (lower is better)", damaged / n, ref_damaged / n, "trafilatura", n),
     ] + _invented_and_undated(c, root, rows)
 
 
 def html_newspaper(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
-    pages = [(p, root / "files" / "text" / (p.stem + ".txt")) for p in sorted((root / "files" / "html").glob("*.html"))
-             if (root / "files" / "text" / (p.stem + ".txt")).exists()]
+    pages = [
+        (p, root / "files" / "text" / (p.stem + ".txt"))
+        for p in sorted((root / "files" / "html").glob("*.html"))
+        if (root / "files" / "text" / (p.stem + ".txt")).exists()
+    ]
     refs = pool.map(_references, [(str(p), None) for p, _ in pages])
     rows = run_corpus(root, [p for p, _ in pages], tmp, workers)
     f1 = ref_f1 = damaged = 0.0
@@ -324,7 +387,11 @@ def _zh_day(value: str) -> str | None:
 
 
 def html_zh(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
-    text_truth, date_truth, author_truth = _zh_truth(root, "cleaned"), _zh_truth(root, "date"), _zh_truth(root, "author")
+    text_truth, date_truth, author_truth = (
+        _zh_truth(root, "cleaned"),
+        _zh_truth(root, "date"),
+        _zh_truth(root, "author"),
+    )
     pages = sorted((root / "files").glob("*.html"))
     refs = pool.map(_references, [(str(p), None) for p in pages])
     rows = run_corpus(root, pages, tmp, workers)
@@ -352,11 +419,23 @@ def html_zh(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
     n, c = len(pages), "html-zh"
     return [
         Metric(c, "pages written", len(rows) / n, None, None, n),
-        Metric(c, "text similarity to the truth (character-bigram F1, mean)", f1 / max(1, texts), ref_f1 / max(1, texts),
-               "trafilatura", texts),
+        Metric(
+            c,
+            "text similarity to the truth (character-bigram F1, mean)",
+            f1 / max(1, texts),
+            ref_f1 / max(1, texts),
+            "trafilatura",
+            texts,
+        ),
         Metric(c, "date exact (day)", date / max(1, dated), ref_date / max(1, dated), "htmldate", dated),
-        Metric(c, "author named (pages whose truth names one)", author / max(1, authored), ref_author / max(1, authored),
-               "trafilatura", authored),
+        Metric(
+            c,
+            "author named (pages whose truth names one)",
+            author / max(1, authored),
+            ref_author / max(1, authored),
+            "trafilatura",
+            authored,
+        ),
         Metric(c, "pages with U+FFFD (lower is better)", fffd / n, None, None, n),
     ] + _invented_and_undated(c, root, rows)
 
@@ -378,7 +457,7 @@ def reuters(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
                 continue
             articles += 1
             m = _RDATE.search(re.search(r"<DATE>(.*?)</DATE>", raw, re.S).group(1))
-            want = dt.datetime(int(m[3]), _MON[m[2]], int(m[1]), int(m[4]), int(m[5]), int(m[6]), tzinfo=dt.timezone.utc)
+            want = dt.datetime(int(m[3]), _MON[m[2]], int(m[1]), int(m[4]), int(m[5]), int(m[6]), tzinfo=dt.UTC)
             date_ok += a["published_at"] == want and a["date_precision"] == "second"
             t = re.search(r"<TITLE>(.*?)</TITLE>", raw, re.S)
             if t:
@@ -390,13 +469,18 @@ def reuters(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
         Metric(c, "<REUTERS> documents published", articles / max(1, total), None, None, total),
         Metric(c, "date exact to the second (of articles)", date_ok / max(1, articles), None, None, articles),
         Metric(c, "title exact (of articles with <TITLE>)", title_ok / max(1, titled), None, None, titled),
-        Metric(c, "articles with control characters (lower is better)", controls / max(1, articles), None, None, articles),
+        Metric(
+            c, "articles with control characters (lower is better)", controls / max(1, articles), None, None, articles
+        ),
     ] + _invented_and_undated(c, root, rows)
 
 
 def _fr_truth(head: str) -> dt.date | None:
-    for pattern, order in ((r'date="(\d{1,2})-(\d{1,2})-(\d{4})"', (3, 2, 1)), (r'date="(\d{4})-(\d{2})-(\d{2})"', (1, 2, 3)),
-                           (r"url=\S*?/(\d{4})/(\d{2})/(\d{2})/", (1, 2, 3))):
+    for pattern, order in (
+        (r'date="(\d{1,2})-(\d{1,2})-(\d{4})"', (3, 2, 1)),
+        (r'date="(\d{4})-(\d{2})-(\d{2})"', (1, 2, 3)),
+        (r"url=\S*?/(\d{4})/(\d{2})/(\d{2})/", (1, 2, 3)),
+    ):
         m = re.search(pattern, head)
         if m:
             return dt.date(int(m[order[0]]), int(m[order[1]]), int(m[order[2]]))
@@ -436,7 +520,14 @@ def en_bbc(root: Path, tmp: Path, pool, workers: int) -> list[Metric]:
         en += a is not None and a["language"] == "en"
     c = "en-bbc"
     return [
-        Metric(c, "title line recovered (of files, duplicates count as missing)", titles / len(files), None, None, len(files)),
+        Metric(
+            c,
+            "title line recovered (of files, duplicates count as missing)",
+            titles / len(files),
+            None,
+            None,
+            len(files),
+        ),
         Metric(c, "language en (of articles)", en / max(1, len(rows)), None, None, len(rows)),
     ] + _invented_and_undated(c, root, rows)
 
@@ -457,7 +548,10 @@ def evaluate(corpora: Path, workers: int = 0, only: tuple[str, ...] = ()) -> lis
     corpora = Path(corpora)
     workers = workers or default_workers()
     metrics: list[Metric] = []
-    with tempfile.TemporaryDirectory(prefix="news-etl-evaluate-") as tmp, ProcessPoolExecutor(max_workers=workers) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix="news-etl-evaluate-") as tmp,
+        ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
         for name, score in CORPORA.items():
             if (corpora / name).is_dir() and (not only or name in only):
                 metrics += score(corpora / name, Path(tmp), pool, workers)

@@ -15,11 +15,21 @@ import os
 import signal
 
 POINTS = (
-    "plan:after_list", "plan:after_write",
-    "shard:task", "shard:before_summary", "shard:after_summary",
-    "dedup:after_find", "dedup:redo", "validate:after_batches",
-    "publish:before", "publish:after_build", "publish:after_swap", "publish:after_prune",
-    "finalize:before_drop_staging", "report:before_write", "report:after_write",
+    "plan:after_list",
+    "plan:after_write",
+    "shard:task",
+    "shard:before_summary",
+    "shard:after_summary",
+    "dedup:after_find",
+    "dedup:redo",
+    "validate:after_batches",
+    "publish:before",
+    "publish:after_build",
+    "publish:after_swap",
+    "publish:after_prune",
+    "finalize:before_drop_staging",
+    "report:before_write",
+    "report:after_write",
 )
 
 _AT = os.environ.get("NEWS_ETL_FAULT_AT") or None

@@ -65,9 +65,10 @@ import threading
 import weakref
 import zipfile
 import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Mapping, Union
+from typing import Any, BinaryIO
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from .config import FetchConfig
@@ -111,7 +112,7 @@ class Skipped:
     reason: str
 
 
-Fetched = Union[RawDocument, FetchFailure, Skipped]
+Fetched = RawDocument | FetchFailure | Skipped
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,8 +162,13 @@ class Refused(Exception):
 REASON_LINK = "symbolic link, not followed: only what lies below the source root is read"
 REASON_OUTSIDE = "leaves the source root (a symbolic link in its path), not read"
 
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
 
 
 def _kind(mode: int) -> str:
@@ -190,7 +196,7 @@ class Source:
         self._root_shown: str | None = None
         self._watch_folders()
         if "://" not in url or url.startswith("file://"):
-            path = url[len("file://"):] if url.startswith("file://") else url
+            path = url[len("file://") :] if url.startswith("file://") else url
             self.fs = None
             self.root = str(Path(path).expanduser().resolve())  # the root may be a link: resolved once
             self.protocol = "file"
@@ -280,7 +286,7 @@ class Source:
             kind = info.get("type")
             if kind == "directory":
                 continue
-            sub = path[len(prefix):] if path.startswith(prefix) else None
+            sub = path[len(prefix) :] if path.startswith(prefix) else None
             if sub is None or ".." in sub.split("/"):
                 refused.append((f"{self.protocol}://{printable_name(path)}", "path leaves the source root, not read"))
             elif info.get("islink"):
@@ -304,8 +310,9 @@ class Source:
                 with os.scandir(os.path.join(self.root, folder) if folder else self.root) as it:
                     entries = list(it)
             except OSError as exc:
-                refused.append((self.uri_of(folder),
-                                f"folder cannot be listed ({_why(exc)}): the files in it were not read"))
+                refused.append(
+                    (self.uri_of(folder), f"folder cannot be listed ({_why(exc)}): the files in it were not read")
+                )
                 continue
             prefix = folder + "/" if folder else ""
             for entry in entries:
@@ -340,7 +347,7 @@ class Source:
         root = os.fsencode(self.root).rstrip(b"/") + b"/"
         if not raw.startswith(root):
             raise Refused(REASON_OUTSIDE)
-        folder, _, name = raw[len(root):].rpartition(b"/")
+        folder, _, name = raw[len(root) :].rpartition(b"/")
         try:
             if _DIR_FD_OK:
                 fd = os.open(name, _OPEN_FLAGS, dir_fd=self._folders.fd(root, folder))
@@ -456,9 +463,7 @@ def _is_hidden(rel: str) -> bool:
     return rel.startswith(".") or "/." in rel
 
 
-def list_items(
-    source: Source, date: dt.date | None, config: FetchConfig
-) -> tuple[list[FetchItem], list[Skipped]]:
+def list_items(source: Source, date: dt.date | None, config: FetchConfig) -> tuple[list[FetchItem], list[Skipped]]:
     """Every file of ``date`` (or of the whole source), sorted by path; hidden files, links,
     special files and folders that cannot be listed as skipped, with the reason."""
     if not source.exists_dir(""):
@@ -512,8 +517,20 @@ _HEAD = 512  # enough to tell a compressed stream, a zip or a tar from a documen
 _WHOLE_READ = 1024 * 1024  # files up to this size are read in one call
 
 # What a corrupt stream or archive raises out of the standard library's readers.
-_CORRUPT = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError,
-            RuntimeError, struct.error, OverflowError, IndexError, KeyError)
+_CORRUPT = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    struct.error,
+    OverflowError,
+    IndexError,
+    KeyError,
+)
 
 
 def _why(exc: BaseException) -> str:
@@ -587,8 +604,9 @@ def read_item(source: Source, item: FetchItem, config: FetchConfig) -> Iterator[
         yield from reader.read()
     except Exception as exc:  # a reader bug must not end the run: the file becomes one failure
         log.exception("unexpected error while fetching %s", item.uri)
-        yield reader.failure(f"unexpected error while reading ({type(exc).__name__}: {_why(exc)}); please report it",
-                             item.size)
+        yield reader.failure(
+            f"unexpected error while reading ({type(exc).__name__}: {_why(exc)}); please report it", item.size
+        )
 
 
 class _Reader:
@@ -610,8 +628,9 @@ class _Reader:
                 self.kept += len(data)
         if member is None:
             return FetchFailure(item.uri, item.rel, item.landing_date, reason, size, keep, digest)
-        return FetchFailure(f"{item.uri}!/{member}", f"{item.rel}!/{member}", item.landing_date, reason, size,
-                            keep, digest)
+        return FetchFailure(
+            f"{item.uri}!/{member}", f"{item.rel}!/{member}", item.landing_date, reason, size, keep, digest
+        )
 
     def file_bytes(self) -> bytes | None:
         """The listed file's own bytes when small (kept with a failure of the whole file)."""
@@ -681,8 +700,9 @@ class _Reader:
                         yield self.failure(f"cannot read file: {_why(exc)}", item.size)
                         return
                 if data is None:
-                    yield self.failure(f"document too large ({item.size} bytes; limit {config.max_document_bytes})",
-                                       item.size)
+                    yield self.failure(
+                        f"document too large ({item.size} bytes; limit {config.max_document_bytes})", item.size
+                    )
                 else:
                     yield RawDocument(item.uri, item.rel, item.landing_date, data, _sha(data))
 
@@ -721,11 +741,16 @@ class _Reader:
             except _CORRUPT as exc:
                 return self.failure(f"corrupt compressed archive member: {_why(exc)}", len(data), data, shown)
             if payload is None:
-                return self.failure(f"archive member expands beyond {config.max_document_bytes} bytes",
-                                    len(data), None, shown)
+                return self.failure(
+                    f"archive member expands beyond {config.max_document_bytes} bytes", len(data), None, shown
+                )
         if payload[:4] == b"PK\x03\x04" or _is_tar(payload):
-            return self.failure("nested archive inside an archive is not expanded; unpack it into the landing zone",
-                                len(payload), payload, shown)
+            return self.failure(
+                "nested archive inside an archive is not expanded; unpack it into the landing zone",
+                len(payload),
+                payload,
+                shown,
+            )
         return RawDocument(f"{item.uri}!/{shown}", f"{item.rel}!/{shown}", item.landing_date, payload, _sha(payload))
 
     def _zip(self, fileobj: BinaryIO) -> Iterator[Fetched]:
@@ -762,7 +787,9 @@ class _Reader:
                 with zf.open(info) as member:
                     data = _bounded(member, config.max_document_bytes, info.file_size)
             except _CORRUPT as exc:
-                yield self.failure(f"cannot read zip member (corrupt or encrypted): {_why(exc)}", info.file_size, None, shown)
+                yield self.failure(
+                    f"cannot read zip member (corrupt or encrypted): {_why(exc)}", info.file_size, None, shown
+                )
                 continue
             if data is None:
                 yield self.failure("archive member larger than declared", info.file_size, None, shown)
@@ -797,8 +824,9 @@ class _Reader:
                     continue
                 shown = self.member_name(name)
                 if not member.isfile():
-                    yield self.failure("archive member is not a regular file (link or device) and was not followed",
-                                       0, None, shown)
+                    yield self.failure(
+                        "archive member is not a regular file (link or device) and was not followed", 0, None, shown
+                    )
                     continue
                 if config.skip_hidden and _is_hidden(name):
                     yield Skipped(f"{item.uri}!/{shown}", "hidden file")
@@ -815,7 +843,9 @@ class _Reader:
                 yield self._member(shown, data)
                 del data
         except _CORRUPT as exc:
-            yield self.failure(f"corrupt tar archive (after {count} members): {_why(exc)}", item.size, self.file_bytes())
+            yield self.failure(
+                f"corrupt tar archive (after {count} members): {_why(exc)}", item.size, self.file_bytes()
+            )
             return
         if count == 0:
             yield self.failure("archive holds no files", item.size, self.file_bytes())

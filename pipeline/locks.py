@@ -20,9 +20,9 @@ import fcntl
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from .errors import OutputBusyError
 
@@ -100,10 +100,14 @@ def date_locks(root: Path, keys: Iterable[str], run_id: str, location: str) -> I
     dates cannot deadlock), held until the block ends."""
     with ExitStack() as stack:
         for key in sorted(set(keys)):
+
             def busy(who: str, key: str = key) -> Exception:
-                return OutputBusyError(f"landing date {key} is being published by another run ({who})",
-                                       source=location, hint="wait for it to finish, then rerun; a run that died "
-                                                             "releases its lock at once")
+                return OutputBusyError(
+                    f"landing date {key} is being published by another run ({who})",
+                    source=location,
+                    hint="wait for it to finish, then rerun; a run that died releases its lock at once",
+                )
+
             stack.enter_context(hold(Path(root) / ".locks" / f"{key}.lock", _owner(run_id), busy, _timeout()))
         yield
 
@@ -115,8 +119,10 @@ def alive_path(staging_root: Path, run_id: str) -> Path:
 @contextmanager
 def alive(staging_root: Path, run_id: str) -> Iterator[None]:
     """Say that ``run_id`` is running, for as long as this process lives."""
+
     def busy(who: str) -> Exception:
         return OutputBusyError(f"run {run_id} is already running ({who})", hint="pass another --run-id")
+
     path = alive_path(staging_root, run_id)
     with hold(path, _owner(run_id), busy):
         try:

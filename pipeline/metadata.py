@@ -33,11 +33,11 @@ _identifier_langs: tuple[str, ...] | None = None
 # no word across languages; tests/test_metadata.py checks agreement with py3langid on the corpora.
 _STOPWORDS = {
     "en": "the of and to in is that for it was on with as he be by at are from this have has but not they his "
-          "which an their were been said will its who had would".split(),
+    "which an their were been said will its who had would".split(),
     "fr": "le la les de des du et un une est que qui dans pour pas sur au avec ce il elle sont par plus se ont été "
-          "aux cette mais ses leur nous vous".split(),
+    "aux cette mais ses leur nous vous".split(),
     "de": "der die und das ist nicht mit den von zu sich auf für dem ein eine auch im dass wird wurde sind bei aus "
-          "nach wie oder werden hat".split(),
+    "nach wie oder werden hat".split(),
 }
 _STOP_LOOKUP = {w: lang for lang, words in _STOPWORDS.items() for w in words}
 _FAST_WORD = re.compile(r"\w+")
@@ -97,11 +97,29 @@ def detect_language(text: str, config: MetadataConfig = MetadataConfig()) -> tup
 #   sea: Thai, Lao, Myanmar, Khmer (letters with their vowel and tone marks; not their digits,
 #        currency signs or punctuation).
 _NOSPACE_SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
-    "cjk": ((0x3005, 0x3007), (0x3041, 0x3096), (0x3099, 0x309F), (0x30A1, 0x30FA), (0x30FC, 0x30FF),
-            (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F),
-            (0x20000, 0x323AF)),
-    "sea": ((0x0E01, 0x0E3A), (0x0E40, 0x0E4E), (0x0E81, 0x0ECE), (0x1000, 0x1049), (0x1050, 0x109D),
-            (0x1780, 0x17D3), (0x17D7, 0x17D7), (0x17DC, 0x17DD)),
+    "cjk": (
+        (0x3005, 0x3007),
+        (0x3041, 0x3096),
+        (0x3099, 0x309F),
+        (0x30A1, 0x30FA),
+        (0x30FC, 0x30FF),
+        (0x31F0, 0x31FF),
+        (0x3400, 0x4DBF),
+        (0x4E00, 0x9FFF),
+        (0xF900, 0xFAFF),
+        (0xFF66, 0xFF9F),
+        (0x20000, 0x323AF),
+    ),
+    "sea": (
+        (0x0E01, 0x0E3A),
+        (0x0E40, 0x0E4E),
+        (0x0E81, 0x0ECE),
+        (0x1000, 0x1049),
+        (0x1050, 0x109D),
+        (0x1780, 0x17D3),
+        (0x17D7, 0x17D7),
+        (0x17DC, 0x17DD),
+    ),
 }
 # A run of n letters of such a script counts ceil(n * num / den) words: one word per 2 Han or Kana
 # characters (most words of Chinese and Japanese news have two), one per 5 code points of Thai,
@@ -118,8 +136,10 @@ _NOSPACE_CLASS = "".join(_char_class(r) for r in _NOSPACE_SCRIPTS.values())
 _NOSPACE_CHAR = re.compile(f"[{_NOSPACE_CLASS}]")
 _NOSPACE_RUNS = {name: re.compile(f"[{_char_class(r)}]+") for name, r in _NOSPACE_SCRIPTS.items()}
 # Ideographic and full-width punctuation, and that of the scripts above: never part of a shingle.
-_NOSPACE_PUNCT = "\u3000-\u3004\u3008-\u303f\u30fb\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65" \
-                 "\u0e4f\u0e5a\u0e5b\u104a-\u104f\u17d4-\u17d6\u17d8-\u17da"
+_NOSPACE_PUNCT = (
+    "\u3000-\u3004\u3008-\u303f\u30fb\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+    "\u0e4f\u0e5a\u0e5b\u104a-\u104f\u17d4-\u17d6\u17d8-\u17da"
+)
 
 _NOT_NOSPACE_LEAD = bytes(b for b in range(256) if b not in (0xE0, 0xE1, *range(0xE3, 0xEA), 0xEF, 0xF0))
 _NOSPACE_PUNCT_RE = re.compile(f"[{_NOSPACE_PUNCT}]")
@@ -188,7 +208,7 @@ def _params():
         rng = np.random.default_rng(20161207)  # fixed: signatures must compare across runs
         a = rng.integers(1, 2**63, size=MINHASH_PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
         b = rng.integers(0, 2**63, size=MINHASH_PERMUTATIONS, dtype=np.uint64)
-        powers = (rng.integers(1, 2**63, size=_SHINGLE, dtype=np.uint64) | np.uint64(1))
+        powers = rng.integers(1, 2**63, size=_SHINGLE, dtype=np.uint64) | np.uint64(1)
         _minhash_params = (a, b, powers)
     return _minhash_params
 
@@ -226,7 +246,7 @@ def minhash(text: str) -> bytes:
         else:
             sh = wh[:n] * powers[0]
             for k in range(1, _SHINGLE):
-                sh += wh[k:k + n] * powers[k]
+                sh += wh[k : k + n] * powers[k]
         # (a * shingle + b) mod 2^64 for each permutation, in place, one row per permutation; the
         # top 32 bits of the minimum are the minimum of the top 32 bits.
         m = np.multiply.outer(a, sh)
@@ -258,8 +278,9 @@ def word_regex() -> re.Pattern[str]:
     if _word_regex is None:
         import unicodedata
 
-        marks = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF
-                        and unicodedata.category(chr(c)).startswith("M"))
+        marks = "".join(
+            chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)).startswith("M")
+        )
         no = f"(?![{_NOSPACE_CLASS}])"
         _word_regex = re.compile(f"{no}\\w(?:{no}[\\w{re.escape(marks)}{_JOINERS}])*")
     return _word_regex
@@ -291,7 +312,7 @@ def _tables():
         script = np.zeros(0x10000, dtype=np.uint8)  # 1 + index in _NOSPACE_SCRIPTS, 0 for none
         for k, ranges in enumerate(_NOSPACE_SCRIPTS.values(), start=1):
             for a, b in ranges:
-                script[a:min(b, 0xFFFF) + 1] = k
+                script[a : min(b, 0xFFFF) + 1] = k
         word &= script == 0
         joins &= script == 0
         _word_tables = (word, joins, script)
@@ -367,7 +388,7 @@ def _is_subheading(par: str, next_par: str | None, config: MetadataConfig) -> bo
         return False
     if len(par) > config.subheading_max_chars or len(par.split()) > config.subheading_max_words:
         return False
-    if _SENTENCE_END.search(par) or par.endswith(("!", "?", "»", "”", "\"")):
+    if _SENTENCE_END.search(par) or par.endswith(("!", "?", "»", "”", '"')):
         return False
     first = par[0]
     return (first.isupper() or first.isdigit()) and len(next_par) > len(par)
@@ -398,7 +419,7 @@ def extract(
     title = header_title
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is not None:
-        rest_nonempty = any(line for line in lines[first + 1:])
+        rest_nonempty = any(line for line in lines[first + 1 :])
         line = lines[first]
         if title and line.strip().casefold() == title.strip().casefold():
             del lines[first]  # the header title repeated as the first line
@@ -411,7 +432,8 @@ def extract(
 
     paragraphs = text.split("\n\n")
     subheadings = [
-        p for i, p in enumerate(paragraphs)
+        p
+        for i, p in enumerate(paragraphs)
         if _is_subheading(p, paragraphs[i + 1] if i + 1 < len(paragraphs) else None, config)
     ]
     quotes = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTES.finditer(text)]

@@ -17,23 +17,36 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 log = logging.getLogger("news_etl.notify")
 
 
-def failure_summary(dag_id: str, task_id: str, date: str | None, run_id: str | None, error: str | None,
-                    log_url: str | None = None) -> dict:
+def failure_summary(
+    dag_id: str, task_id: str, date: str | None, run_id: str | None, error: str | None, log_url: str | None = None
+) -> dict:
     first = (error or "unknown error").strip().splitlines()[0][:500] if error else "unknown error"
     text = f"news-etl FAILED: {dag_id}.{task_id} for {date or '?'} (run {run_id}): {first}"
-    return {"text": text, "dag_id": dag_id, "task_id": task_id, "date": date, "run_id": run_id, "error": first,
-            "log_url": log_url}
+    return {
+        "text": text,
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "date": date,
+        "run_id": run_id,
+        "error": first,
+        "log_url": log_url,
+    }
 
 
 def post_json(url: str, payload: dict, timeout: float = 10.0) -> bool:
     try:
-        req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "news-etl"})
+        req = urllib.request.Request(
+            url,
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "news-etl"},
+        )
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return 200 <= resp.status < 300
     except Exception as exc:  # noqa: BLE001 - reported, never raised
@@ -51,8 +64,22 @@ WEBHOOK_CONN_ID = "news_etl_webhook"
 # Libraries that log at INFO inside a task (GX's context and checkpoint chatter, fsspec/botocore
 # requests, NumExpr's thread count, matplotlib's font cache): an operator's task log shows our
 # summary lines and Airflow's, not theirs. Held at WARNING, their warnings and errors still show.
-NOISY_LOGGERS = ("great_expectations", "fsspec", "s3fs", "botocore", "aiobotocore", "boto3", "urllib3",
-                 "numexpr", "matplotlib", "PIL", "filelock", "asyncio", "charset_normalizer", "httpx")
+NOISY_LOGGERS = (
+    "great_expectations",
+    "fsspec",
+    "s3fs",
+    "botocore",
+    "aiobotocore",
+    "boto3",
+    "urllib3",
+    "numexpr",
+    "matplotlib",
+    "PIL",
+    "filelock",
+    "asyncio",
+    "charset_normalizer",
+    "httpx",
+)
 
 
 def quiet_libraries() -> None:
@@ -74,10 +101,13 @@ def publish_summary(date: str, report, plots: str | None = None) -> str:
     out = report.output.rstrip("/")
     seen = report.documents_seen
     share = f" ({100.0 * report.quarantined / seen:.1f}% of documents)" if seen else ""
-    parts = [f"news-etl {date}: {report.status}: {plural(seen, 'document')}, {plural(report.articles_written, 'article')} "
-             f"published, {plural(report.quarantined, 'quarantined document')}{share}, "
-             f"{plural(report.duplicates, 'duplicate')} in {report.seconds:.1f}s",
-             f"output {out}/articles", f"report {out}/_runs/{report.run_id}.json"]
+    parts = [
+        f"news-etl {date}: {report.status}: {plural(seen, 'document')}, {plural(report.articles_written, 'article')} "
+        f"published, {plural(report.quarantined, 'quarantined document')}{share}, "
+        f"{plural(report.duplicates, 'duplicate')} in {report.seconds:.1f}s",
+        f"output {out}/articles",
+        f"report {out}/_runs/{report.run_id}.json",
+    ]
     if report.data_docs:
         parts.append(f"Data Docs {report.data_docs}")
     if plots:
@@ -88,8 +118,10 @@ def publish_summary(date: str, report, plots: str | None = None) -> str:
 def skip_summary(date: str, source: str) -> str:
     """Why a date is skipped (a scheduled or unpaused run for a day nothing landed on)."""
     src = source.rstrip("/")
-    return (f"news-etl {date}: skipped: no article files under {src}/{date}/ or {src}/{date.replace('-', '/')}/; "
-            f"nothing published (pick a landing date that has files, or check the source)")
+    return (
+        f"news-etl {date}: skipped: no article files under {src}/{date}/ or {src}/{date.replace('-', '/')}/; "
+        f"nothing published (pick a landing date that has files, or check the source)"
+    )
 
 
 def asset_extra(date: str, report) -> dict:
@@ -112,7 +144,8 @@ def webhook_url(conn) -> str:
     if (conn.host or "").startswith("http"):
         return conn.host
     if conn.conn_type in ("http", "https") and conn.host:
-        return f"{conn.conn_type}://{conn.host}{':' + str(conn.port) if conn.port else ''}/{(conn.schema or '').lstrip('/')}"
+        port = f":{conn.port}" if conn.port else ""
+        return f"{conn.conn_type}://{conn.host}{port}/{(conn.schema or '').lstrip('/')}"
     return conn.get_uri()
 
 
@@ -122,9 +155,12 @@ def notify_failure(context: Mapping[str, Any], get_connection: Callable[[str], A
     ti = context.get("ti") or context.get("task_instance")
     date = context.get("logical_date") or context.get("data_interval_start")
     summary = failure_summary(
-        dag_id=getattr(ti, "dag_id", "news_etl"), task_id=getattr(ti, "task_id", "?"),
-        date=date.date().isoformat() if date else None, run_id=context.get("run_id"),
-        error=str(context.get("exception") or ""), log_url=getattr(ti, "log_url", None),
+        dag_id=getattr(ti, "dag_id", "news_etl"),
+        task_id=getattr(ti, "task_id", "?"),
+        date=date.date().isoformat() if date else None,
+        run_id=context.get("run_id"),
+        error=str(context.get("exception") or ""),
+        log_url=getattr(ti, "log_url", None),
     )
     logging.getLogger("news_etl.dag").error(summary["text"])
     conn = connection(get_connection, WEBHOOK_CONN_ID)

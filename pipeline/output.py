@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 import pyarrow.parquet as pq
 
@@ -70,15 +71,20 @@ def parse_manifest(rel: str, text: str | None, where: str) -> dict:
         if not isinstance(manifest, dict):
             raise ValueError(f"a JSON {type(manifest).__name__}, not an object")
     except ValueError as exc:
-        raise OutputError(f"manifest {rel} is unreadable ({str(exc).splitlines()[0][:120] or 'empty'})", source=where,
-                          hint=f"delete it and rerun its date (news-etl run --date {file_key(rel)}); "
-                               "news-etl check lists every problem") from None
+        raise OutputError(
+            f"manifest {rel} is unreadable ({str(exc).splitlines()[0][:120] or 'empty'})",
+            source=where,
+            hint=f"delete it and rerun its date (news-etl run --date {file_key(rel)}); "
+            "news-etl check lists every problem",
+        ) from None
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise OutputError(f"manifest {rel} was written with schema version {version}, this news-etl writes "
-                          f"version {SCHEMA_VERSION}", source=where,
-                          hint="publish to a new output folder, or rerun every date of this one with the news-etl "
-                               "version that wrote it; versions are never mixed in one output")
+        raise OutputError(
+            f"manifest {rel} was written with schema version {version}, this news-etl writes version {SCHEMA_VERSION}",
+            source=where,
+            hint="publish to a new output folder, or rerun every date of this one with the news-etl "
+            "version that wrote it; versions are never mixed in one output",
+        )
     return manifest
 
 
@@ -92,8 +98,13 @@ def parquet_schema_version(file: pq.ParquetFile) -> str | None:
 def listed_files(manifests: Mapping[str, dict], dataset: str, keys: Iterable[str] | None = None) -> list[str]:
     """The files of ``dataset`` that the manifests list, key by key, in path order."""
     wanted = set(keys) if keys is not None else None
-    return [rel for key, manifest in sorted(manifests.items()) if wanted is None or key in wanted
-            for rel in sorted(manifest.get("files", {})) if rel.startswith(dataset + "/")]
+    return [
+        rel
+        for key, manifest in sorted(manifests.items())
+        if wanted is None or key in wanted
+        for rel in sorted(manifest.get("files", {}))
+        if rel.startswith(dataset + "/")
+    ]
 
 
 class Output(Protocol):
@@ -130,14 +141,16 @@ class Output(Protocol):
     def add_record(self, folder: str, name: str, record: str) -> None: ...
 
 
-def open_output(url: str, storage_options: Mapping[str, Any] | None = None, work_dir: str | None = None,
-                write=None) -> Output:
+def open_output(
+    url: str, storage_options: Mapping[str, Any] | None = None, work_dir: str | None = None, write=None
+) -> Output:
     """The ``Output`` of ``url``: a ``LocalOutput`` for a folder, a ``StoreOutput`` for an fsspec URL
     (shards then stage under ``work_dir``, default: the system's temporary folder)."""
     from .config import WriteConfig
-    from .snapshot import LocalOutput
     from .remote import StoreOutput
-    from .storage import is_remote, local_path, open_store, work_dir as store_work_dir
+    from .snapshot import LocalOutput
+    from .storage import is_remote, local_path, open_store
+    from .storage import work_dir as store_work_dir
 
     if not is_remote(str(url)):
         return LocalOutput(local_path(str(url)), write or WriteConfig())

@@ -25,7 +25,8 @@ OPENING_CHARS = 400  # where a bot-wall or consent sentence stands when it is th
 
 _ERROR_LINE = re.compile(
     r"^\W*(?:(?:HTTP(?:/\d(?:\.\d)?)?\s*)?(?:Error|Fehler|Erreur)?\s*[:#]?\s*[45]\d\d\b.{0,60}"
-    r"|(?:(?:Error|Fehler|Erreur)\s*[:#]?\s*)?(?:Not Found|Forbidden|Unauthorized|Access Denied|Accès refusé|Zugriff verweigert"
+    r"|(?:(?:Error|Fehler|Erreur)\s*[:#]?\s*)?(?:Not Found|Forbidden|Unauthorized"
+    r"|Access Denied|Accès refusé|Zugriff verweigert"
     r"|Page Not Found|Seite nicht gefunden|Page introuvable|Página no encontrada|Service Unavailable"
     r"|Internal Server Error|Bad Gateway|Gateway Time-?out|Request Rejected)\b.{0,40})$",
     re.I,
@@ -46,7 +47,9 @@ _CONSENT = re.compile(
 )
 
 
-def not_an_article(title: str | None, text: str, word_count: int, char_count: int, body: str | None = None) -> str | None:
+def not_an_article(
+    title: str | None, text: str, word_count: int, char_count: int, body: str | None = None
+) -> str | None:
     """Why this is no article (an error, bot-wall or consent page), or None. ``body``: the text
     as the reader gave it, before boilerplate lines (cookie lines among them) were dropped."""
     if word_count > SHORT_WORDS or char_count > SHORT_CHARS:

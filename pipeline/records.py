@@ -26,7 +26,9 @@ class Article:
     article_id: str  # stable: derived from the source path (and position inside a container)
     source_uri: str  # where the bytes came from (file, URL, or archive!member)
     source_path: str  # path relative to the source root
-    landing_date: dt.date | None  # the landing folder's date (or --date): when the file reached us, never a publication date
+    landing_date: (
+        dt.date | None
+    )  # the landing folder's date (or --date): when the file reached us, never a publication date
     format: str  # text | html | json | sgml | feed
     url: str | None  # the article's own URL, from its header
     source_name: str | None  # the publication, from its header

@@ -31,13 +31,22 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pyarrow.parquet as pq
 
-from .output import (DATA_DATASETS, MANIFESTS, STAGING, Files, file_key, listed_files, manifest_document,
-                     parse_manifest, sha256_file)
+from .output import (
+    DATA_DATASETS,
+    MANIFESTS,
+    STAGING,
+    Files,
+    file_key,
+    listed_files,
+    manifest_document,
+    parse_manifest,
+    sha256_file,
+)
 from .storage import ObjectStore
 
 log = logging.getLogger("news_etl.storage")
@@ -103,8 +112,9 @@ class StoreOutput:
         shutil.rmtree(self.staging(run_id), ignore_errors=True)
         self.store.rm_prefix(self._remote(run_id))
 
-    def publish(self, files: Files, manifests: dict[str, dict], run_id: str, *,
-                _crash_after_upload: bool = False) -> str:
+    def publish(
+        self, files: Files, manifests: dict[str, dict], run_id: str, *, _crash_after_upload: bool = False
+    ) -> str:
         """Publish each key's staged files; the manifest PUT is each key's commit. Returns the
         version string (derived from the run id: a rerun of one run writes the same names)."""
         store = self.store
@@ -166,7 +176,7 @@ class StoreOutput:
         found: dict[str, int] = {}
         for prefix in (*DATA_DATASETS, MANIFESTS):
             for path, info in self.store.fs.find(self.store.path(prefix), detail=True).items():
-                found[path[len(self.store.root) + 1:]] = int(info.get("size") or 0)
+                found[path[len(self.store.root) + 1 :]] = int(info.get("size") or 0)
         return found
 
     def uri(self, rel: str) -> str:

@@ -23,8 +23,9 @@ import datetime as dt
 import html
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,8 +67,10 @@ def _counter(values: Iterable[Any]) -> dict[str, int]:
 def _value_counts(column: pa.ChunkedArray | pa.Array) -> dict[str, int]:
     """{value: count}, largest first, counted by Arrow (a column of millions stays fast)."""
     counts = pc.value_counts(column)
-    pairs = [("(none)" if v is None else str(v), n) for v, n in
-             zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())]
+    pairs = [
+        ("(none)" if v is None else str(v), n)
+        for v, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())
+    ]
     return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -78,8 +81,9 @@ def _k(n: int) -> str:
 def _word_bins(counts: pa.ChunkedArray | pa.Array) -> dict[str, int]:
     import numpy as np
 
-    labels = [f"{_k(lo)}–{_k(hi) if hi >= 1000 else hi - 1}" for lo, hi in zip(WORD_BINS, WORD_BINS[1:])] \
-        + [f"{_k(WORD_BINS[-1])}+"]
+    labels = [f"{_k(lo)}–{_k(hi) if hi >= 1000 else hi - 1}" for lo, hi in zip(WORD_BINS, WORD_BINS[1:])] + [
+        f"{_k(WORD_BINS[-1])}+"
+    ]
     values = pc.drop_null(counts).to_numpy(zero_copy_only=False) if len(counts) else np.array([], dtype=np.int64)
     index = np.searchsorted(np.array(WORD_BINS[1:]), values, side="right")
     return dict(zip(labels, np.bincount(index, minlength=len(labels)).tolist()))
@@ -112,32 +116,53 @@ def collect(output: str, storage_options: Mapping[str, Any] | None = None) -> di
     for date, manifest in sorted(manifests.items()):
         run = by_id.get(manifest.get("run_id"), {})
         batch = (run.get("batches") or {}).get(date, {})
-        dates[date] = {"run_id": manifest.get("run_id"), "articles": int(manifest.get("articles") or 0),
-                       "quarantined": int(manifest.get("quarantined") or 0),
-                       "duplicates": int(batch.get("duplicates") or 0),
-                       "published_at": manifest.get("published_at")}
+        dates[date] = {
+            "run_id": manifest.get("run_id"),
+            "articles": int(manifest.get("articles") or 0),
+            "quarantined": int(manifest.get("quarantined") or 0),
+            "duplicates": int(batch.get("duplicates") or 0),
+            "published_at": manifest.get("published_at"),
+        }
     columns = ["landing_date", "language", "date_source", "date_precision", "encoding", "repairs", "word_count"]
     articles = _read([_path_on(fs, f) for f in published_files(output, "articles", storage_options)], columns, fs)
-    quarantine = _read([_path_on(fs, f) for f in published_files(output, "quarantine", storage_options)],
-                       ["landing_date", "stage", "reason", "expectation"], fs)
+    quarantine = _read(
+        [_path_on(fs, f) for f in published_files(output, "quarantine", storage_options)],
+        ["landing_date", "stage", "reason", "expectation"],
+        fs,
+    )
     facets = ("languages", "date_sources", "date_precisions", "encodings", "repairs", "word_counts", "reasons")
     per_date: dict[str, dict[str, dict[str, int]]] = {d: {f: {} for f in facets} for d in dates}
     overall: dict[str, dict[str, int]] = {}
     if articles is not None and articles.num_rows:
         for day in pc.unique(articles.column("landing_date")).to_pylist():
-            part = articles.filter(pc.equal(articles.column("landing_date"), pa.scalar(day, articles.schema.field("landing_date").type)))
+            part = articles.filter(
+                pc.equal(articles.column("landing_date"), pa.scalar(day, articles.schema.field("landing_date").type))
+            )
             per_date.setdefault(day.isoformat(), {f: {} for f in facets}).update(_facets(part))
         overall.update(_facets(articles))
     if quarantine is not None and quarantine.num_rows:
-        keys = [_reason_key(s, r, e) for s, r, e in zip(quarantine.column("stage").to_pylist(),
-                                                        quarantine.column("reason").to_pylist(),
-                                                        quarantine.column("expectation").to_pylist())]
+        keys = [
+            _reason_key(s, r, e)
+            for s, r, e in zip(
+                quarantine.column("stage").to_pylist(),
+                quarantine.column("reason").to_pylist(),
+                quarantine.column("expectation").to_pylist(),
+            )
+        ]
         landing = [d.isoformat() if d else None for d in quarantine.column("landing_date").to_pylist()]
         for d in set(landing):
-            per_date.setdefault(d, {f: {} for f in facets})["reasons"] = _counter(k for k, l in zip(keys, landing) if l == d)
+            per_date.setdefault(d, {f: {} for f in facets})["reasons"] = _counter(
+                k for k, day in zip(keys, landing) if day == d
+            )
         overall["reasons"] = _counter(keys)
-    return {"output": output, "dates": dates, "per_date": per_date, "overall": overall, "runs": runs,
-            "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "output": output,
+        "dates": dates,
+        "per_date": per_date,
+        "overall": overall,
+        "runs": runs,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _facets(t: pa.Table) -> dict[str, dict[str, int]]:
@@ -159,8 +184,11 @@ def _run_reports(output: str, storage_options) -> list[dict]:
         folder = local_path(output) / "_runs"
         texts = [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     else:
-        texts = [store.read_text(rel) or "" for rel in store.find("_runs") if rel.endswith(".json")
-                 and not rel.rsplit("/", 1)[-1].startswith(".")]
+        texts = [
+            store.read_text(rel) or ""
+            for rel in store.find("_runs")
+            if rel.endswith(".json") and not rel.rsplit("/", 1)[-1].startswith(".")
+        ]
     for text in texts:
         try:
             reports.append(json.loads(text))
@@ -181,8 +209,8 @@ def hbars(title: str, counts: Mapping[str, int], colour: str = BAR, limit: int =
     """A horizontal bar chart of ``counts`` (largest first, the rest summed in one bar)."""
     items = list(counts.items())
     if len(items) > limit:
-        rest = sum(v for _, v in items[limit - 1:])
-        items = items[:limit - 1] + [(f"{len(counts) - limit + 1} others", rest)]
+        rest = sum(v for _, v in items[limit - 1 :])
+        items = items[: limit - 1] + [(f"{len(counts) - limit + 1} others", rest)]
     if not items:
         return f'<figure class="chart"><figcaption>{_e(title)}</figcaption><p class="none">none</p></figure>'
     label_w, row_h, value_w = 250, 20, 56
@@ -195,13 +223,16 @@ def hbars(title: str, counts: Mapping[str, int], colour: str = BAR, limit: int =
         w = max(1.0, bar_w * value / top) if value else 0
         short = label if len(label) <= 40 else label[:39] + "…"
         rows.append(
-            f'<g><title>{_e(label)}: {value:,} ({value / total:.1%})</title>'
+            f"<g><title>{_e(label)}: {value:,} ({value / total:.1%})</title>"
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{_e(short)}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{colour}"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 14}">{value:,}</text></g>')
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 14}">{value:,}</text></g>'
+        )
     height = len(items) * row_h + 4
-    return (f'<figure class="chart"><figcaption>{_e(title)}</figcaption>'
-            f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(title)}">{"".join(rows)}</svg></figure>')
+    return (
+        f'<figure class="chart"><figcaption>{_e(title)}</figcaption>'
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(title)}">{"".join(rows)}</svg></figure>'
+    )
 
 
 def columns(title: str, counts: Mapping[str, int], colour: str = BAR, width: int = 460) -> str:
@@ -218,13 +249,16 @@ def columns(title: str, counts: Mapping[str, int], colour: str = BAR, width: int
         x = i * slot + 4
         y = height - bottom - h
         parts.append(
-            f'<g><title>{_e(label)} words: {value:,}</title>'
+            f"<g><title>{_e(label)} words: {value:,}</title>"
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot - 8:.1f}" height="{h:.1f}" fill="{colour}"/>'
             f'<text x="{x + (slot - 8) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{value:,}</text>'
-            f'<text x="{x + (slot - 8) / 2:.1f}" y="{height - bottom + 14}" text-anchor="middle">{_e(label)}</text></g>')
+            f'<text x="{x + (slot - 8) / 2:.1f}" y="{height - bottom + 14}" text-anchor="middle">{_e(label)}</text></g>'
+        )
     parts.append(f'<line x1="0" x2="{width}" y1="{height - bottom}" y2="{height - bottom}" stroke="#999"/>')
-    return (f'<figure class="chart"><figcaption>{_e(title)}</figcaption>'
-            f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(title)}">{"".join(parts)}</svg></figure>')
+    return (
+        f'<figure class="chart"><figcaption>{_e(title)}</figcaption>'
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(title)}">{"".join(parts)}</svg></figure>'
+    )
 
 
 def outcomes(dates: Mapping[str, Mapping[str, int]], width: int = 940) -> str:
@@ -241,27 +275,37 @@ def outcomes(dates: Mapping[str, Mapping[str, int]], width: int = 940) -> str:
     parts = []
     for tick in _ticks(top):
         y = height - bottom - plot_h * tick / top
-        parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e3e3"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:,}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:,}</text>'
+        )
     step = max(1, int(len(dates) / ((width - left) / 80)))  # at most one date label per 80 px
     for i, (date, counts) in enumerate(dates.items()):
         x = left + i * slot + (slot - bar) / 2
         y = height - bottom
         tip = ", ".join(f"{k} {int(counts.get(k, 0)):,}" for k in keys)
-        parts.append(f'<g><title>{_e(date)}: {tip}</title>')
+        parts.append(f"<g><title>{_e(date)}: {tip}</title>")
         for k in keys:
             h = plot_h * int(counts.get(k, 0)) / top
             y -= h
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{OUTCOME_COLOURS[k]}"/>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{OUTCOME_COLOURS[k]}"/>'
+            )
         parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{totals[date]:,}</text></g>')
         if i % step == 0:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{_e(date)}</text>')
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{_e(date)}</text>'
+            )
     parts.append(f'<line x1="{left}" x2="{width}" y1="{height - bottom}" y2="{height - bottom}" stroke="#999"/>')
-    legend = "".join(f'<rect x="{left + 130 * i}" y="{height - 16}" width="12" height="12" fill="{c}"/>'
-                     f'<text x="{left + 130 * i + 16}" y="{height - 6}">{k}</text>'
-                     for i, (k, c) in enumerate(OUTCOME_COLOURS.items()))
-    return (f'<svg width="{width}" height="{height}" role="img" aria-label="articles, quarantined and duplicates '
-            f'per landing date">{"".join(parts)}{legend}</svg>')
+    legend = "".join(
+        f'<rect x="{left + 130 * i}" y="{height - 16}" width="12" height="12" fill="{c}"/>'
+        f'<text x="{left + 130 * i + 16}" y="{height - 6}">{k}</text>'
+        for i, (k, c) in enumerate(OUTCOME_COLOURS.items())
+    )
+    return (
+        f'<svg width="{width}" height="{height}" role="img" aria-label="articles, quarantined and duplicates '
+        f'per landing date">{"".join(parts)}{legend}</svg>'
+    )
 
 
 def _ticks(top: int) -> list[int]:
@@ -277,7 +321,8 @@ def _ticks(top: int) -> list[int]:
 
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#222;
+padding:0 12px}
 h1{font-size:1.5em;margin-bottom:4px} h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .meta{color:#666} .none{color:#999;font-style:italic;margin:4px 0}
 .totals{display:flex;gap:28px;margin:16px 0} .totals div{font-size:.9em;color:#555}
@@ -288,20 +333,27 @@ svg{font-size:11px;fill:#333;overflow:visible} svg text{fill:#333}
 details{margin:8px 0;border:1px solid #e3e3e3;border-radius:4px;padding:6px 12px}
 summary{cursor:pointer;font-weight:600}
 table{border-collapse:collapse;font-size:.9em} td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #eee}
-td.d{white-space:nowrap} td.n{text-align:right;font-variant-numeric:tabular-nums} tr.failed td{background:#fdecea} tr.empty td{color:#888}
+td.d{white-space:nowrap} td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.failed td{background:#fdecea} tr.empty td{color:#888}
 """
 
 
 def _facet_charts(facets: Mapping[str, Mapping[str, int]]) -> str:
-    return '<div class="grid">' + "".join([
-        hbars("Quarantine reasons", facets.get("reasons", {}), OUTCOME_COLOURS["quarantined"]),
-        hbars("Languages", facets.get("languages", {})),
-        hbars("Date sources", facets.get("date_sources", {})),
-        hbars("Date precisions", facets.get("date_precisions", {})),
-        hbars("Encodings", facets.get("encodings", {})),
-        hbars("Repairs (articles may have several)", facets.get("repairs", {})),
-        columns("Words per article", facets.get("word_counts", {})),
-    ]) + "</div>"
+    return (
+        '<div class="grid">'
+        + "".join(
+            [
+                hbars("Quarantine reasons", facets.get("reasons", {}), OUTCOME_COLOURS["quarantined"]),
+                hbars("Languages", facets.get("languages", {})),
+                hbars("Date sources", facets.get("date_sources", {})),
+                hbars("Date precisions", facets.get("date_precisions", {})),
+                hbars("Encodings", facets.get("encodings", {})),
+                hbars("Repairs (articles may have several)", facets.get("repairs", {})),
+                columns("Words per article", facets.get("word_counts", {})),
+            ]
+        )
+        + "</div>"
+    )
 
 
 def _link(output: str, target: str | None) -> str:
@@ -309,7 +361,7 @@ def _link(output: str, target: str | None) -> str:
     if not target:
         return ""
     out = output.rstrip("/")
-    rel = target[len(out) + 1:] if target.startswith(out + "/") else None
+    rel = target[len(out) + 1 :] if target.startswith(out + "/") else None
     if rel is None and "://" not in target:
         try:
             rel = Path(target).resolve().relative_to(local_path(out)).as_posix()
@@ -343,24 +395,35 @@ def render(data: Mapping[str, Any]) -> str:
         _facet_charts(data["overall"]),
         "<h2>Each landing date</h2>",
     ]
-    for i, (date, info) in enumerate(dates.items()):
+    for _i, (date, info) in enumerate(dates.items()):
         facets = data["per_date"].get(date, {})
         parts.append(
-            f"<details id='date-{_e(date)}'{' open' if len(dates) == 1 else ''}><summary>{_e(date)}: {_plural(info['articles'], 'article')}, "
+            f"<details id='date-{_e(date)}'{' open' if len(dates) == 1 else ''}>"
+            f"<summary>{_e(date)}: {_plural(info['articles'], 'article')}, "
             f"{info['quarantined']:,} quarantined, {_plural(info['duplicates'], 'duplicate')} "
-            f"<span class='meta'>(run {_e(info['run_id'])})</span></summary>{_facet_charts(facets)}</details>")
-    parts.append("<h2>Runs</h2><table><tr><th>run</th><th>status</th><th>dates</th><th>documents</th><th>articles</th>"
-                 "<th>quarantined</th><th>duplicates</th><th>seconds</th><th>validation</th><th>error</th></tr>")
+            f"<span class='meta'>(run {_e(info['run_id'])})</span></summary>{_facet_charts(facets)}</details>"
+        )
+    parts.append(
+        "<h2>Runs</h2><table><tr><th>run</th><th>status</th><th>dates</th><th>documents</th><th>articles</th>"
+        "<th>quarantined</th><th>duplicates</th><th>seconds</th><th>validation</th><th>error</th></tr>"
+    )
     for r in reversed(data["runs"]):
         status = r.get("status") or "?"
         keys = sorted(r.get("batches") or {})
-        span = (keys[0] if len(keys) == 1 else f"{keys[0]} … {keys[-1]} ({len(keys)})") if keys else (r.get("date") or "")
+        span = (
+            (keys[0] if len(keys) == 1 else f"{keys[0]} … {keys[-1]} ({len(keys)})") if keys else (r.get("date") or "")
+        )
         parts.append(
-            f"<tr class='{_e(status)}'><td><code>{_e(r.get('run_id'))}</code></td><td>{_e(status)}</td><td class='d'>{_e(span)}</td>"
-            + "".join(f"<td class='n'>{int(r.get(k) or 0):,}</td>" for k in
-                      ("documents_seen", "articles_written", "quarantined", "duplicates"))
-            + f"<td class='n'>{float(r.get('seconds') or 0):.1f}</td><td>{_link(data['output'], r.get('data_docs'))}</td>"
-            f"<td>{_e(r.get('error') or '')}</td></tr>")
+            f"<tr class='{_e(status)}'><td><code>{_e(r.get('run_id'))}</code></td>"
+            f"<td>{_e(status)}</td><td class='d'>{_e(span)}</td>"
+            + "".join(
+                f"<td class='n'>{int(r.get(k) or 0):,}</td>"
+                for k in ("documents_seen", "articles_written", "quarantined", "duplicates")
+            )
+            + f"<td class='n'>{float(r.get('seconds') or 0):.1f}</td>"
+            f"<td>{_link(data['output'], r.get('data_docs'))}</td>"
+            f"<td>{_e(r.get('error') or '')}</td></tr>"
+        )
     parts.append("</table></body></html>\n")
     return "".join(parts)
 

@@ -27,8 +27,11 @@ from .output import Output, open_output
 
 def _published_runs(out: Output) -> dict[str, str]:
     """{date: run id} of every date whose manifest and SUCCESS marker are published."""
-    return {date: manifest.get("run_id") for date, manifest in out.read_manifests().items()
-            if out.exists(f"_manifests/{date}.SUCCESS")}
+    return {
+        date: manifest.get("run_id")
+        for date, manifest in out.read_manifests().items()
+        if out.exists(f"_manifests/{date}.SUCCESS")
+    }
 
 
 def _counts_run(out: Output, date: str) -> str | None:
@@ -53,11 +56,20 @@ def daily_counts(output, date: str, storage_options=None) -> tuple[str, int]:
     t = pa.concat_tables(tables) if tables else None
     if t is not None and t.num_rows:
         t = t.set_column(1, "source_name", pc.fill_null(t.column("source_name"), "(unknown)"))
-        counts = t.group_by(["language", "source_name", "format"]).aggregate([("language", "count")]) \
+        counts = (
+            t.group_by(["language", "source_name", "format"])
+            .aggregate([("language", "count")])
             .rename_columns(["language", "source_name", "format", "articles"])
+        )
     else:
-        counts = pa.table({"language": pa.array([], pa.string()), "source_name": pa.array([], pa.string()),
-                           "format": pa.array([], pa.string()), "articles": pa.array([], pa.int64())})
+        counts = pa.table(
+            {
+                "language": pa.array([], pa.string()),
+                "source_name": pa.array([], pa.string()),
+                "format": pa.array([], pa.string()),
+                "articles": pa.array([], pa.int64()),
+            }
+        )
     counts = counts.sort_by([("articles", "descending"), ("language", "ascending"), ("source_name", "ascending")])
     counts = counts.replace_schema_metadata({"news_etl.run_id": run_id or "", "news_etl.date": date})
     buf = io.BytesIO()
@@ -65,7 +77,13 @@ def daily_counts(output, date: str, storage_options=None) -> tuple[str, int]:
     rel = f"daily_counts/landing_date={date}/counts.parquet"
     out.write_atomic(rel, buf.getvalue())
     # One record per computation (an audit trail: each publish is counted once).
-    record = json.dumps({"date": date, "run_id": run_id, "groups": counts.num_rows,
-                         "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    record = json.dumps(
+        {
+            "date": date,
+            "run_id": run_id,
+            "groups": counts.num_rows,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+    )
     out.add_record("daily_counts/_computed", f"{date}.{run_id}", record)
     return out.uri(rel), counts.num_rows

@@ -29,8 +29,8 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Callable
 
 from .config import RunConfig
 from .errors import PublishError, StageError
@@ -45,8 +45,19 @@ from .validate import Validator
 
 log = logging.getLogger("news_etl")
 
-__all__ = ["Plan", "RunReport", "ShardSummary", "TaskResult", "finalize", "make_tasks", "new_run_id", "plan",
-           "process_shard", "process_task", "run"]
+__all__ = [
+    "Plan",
+    "RunReport",
+    "ShardSummary",
+    "TaskResult",
+    "finalize",
+    "make_tasks",
+    "new_run_id",
+    "plan",
+    "process_shard",
+    "process_task",
+    "run",
+]
 
 
 def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) -> RunReport:
@@ -76,10 +87,15 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
                 stack.enter_context(date_locks(out.work, planned.keys, run_id, out.location))
                 process_shard(config, run_id, 0, on_progress)
             except StageError as exc:
-                report = RunReport(run_id=run_id, status="failed", source=config.source, output=out.location,
-                                   date=config.date,
-                                   started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                   error=str(exc))
+                report = RunReport(
+                    run_id=run_id,
+                    status="failed",
+                    source=config.source,
+                    output=out.location,
+                    date=config.date,
+                    started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    error=str(exc),
+                )
                 write_report(out, report, None)
                 raise
             return finalize(config, run_id, started)
@@ -120,8 +136,13 @@ def _cannot_write(exc: OSError, out) -> Exception:
         space = f"; {free / 1e6:,.1f} MB free on {out.work}"
     except OSError:
         space = ""
-    hint = ("free space on it (a run needs about twice the size of the dates it publishes while it "
-            "publishes) and rerun" if code in (errno.ENOSPC, errno.EDQUOT)
-            else "make the output writable for this user, or pass another --output")
-    return PublishError(f"cannot write {where}: {os.strerror(code)}{space}", source=out.location,
-                        hint=hint + "; the published dates are unchanged")
+    hint = (
+        "free space on it (a run needs about twice the size of the dates it publishes while it publishes) and rerun"
+        if code in (errno.ENOSPC, errno.EDQUOT)
+        else "make the output writable for this user, or pass another --output"
+    )
+    return PublishError(
+        f"cannot write {where}: {os.strerror(code)}{space}",
+        source=out.location,
+        hint=hint + "; the published dates are unchanged",
+    )

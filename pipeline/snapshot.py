@@ -24,17 +24,25 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
 
 import pyarrow.parquet as pq
 
 from .config import WriteConfig
 from .errors import OutputError, PublishError
 from .faults import fault_point
-from .output import (DATA_DATASETS, MANIFESTS, Files, file_key, listed_files, manifest_document,
-                     parse_manifest, sha256_file)
+from .output import (
+    DATA_DATASETS,
+    MANIFESTS,
+    Files,
+    file_key,
+    listed_files,
+    manifest_document,
+    parse_manifest,
+    sha256_file,
+)
 
 DATASETS = (*DATA_DATASETS, MANIFESTS)
 
@@ -78,10 +86,16 @@ def live_snapshot(output: Path) -> Path | None:
     else:
         problem = f"{link} is missing"
     newest = f".snapshots/{numbers[-1]:08d}" if numbers else None
-    raise OutputError(problem + (f" but {len(numbers)} snapshots exist" if numbers else ""), source=str(output),
-                      hint=(f"restore it with: ln -sfn {newest} {link} (the newest snapshot), check it with "
-                            "news-etl check, then rerun" if newest else "point --output at the right folder")
-                      + "; nothing was published or deleted")
+    raise OutputError(
+        problem + (f" but {len(numbers)} snapshots exist" if numbers else ""),
+        source=str(output),
+        hint=(
+            f"restore it with: ln -sfn {newest} {link} (the newest snapshot), check it with news-etl check, then rerun"
+            if newest
+            else "point --output at the right folder"
+        )
+        + "; nothing was published or deleted",
+    )
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -98,8 +112,11 @@ def _ensure_links(output: Path) -> None:
         if link.is_symlink():
             continue
         if link.exists():
-            raise PublishError(f"{link.name} exists and is not news-etl's link into the current snapshot",
-                               source=str(link), hint="point --output at an empty folder or at one news-etl wrote")
+            raise PublishError(
+                f"{link.name} exists and is not news-etl's link into the current snapshot",
+                source=str(link),
+                hint="point --output at an empty folder or at one news-etl wrote",
+            )
         tmp = output / f".{name}.link-{os.getpid()}"
         if tmp.is_symlink():
             tmp.unlink()
@@ -139,8 +156,9 @@ class LocalOutput:
     def drop_staging(self, run_id: str) -> None:
         shutil.rmtree(self.staging(run_id), ignore_errors=True)
 
-    def publish(self, files: Files, manifests: dict[str, dict], run_id: str = "", *,
-                _crash_after_links: bool = False) -> str:
+    def publish(
+        self, files: Files, manifests: dict[str, dict], run_id: str = "", *, _crash_after_links: bool = False
+    ) -> str:
         """Publish the staged files of each key in ``files`` in one snapshot swap; returns the
         snapshot name. Staged files are hard-linked, not moved, so a publish that dies can be
         retried from staging. Each key gets its manifest (with every file's rows, size and sha256)
@@ -170,7 +188,7 @@ class LocalOutput:
             os.replace(tmp, self.root / "current")  # the atomic step
             fault_point("publish:after_swap")
             _ensure_links(self.root)
-            for n in sorted(_snapshot_numbers(snapshots), reverse=True)[self.config.keep_snapshots + 1:]:
+            for n in sorted(_snapshot_numbers(snapshots), reverse=True)[self.config.keep_snapshots + 1 :]:
                 if n < new_no:
                     shutil.rmtree(snapshots / f"{n:08d}", ignore_errors=True)
         fault_point("publish:after_prune")
@@ -220,9 +238,12 @@ class LocalOutput:
         folder = live / MANIFESTS if live else None
         if folder is None or not folder.is_dir():
             return {}
-        return {path.stem: parse_manifest(f"{MANIFESTS}/{path.name}", path.read_text(encoding="utf-8", errors="replace"),
-                                          self.location)
-                for path in sorted(folder.glob("*.json"))}
+        return {
+            path.stem: parse_manifest(
+                f"{MANIFESTS}/{path.name}", path.read_text(encoding="utf-8", errors="replace"), self.location
+            )
+            for path in sorted(folder.glob("*.json"))
+        }
 
     def published(self, dataset: str = "articles", keys: Iterable[str] | None = None) -> list[str]:
         return listed_files(self.read_manifests(), dataset, keys)
@@ -231,8 +252,11 @@ class LocalOutput:
         snapshot = current_snapshot(self.root)
         if snapshot is None:
             return {}
-        return {Path(d, n).relative_to(snapshot).as_posix(): os.path.getsize(os.path.join(d, n))
-                for d, _dirs, names in os.walk(snapshot) for n in names}
+        return {
+            Path(d, n).relative_to(snapshot).as_posix(): os.path.getsize(os.path.join(d, n))
+            for d, _dirs, names in os.walk(snapshot)
+            for n in names
+        }
 
     def uri(self, rel: str) -> str:
         return str(self.root / rel)

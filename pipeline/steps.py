@@ -14,15 +14,16 @@ what it writes. A step is a plain function of one ``Work``: adding a column is a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import ceil
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from . import __version__, attribution
 from .clean import normalize, remove_boilerplate, separate_paragraphs
 from .config import RunConfig
 from .dates import resolve
-from .decode import Decoded, source_scripts, scripts_of
+from .decode import Decoded, scripts_of, source_scripts
 from .fetch import RawDocument
 from .metadata import Extracted, article_id, content_sha256, detect_language, extract, minhash
 from .quality import not_an_article
@@ -64,9 +65,16 @@ def source(w: Work) -> None:
     ``raw_sha256``, ``pipeline_version``."""
     uri, path = located(w.raw, w.doc.position)
     w.row.update(
-        article_id=article_id(path), source_uri=uri, source_path=path, landing_date=w.raw.landing_date,
-        format=w.doc.format, encoding=w.decoded.encoding, repairs=list(w.decoded.repairs),
-        undecodable_bytes=w.decoded.undecodable_bytes, raw_sha256=w.raw.raw_sha256, pipeline_version=__version__,
+        article_id=article_id(path),
+        source_uri=uri,
+        source_path=path,
+        landing_date=w.raw.landing_date,
+        format=w.doc.format,
+        encoding=w.decoded.encoding,
+        repairs=list(w.decoded.repairs),
+        undecodable_bytes=w.decoded.undecodable_bytes,
+        raw_sha256=w.raw.raw_sha256,
+        pipeline_version=__version__,
     )
 
 
@@ -78,10 +86,17 @@ def header(w: Work) -> None:
     h = w.doc.header
     source_name = attribution.source_name(h.source_name)
     w.row.update(
-        url=h.url, source_name=source_name, authors=list(attribution.authors(h.authors, (*(h.site_names or ()), source_name))),
+        url=h.url,
+        source_name=source_name,
+        authors=list(attribution.authors(h.authors, (*(h.site_names or ()), source_name))),
         description=normalize(h.description, w.config.clean) if h.description else None,
-        topics=list(attribution.keywords(h.topics)), section=h.section or None, places=list(h.places),
-        image=h.image or None, license=h.license or None, hostname=h.hostname or _hostname(h.url), extra=dict(h.extra),
+        topics=list(attribution.keywords(h.topics)),
+        section=h.section or None,
+        places=list(h.places),
+        image=h.image or None,
+        license=h.license or None,
+        hostname=h.hostname or _hostname(h.url),
+        extra=dict(h.extra),
     )
 
 
@@ -142,8 +157,14 @@ def metadata(w: Work) -> Reject | None:
     if not ext.text:
         return Reject("clean", "no text left once the header, title and boilerplate are removed", w.body)
     w.extracted = ext
-    w.row.update(title=ext.title, subheadings=ext.subheadings, text=ext.text, quotes=ext.quotes,
-                 word_count=ext.word_count, char_count=ext.char_count)
+    w.row.update(
+        title=ext.title,
+        subheadings=ext.subheadings,
+        text=ext.text,
+        quotes=ext.quotes,
+        word_count=ext.word_count,
+        char_count=ext.char_count,
+    )
     return None
 
 
@@ -164,16 +185,30 @@ def dates(w: Work) -> Reject | None:
     ``published_at`` and ``date_source = none`` and is written under its landing date; a ``dates``
     rejection only when it has neither a stated date nor a landing date (nowhere to partition it)."""
     h, ext = w.doc.header, w.extracted
-    date = resolve(h.date, ext.dateline, h.url, w.raw.landing_date, w.config.dates, header_text=h.date_text,
-                   header_source=h.date_source)
+    date = resolve(
+        h.date,
+        ext.dateline,
+        h.url,
+        w.raw.landing_date,
+        w.config.dates,
+        header_text=h.date_text,
+        header_source=h.date_source,
+    )
     if date.published_at is None and w.raw.landing_date is None:
-        reason = "no date to file it under: the document states no publication date (header, dateline " \
-                 "or URL) and it has no landing date (run with --date, or land files under SRC/YYYY-MM-DD/)"
+        reason = (
+            "no date to file it under: the document states no publication date (header, dateline "
+            "or URL) and it has no landing date (run with --date, or land files under SRC/YYYY-MM-DD/)"
+        )
         if date.warnings:
             reason += "; " + "; ".join(date.warnings)
         return Reject("dates", reason, ext.text)
-    w.row.update(published_at=date.published_at, date_precision=date.precision, date_source=date.source,
-                 utc_offset_minutes=date.offset_minutes, warnings=list(w.doc.warnings) + list(date.warnings))
+    w.row.update(
+        published_at=date.published_at,
+        date_precision=date.precision,
+        date_source=date.source,
+        utc_offset_minutes=date.offset_minutes,
+        warnings=list(w.doc.warnings) + list(date.warnings),
+    )
     return None
 
 
@@ -229,6 +264,8 @@ def fidelity(w: Work) -> None:
     invented = found - _scripts_of_source(w) if found else found
     if invented:
         warnings = w.row.get("warnings") or []
-        w.row["warnings"] = [*warnings, f"invented characters: {', '.join(sorted(invented))} script(s) that the "
-                             "source's bytes do not hold under any plain decode"]
-
+        w.row["warnings"] = [
+            *warnings,
+            f"invented characters: {', '.join(sorted(invented))} script(s) that the "
+            "source's bytes do not hold under any plain decode",
+        ]

@@ -18,9 +18,10 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import PublishError
 
@@ -33,7 +34,7 @@ def is_remote(url: str) -> bool:
 
 def local_path(url: str) -> Path:
     url = str(url)
-    return Path(url[len("file://"):] if url.startswith("file://") else url).expanduser().resolve()
+    return Path(url[len("file://") :] if url.startswith("file://") else url).expanduser().resolve()
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class ObjectStore:
         n = 0
         prefix = self.path(rel).rstrip("/") + "/"
         for path in sorted(self.fs.find(self.path(rel))):
-            dst = Path(local) / path[len(prefix):]
+            dst = Path(local) / path[len(prefix) :]
             dst.parent.mkdir(parents=True, exist_ok=True)
             self.fs.get_file(path, str(dst))
             n += 1
@@ -94,7 +95,7 @@ class ObjectStore:
             found = self.fs.find(self.path(rel))
         except FileNotFoundError:
             return []
-        return sorted(p[len(self.root) + 1:] for p in found)
+        return sorted(p[len(self.root) + 1 :] for p in found)
 
     def rm(self, rels: Iterable[str]) -> None:
         paths = [self.path(r) for r in rels]
@@ -117,8 +118,11 @@ def open_store(url: str, storage_options: Mapping[str, Any] | None = None) -> Ob
     try:
         fs, root = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
     except (ImportError, ValueError) as exc:
-        raise PublishError(f"cannot open output: {exc}", source=url,
-                           hint="install the fsspec backend for this protocol (s3fs for s3://: pip install 'news-etl[s3]')") from exc
+        raise PublishError(
+            f"cannot open output: {exc}",
+            source=url,
+            hint="install the fsspec backend for this protocol (s3fs for s3://: pip install 'news-etl[s3]')",
+        ) from exc
     protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
     return ObjectStore(url=url.rstrip("/"), fs=fs, root=root.rstrip("/"), protocol=protocol)
 
@@ -171,8 +175,12 @@ def read_manifests(output: str, storage_options: Mapping[str, Any] | None = None
     return open_output(output, storage_options).read_manifests()
 
 
-def published_files(output: str, dataset: str = "articles", storage_options: Mapping[str, Any] | None = None,
-                    keys: Iterable[str] | None = None) -> list[str]:
+def published_files(
+    output: str,
+    dataset: str = "articles",
+    storage_options: Mapping[str, Any] | None = None,
+    keys: Iterable[str] | None = None,
+) -> list[str]:
     """The files of ``dataset`` that the manifests list (one whole version of every date): the
     reading that is atomic on object storage. Full URLs for object stores, paths for folders."""
     from .output import open_output
@@ -188,9 +196,16 @@ def duckdb_s3_secret(storage_options: Mapping[str, Any] | None = None) -> str:
     client = dict(opts.get("client_kwargs") or {})
     key = opts.get("key") or os.environ.get("AWS_ACCESS_KEY_ID", "")
     secret = opts.get("secret") or os.environ.get("AWS_SECRET_ACCESS_KEY", "")
-    endpoint = client.get("endpoint_url") or opts.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") \
-        or os.environ.get("AWS_ENDPOINT_URL") or ""
-    region = client.get("region_name") or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    endpoint = (
+        client.get("endpoint_url")
+        or opts.get("endpoint_url")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or ""
+    )
+    region = (
+        client.get("region_name") or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    )
     parts = ["TYPE s3", f"KEY_ID '{key}'", f"SECRET '{secret}'", f"REGION '{region}'"]
     if endpoint:
         use_ssl = not endpoint.startswith("http://")

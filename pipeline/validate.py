@@ -60,8 +60,12 @@ def load_suite_json(directory: Path, name: str) -> dict[str, Any]:
             hint="pass --expectations with the folder that holds the suites (the repository's expectations/)",
         ) from None
     except json.JSONDecodeError as exc:
-        raise StageError("validate", f"expectation suite is not valid JSON: {exc}", source=str(path),
-                         hint="fix the JSON; `python -m json.tool FILE` shows where") from None
+        raise StageError(
+            "validate",
+            f"expectation suite is not valid JSON: {exc}",
+            source=str(path),
+            hint="fix the JSON; `python -m json.tool FILE` shows where",
+        ) from None
 
 
 def describe(config: dict[str, Any]) -> str:
@@ -146,6 +150,7 @@ WIDE_COLUMNS = frozenset({"text"})
 @dataclass(frozen=True)
 class _RowPart:
     """Some of the row suite's expectations (by position in the suite) and the columns they need."""
+
     key: str
     positions: tuple[int, ...]
     columns: frozenset[str]
@@ -162,8 +167,10 @@ def row_parts(suite: dict[str, Any], columns: list[str], schema: pa.Schema | Non
         plain = {f.name for f in schema if not pa.types.is_list(f.type)} if schema is not None else set(columns)
         return [_RowPart("row", tuple(range(len(expectations))), frozenset(plain.union(*looks)))]
     groups = [wide, narrow] if wide and narrow else [tuple(range(len(expectations)))]
-    return [_RowPart("row" if len(groups) == 1 else f"row:{n}", g, frozenset().union(*(looks[i] for i in g)))
-            for n, g in enumerate(groups)]
+    return [
+        _RowPart("row" if len(groups) == 1 else f"row:{n}", g, frozenset().union(*(looks[i] for i in g)))
+        for n, g in enumerate(groups)
+    ]
 
 
 # Columns computed for validation only, never published: name -> (the column it is made from, how).
@@ -225,9 +232,12 @@ class Validator:
                     name=data.get("name", which), expectations=expectations, meta=data.get("meta")
                 )
             except Exception as exc:  # GX raises many types for a malformed suite
-                raise StageError("validate", f"cannot load expectation suite {data.get('name')!r}: {exc}",
-                                 source=str(self.config.expectations_dir),
-                                 hint="check each expectation's type and kwargs against the GX 1.x gallery") from exc
+                raise StageError(
+                    "validate",
+                    f"cannot load expectation suite {data.get('name')!r}: {exc}",
+                    source=str(self.config.expectations_dir),
+                    hint="check each expectation's type and kwargs against the GX 1.x gallery",
+                ) from exc
         return self._suites[which]
 
     def _validate(self, which: str, frame):
@@ -257,9 +267,11 @@ class Validator:
             for position, er in zip(part.positions, result.results):
                 cfg = er.expectation_config.to_json_dict()
                 if er.exception_info and er.exception_info.get("raised_exception"):
-                    raise StageError("validate", f"expectation {describe(cfg)} could not run: "
-                                     f"{er.exception_info.get('exception_message')}",
-                                     hint="fix the suite in expectations/")
+                    raise StageError(
+                        "validate",
+                        f"expectation {describe(cfg)} could not run: {er.exception_info.get('exception_message')}",
+                        hint="fix the suite in expectations/",
+                    )
                 if er.success:
                     continue
                 hint = (cfg.get("meta") or {}).get("hint", "")
@@ -268,8 +280,13 @@ class Validator:
         out = []
         for i, items in sorted(failed.items()):
             items.sort()
-            out.append(RowFailure(i, tuple(name for _, name, _ in items),
-                                  "; ".join(f"{name}: {hint}" if hint else name for _, name, hint in items)))
+            out.append(
+                RowFailure(
+                    i,
+                    tuple(name for _, name, _ in items),
+                    "; ".join(f"{name}: {hint}" if hint else name for _, name, hint in items),
+                )
+            )
         return out
 
     def _with_derived(self, table: pa.Table) -> pa.Table:
@@ -289,9 +306,16 @@ class Validator:
             cfg = er.expectation_config.to_json_dict()
             hint = (cfg.get("meta") or {}).get("hint", "")
             observed = er.result.get("observed_value")
-            results.append({"expectation": describe(cfg), "success": bool(er.success),
-                            "observed": observed if isinstance(observed, (int, float, str, type(None))) else str(observed)[:200],
-                            "unexpected_count": er.result.get("unexpected_count")})
+            results.append(
+                {
+                    "expectation": describe(cfg),
+                    "success": bool(er.success),
+                    "observed": observed
+                    if isinstance(observed, (int, float, str, type(None)))
+                    else str(observed)[:200],
+                    "unexpected_count": er.result.get("unexpected_count"),
+                }
+            )
             if not er.success:
                 failures.append(f"{describe(cfg)}: {hint}" if hint else describe(cfg))
         stats = dict(result.statistics) if result.statistics else {}

@@ -84,7 +84,9 @@ class Stager:
             path = self.root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             w = pq.ParquetWriter(
-                path, schema, compression=self.config.compression,
+                path,
+                schema,
+                compression=self.config.compression,
                 compression_level=self.config.compression_level,
                 write_statistics=True,
             )
@@ -126,9 +128,16 @@ class Stager:
         """Input bytes, kept so that a rerun can be replayed even if the source changed."""
         for k, rows in by_key.items():
             rel = f"raw/landing={k}/{k}.part-{self.shard:05d}.parquet"
-            table = pa.table({"source_uri": [r[0] for r in rows], "source_path": [r[1] for r in rows],
-                              "raw_sha256": [r[2] for r in rows], "size_bytes": [len(r[3]) for r in rows],
-                              "raw": pa.array([r[3] for r in rows], pa.large_binary())}, schema=RAW_SCHEMA)
+            table = pa.table(
+                {
+                    "source_uri": [r[0] for r in rows],
+                    "source_path": [r[1] for r in rows],
+                    "raw_sha256": [r[2] for r in rows],
+                    "size_bytes": [len(r[3]) for r in rows],
+                    "raw": pa.array([r[3] for r in rows], pa.large_binary()),
+                },
+                schema=RAW_SCHEMA,
+            )
             self._writer(rel, RAW_SCHEMA).write_table(table)
             staged = self._key(k)
             staged.raw_files[rel] = staged.raw_files.get(rel, 0) + len(rows)

@@ -174,8 +174,15 @@ FR_SALON = [
 ]
 
 
-def html_page(title: str, paragraphs: list[str], published: str, charset: str = "utf-8", site: str = "The Borough Courier",
-              url: str = "https://courier.example/news/2016/12/09/railway-yard-park", lang: str = "en") -> str:
+def html_page(
+    title: str,
+    paragraphs: list[str],
+    published: str,
+    charset: str = "utf-8",
+    site: str = "The Borough Courier",
+    url: str = "https://courier.example/news/2016/12/09/railway-yard-park",
+    lang: str = "en",
+) -> str:
     body = "".join(f"<p>{p}</p>\n" for p in paragraphs)
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="{charset}"><title>{title} | {site}</title>
@@ -198,18 +205,33 @@ def jsonl_records() -> bytes:
     import json
 
     records = [
-        {"title": "Harbour ferry returns after repairs", "maintext": (
-            "The harbour ferry returned to service on Friday morning after six weeks in dry dock, where engineers replaced "
-            "both propeller shafts and repainted the hull.\n\nCommuters had relied on a replacement bus that added forty "
-            "minutes to the journey around the bay. The operator said timetables would be back to normal from Monday."),
-         "date_publish": "2016-12-09 07:10:00", "authors": ["Jo Lind"], "language": "en", "url": "https://wire.example/ferry",
-         "source_domain": "wire.example", "image_url": "https://wire.example/ferry.jpg"},
-        {"title": "La piscine municipale rouvre ses bassins", "maintext": (
-            "Fermée depuis l\u2019été pour des travaux d\u2019isolation, la piscine municipale de Bréval a rouvert vendredi. "
-            "Le bassin sportif a été entièrement carrelé à neuf et un toboggan attend les enfants.\n\nLes horaires d\u2019ouverture "
-            "sont élargis le mercredi et le samedi, et les tarifs restent inchangés jusqu\u2019à la fin de l\u2019année."),
-         "date_publish": "2016-12-09",
-         "authors": "Claire Morel", "language": "fr", "url": "https://fil.example/piscine", "source_domain": "fil.example"},
+        {
+            "title": "Harbour ferry returns after repairs",
+            "maintext": (
+                "The harbour ferry returned to service on Friday morning after six weeks in dry dock, where engineers replaced "
+                "both propeller shafts and repainted the hull.\n\nCommuters had relied on a replacement bus that added forty "
+                "minutes to the journey around the bay. The operator said timetables would be back to normal from Monday."
+            ),
+            "date_publish": "2016-12-09 07:10:00",
+            "authors": ["Jo Lind"],
+            "language": "en",
+            "url": "https://wire.example/ferry",
+            "source_domain": "wire.example",
+            "image_url": "https://wire.example/ferry.jpg",
+        },
+        {
+            "title": "La piscine municipale rouvre ses bassins",
+            "maintext": (
+                "Fermée depuis l\u2019été pour des travaux d\u2019isolation, la piscine municipale de Bréval a rouvert vendredi. "
+                "Le bassin sportif a été entièrement carrelé à neuf et un toboggan attend les enfants.\n\nLes horaires d\u2019ouverture "
+                "sont élargis le mercredi et le samedi, et les tarifs restent inchangés jusqu\u2019à la fin de l\u2019année."
+            ),
+            "date_publish": "2016-12-09",
+            "authors": "Claire Morel",
+            "language": "fr",
+            "url": "https://fil.example/piscine",
+            "source_domain": "fil.example",
+        },
     ]
     lines = [json.dumps(r, ensure_ascii=False) for r in records]
     lines.insert(1, '{"title": "Cut off record", "maintext": "This line was cut by the crawler')
@@ -219,7 +241,7 @@ def jsonl_records() -> bytes:
 def rss_feed() -> bytes:
     """An RSS 2.0 feed of two items: one with its text in the description (escaped HTML), one
     with the full text in content:encoded and a summary in the description."""
-    return """<?xml version="1.0" encoding="UTF-8"?>
+    return b"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/">
 <channel>
 <title>The Harbour Town Chronicle</title>
@@ -248,7 +270,7 @@ club will help the two librarians at the desk, and the children's corner will ho
 </item>
 </channel>
 </rss>
-""".encode("utf-8")
+"""
 
 
 def sgml_container() -> bytes:
@@ -328,29 +350,44 @@ def files() -> dict[str, bytes]:
         ).encode("iso-8859-15"),
         "2016-12-06/riverbank-volunteers.txt": EN_DATELESS.encode("utf-8"),
         "2016-12-06/scan.bin": binary,
-        "2016-12-06/bundle.zip": zip_of({
-            "sport/derby-basket.txt": ("date 2016-12-05\n\n" + FR_ZIP).encode("utf-8"),
-            "campus/library-hours.txt": EN_ZIP.encode("utf-16-le"),
-        }),
+        "2016-12-06/bundle.zip": zip_of(
+            {
+                "sport/derby-basket.txt": ("date 2016-12-05\n\n" + FR_ZIP).encode("utf-8"),
+                "campus/library-hours.txt": EN_ZIP.encode("utf-16-le"),
+            }
+        ),
         # 2016-12-07: double mojibake, datelines, a duplicate, truncated gzip, not an article, unsafe tar
         "2016-12-07/regionales-sondage.txt": mojibake(FR_ELECTIONS, times=2),
         "2016-12-07/phone-review.txt": EN_TECH.encode("utf-8"),
         "2016-12-07/syndicated/phone-review-copy.txt": EN_TECH.encode("utf-8"),
         "2016-12-07/truncated.txt.gz": full_gzip[: len(full_gzip) // 2],
         "2016-12-07/readings.csv": b"station,date,value\nA1,2016-12-07,12.5\nA2,2016-12-07,13.1\nA3,2016-12-07,11.9\n",
-        "2016-12-07/archive.tar.gz": tgz_of({
-            "bakery-centenary.txt": ("Date: 2016-12-07\n" + EN_TAR).encode("utf-8"),
-            "../escape.txt": b"this member tries to leave the archive\n",
-        }),
+        "2016-12-07/archive.tar.gz": tgz_of(
+            {
+                "bakery-centenary.txt": ("Date: 2016-12-07\n" + EN_TAR).encode("utf-8"),
+                "../escape.txt": b"this member tries to leave the archive\n",
+            }
+        ),
         # 2016/12/08: the nested layout, RFC 2822 header
         "2016/12/08/coastal-road.txt": EN_WIRE.encode("utf-8"),
         # 2016-12-09: other formats, good and broken
-        "2016-12-09/courier-railway-park.html": html_page("Railway yard to become a park", EN_PARK, "2016-12-09T08:15:00+00:00").encode("utf-8"),
+        "2016-12-09/courier-railway-park.html": html_page(
+            "Railway yard to become a park", EN_PARK, "2016-12-09T08:15:00+00:00"
+        ).encode("utf-8"),
         "2016-12-09/salon-livre.html": html_page(
-            "Salon du livre jeunesse : un record", FR_SALON, "2016-12-09T18:30:00+01:00", charset="utf-8",
-            site="La Gazette de la Lys", url="https://gazette.example/culture/salon-livre", lang="fr",
-        ).replace("\u2019", "'").encode("latin-1"),  # declares UTF-8, is Latin-1: a page that lies
-        "2016-12-09/cut-page.html": html_page("Cut", EN_PARK, "2016-12-09T08:15:00+00:00").split("<body>")[0].encode("utf-8"),
+            "Salon du livre jeunesse : un record",
+            FR_SALON,
+            "2016-12-09T18:30:00+01:00",
+            charset="utf-8",
+            site="La Gazette de la Lys",
+            url="https://gazette.example/culture/salon-livre",
+            lang="fr",
+        )
+        .replace("\u2019", "'")
+        .encode("latin-1"),  # declares UTF-8, is Latin-1: a page that lies
+        "2016-12-09/cut-page.html": html_page("Cut", EN_PARK, "2016-12-09T08:15:00+00:00")
+        .split("<body>")[0]
+        .encode("utf-8"),
         "2016-12-09/crawl.jsonl": jsonl_records(),
         "2016-12-09/export.json": b'{"title": "Export", "maintext": "The export job stopped half way",\n  "date": ',
         "2016-12-09/wire.sgm": sgml_container(),
@@ -365,7 +402,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wanted = files()
     if args.check:
-        bad = [rel for rel, data in wanted.items() if not (args.out / rel).is_file() or (args.out / rel).read_bytes() != data]
+        bad = [
+            rel
+            for rel, data in wanted.items()
+            if not (args.out / rel).is_file() or (args.out / rel).read_bytes() != data
+        ]
         for rel in bad:
             print(f"differs: {rel}", file=sys.stderr)
         return 1 if bad else 0

@@ -98,13 +98,21 @@ def cluster_settings(executor: str, db: str, redis_index: int | None, worker_con
         env["AIRFLOW__CELERY__BROKER_URL"] = f"{REDIS}/{redis_index}"
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + dsn
         env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] = "1"
-        env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"] = '{"imports": ["pipeline.preload"], "worker_disable_prefetch": true}'
+        env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"] = (
+            '{"imports": ["pipeline.preload"], "worker_disable_prefetch": true}'
+        )
     return env
 
 
 class Cluster(Airflow):
-    def __init__(self, home: Path, executor: str, workers: tuple[str, ...] = (), env_extra: dict | None = None,
-                 worker_concurrency: int = 1):
+    def __init__(
+        self,
+        home: Path,
+        executor: str,
+        workers: tuple[str, ...] = (),
+        env_extra: dict | None = None,
+        worker_concurrency: int = 1,
+    ):
         self.db = f"news_etl_test_{secrets.token_hex(4)}"
         self.redis_index = claim_redis_index() if workers else None
         self.executor = executor
@@ -126,25 +134,36 @@ class Cluster(Airflow):
         for name in ("api-server", "scheduler", "dag-processor"):
             self._spawn(name, COMMANDS[name])
         for worker in self.workers:
-            self._spawn(worker, [a.format(worker=worker) for a in COMMANDS["worker"]], {
-                "NEWS_ETL_TEST_WORKER": worker,
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "cluster_hostname.worker_name",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            })
+            self._spawn(
+                worker,
+                [a.format(worker=worker) for a in COMMANDS["worker"]],
+                {
+                    "NEWS_ETL_TEST_WORKER": worker,
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "cluster_hostname.worker_name",
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                },
+            )
         self.log = open(self.logs / "api-server.log", "ab")  # what Airflow.wait_ready names in errors
         self.wait_ready(timeout)
 
     def _run_once(self, name: str) -> None:
         with open(self.logs / f"{name}.log", "wb") as log:
-            p = subprocess.run(COMMANDS[name], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home,
-                               timeout=600)
+            p = subprocess.run(
+                COMMANDS[name], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home, timeout=600
+            )
         if p.returncode:
             raise RuntimeError(f"{' '.join(COMMANDS[name])} failed ({p.returncode}); see {self.logs / (name + '.log')}")
 
     def _spawn(self, name: str, argv: list[str], extra: dict | None = None) -> None:
         log = open(self.logs / f"{name}.log", "wb")
-        self.procs[name] = subprocess.Popen(argv, env={**self.env, **(extra or {})}, stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=self.home, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            argv,
+            env={**self.env, **(extra or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.home,
+            start_new_session=True,
+        )
         log.close()
 
     def exited(self) -> str | None:
@@ -197,19 +216,35 @@ class Cluster(Airflow):
         return left
 
     # -- the news_etl DAG -------------------------------------------------------------------------
-    def backfill(self, dag_id: str, first: str, last: str, max_active_runs: int = 4, conf: dict | None = None) -> list[dict]:
+    def backfill(
+        self, dag_id: str, first: str, last: str, max_active_runs: int = 4, conf: dict | None = None
+    ) -> list[dict]:
         self.wait_for(lambda: self._dag_known(dag_id), 180, what=f"DAG {dag_id} parsed")
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-        self.request("POST", "/api/v2/backfills", {
-            "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-            "max_active_runs": max_active_runs, "reprocess_behavior": "none", "dag_run_conf": conf or {}})
-        expected = (time.mktime(time.strptime(last, "%Y-%m-%d")) - time.mktime(time.strptime(first, "%Y-%m-%d"))) // 86400 + 1
+        self.request(
+            "POST",
+            "/api/v2/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": f"{first}T00:00:00Z",
+                "to_date": f"{last}T00:00:00Z",
+                "max_active_runs": max_active_runs,
+                "reprocess_behavior": "none",
+                "dag_run_conf": conf or {},
+            },
+        )
+        expected = (
+            time.mktime(time.strptime(last, "%Y-%m-%d")) - time.mktime(time.strptime(first, "%Y-%m-%d"))
+        ) // 86400 + 1
 
         def finished():
             if self.exited():
                 raise RuntimeError(self.exited())
-            runs = [r for r in self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
-                    if r["run_type"] == "backfill"]
+            runs = [
+                r
+                for r in self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+                if r["run_type"] == "backfill"
+            ]
             done = [r for r in runs if r["state"] in ("success", "failed")]
             return runs if len(runs) == expected and len(done) == expected else None
 

@@ -30,15 +30,17 @@ def airflow_env(home: Path, **extra: str) -> dict:
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "news_etl_sqlite.py").write_text('CONNECT_ARGS = {"timeout": 60}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "news_etl_sqlite.CONNECT_ARGS",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "news_etl_sqlite.CONNECT_ARGS",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        }
+    )
     env.update(extra)
     return env
 
@@ -48,20 +50,23 @@ class Airflow:
         self.home = home
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = airflow_env(home, **{
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__BASE_URL": self.base,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "1",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            # Its own log-server ports, so that two test Airflows on one machine cannot collide.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            **env_extra,
-        })
+        self.env = airflow_env(
+            home,
+            **{
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": self.base,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "1",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                # Its own log-server ports, so that two test Airflows on one machine cannot collide.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                **env_extra,
+            },
+        )
         self.log = open(home / "standalone.log", "wb")
         self.proc: subprocess.Popen | None = None
         self.token: str | None = None
@@ -70,8 +75,14 @@ class Airflow:
         subprocess.run(["airflow", "db", "migrate"], env=self.env, check=True, capture_output=True, timeout=300)
         # WAL journal mode, as ./dev ui sets it (stored in the database file).
         sqlite3.connect(self.home / "airflow.db", timeout=60).execute("PRAGMA journal_mode=WAL").fetchall()
-        self.proc = subprocess.Popen(["airflow", "standalone"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, cwd=self.home)
+        self.proc = subprocess.Popen(
+            ["airflow", "standalone"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
+        )
         self.wait_ready(timeout)
 
     def exited(self) -> str | None:
@@ -95,7 +106,9 @@ class Airflow:
         else:
             raise TimeoutError(f"Airflow API not healthy after {timeout}s; see {self.log.name}")
         self.password = self._password(deadline)
-        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": self.password}, auth=False)["access_token"]
+        self.token = self.request("POST", "/auth/token", {"username": "admin", "password": self.password}, auth=False)[
+            "access_token"
+        ]
 
     def _password(self, deadline: float) -> str:
         path = self.home / "simple_auth_manager_passwords.json.generated"

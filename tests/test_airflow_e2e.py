@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from airflow_server import Airflow, airflow_env
 
 pytestmark = pytest.mark.airflow
@@ -40,14 +39,21 @@ def airflow(tmp_path_factory, samples):
     (src / BROKEN_DATE).mkdir()
     (src / BROKEN_DATE / "numbers.csv").write_bytes(b"1,2,3\n4,5,6\n")
     # The README's first step, on one date: ./dev demo into this AIRFLOW_HOME and output.
-    demo = subprocess.run([str(REPO / "dev"), "demo"], capture_output=True, text=True, timeout=900, env=airflow_env(
-        home, NEWS_ETL_SOURCE=str(src), NEWS_ETL_OUTPUT=str(out), NEWS_ETL_DEMO_DATES=DEMO_DATE))
+    demo = subprocess.run(
+        [str(REPO / "dev"), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=airflow_env(home, NEWS_ETL_SOURCE=str(src), NEWS_ETL_OUTPUT=str(out), NEWS_ETL_DEMO_DATES=DEMO_DATE),
+    )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     af = Airflow(home, {"NEWS_ETL_SOURCE": str(src), "NEWS_ETL_OUTPUT": str(out)})
     af.output, af.demo = out, demo.stdout
     try:
         af.start()
-        af.wait_for(lambda: _dag_known(af, "news_etl") and _dag_known(af, "news_etl_daily_counts"), 180, what="DAGs parsed")
+        af.wait_for(
+            lambda: _dag_known(af, "news_etl") and _dag_known(af, "news_etl_daily_counts"), 180, what="DAGs parsed"
+        )
         # Backfill runs stay queued while a DAG is paused; the downstream DAG is unpaused by default.
         af.request("PATCH", "/api/v2/dags/news_etl", {"is_paused": False})
         yield af
@@ -76,8 +82,12 @@ def _runs(af, dag_id, run_type=None):
 
 
 def _check(out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", "check", "--output", str(out),
-                           "--start", DATES[0], "--end", DATES[-1]], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "check", "--output", str(out), "--start", DATES[0], "--end", DATES[-1]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _dataset(out: Path):
@@ -87,11 +97,19 @@ def _dataset(out: Path):
 
 @pytest.fixture(scope="module")
 def backfilled(airflow):
-    airflow.request("POST", "/api/v2/backfills", {
-        "dag_id": "news_etl", "from_date": f"{DATES[0]}T00:00:00Z", "to_date": f"{DATES[-1]}T00:00:00Z",
-        # One date at a time: each publish's asset event then arrives on its own (see
-        # pipeline/reports.py for what happens when Airflow drops one).
-        "max_active_runs": 1, "reprocess_behavior": "none"})
+    airflow.request(
+        "POST",
+        "/api/v2/backfills",
+        {
+            "dag_id": "news_etl",
+            "from_date": f"{DATES[0]}T00:00:00Z",
+            "to_date": f"{DATES[-1]}T00:00:00Z",
+            # One date at a time: each publish's asset event then arrives on its own (see
+            # pipeline/reports.py for what happens when Airflow drops one).
+            "max_active_runs": 1,
+            "reprocess_behavior": "none",
+        },
+    )
 
     def finished():
         runs = _runs(airflow, "news_etl", "backfill")
@@ -114,7 +132,9 @@ def test_backfill_over_three_dates_through_the_rest_api(airflow, backfilled):
         manifest = json.loads((airflow.output / "_manifests" / f"{date}.json").read_text())
         assert manifest["articles"] > 0 and manifest["inputs_sha256"]
     # The date was cut into shards that ran as mapped tasks.
-    tis = airflow.request("GET", f"/api/v2/dags/news_etl/dagRuns/{backfilled[0]['dag_run_id']}/taskInstances")["task_instances"]
+    tis = airflow.request("GET", f"/api/v2/dags/news_etl/dagRuns/{backfilled[0]['dag_run_id']}/taskInstances")[
+        "task_instances"
+    ]
     mapped = [t for t in tis if t["task_id"] == "process_shard"]
     assert len(mapped) == 2 and all(t["state"] == "success" for t in mapped)
 
@@ -126,9 +146,14 @@ def test_downstream_dag_runs_once_per_published_date(airflow, backfilled):
         runs = _runs(airflow, "news_etl_daily_counts")
         log = airflow.output / "daily_counts" / "_computed.jsonl"
         computed = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-        seen["state"] = {"runs": [(r["dag_run_id"], r["state"]) for r in runs], "computed": computed,
-                         "emitted": [(e.get("extra") or {}).get("date") for e in
-                                     airflow.request("GET", "/api/v2/assets/events?limit=50")["asset_events"]]}
+        seen["state"] = {
+            "runs": [(r["dag_run_id"], r["state"]) for r in runs],
+            "computed": computed,
+            "emitted": [
+                (e.get("extra") or {}).get("date")
+                for e in airflow.request("GET", "/api/v2/assets/events?limit=50")["asset_events"]
+            ],
+        }
         if not runs or any(r["state"] not in ("success", "failed") for r in runs):
             return None
         return (runs, computed) if {c["date"] for c in computed} >= set(DATES) else None
@@ -153,8 +178,11 @@ def test_clearing_and_rerunning_one_date_leaves_the_dataset_identical(airflow, b
     manifest = airflow.output / "_manifests" / f"{DATES[1]}.json"
     first_run = json.loads(manifest.read_text())["run_id"]
     run = next(r for r in backfilled if r["logical_date"].startswith(DATES[1]))
-    airflow.request("POST", "/api/v2/dags/news_etl/clearTaskInstances", {
-        "dry_run": False, "dag_run_id": run["dag_run_id"], "only_failed": False, "reset_dag_runs": True})
+    airflow.request(
+        "POST",
+        "/api/v2/dags/news_etl/clearTaskInstances",
+        {"dry_run": False, "dag_run_id": run["dag_run_id"], "only_failed": False, "reset_dag_runs": True},
+    )
 
     def rerun_done():
         r = airflow.request("GET", f"/api/v2/dags/news_etl/dagRuns/{run['dag_run_id']}")
@@ -177,9 +205,24 @@ def test_the_demo_s_run_has_a_real_duration_and_its_summary(airflow):
 def test_a_backfill_created_with_the_cli_while_the_server_runs(airflow, backfilled):
     """The README's command, through ./dev, against the SQLite database the server is using."""
     started = time.time()
-    p = subprocess.run([str(REPO / "dev"), "airflow", "backfill", "create", "--dag-id", "news_etl",
-                        "--from-date", CLI_DATE, "--to-date", CLI_DATE], env=airflow.env,
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [
+            str(REPO / "dev"),
+            "airflow",
+            "backfill",
+            "create",
+            "--dag-id",
+            "news_etl",
+            "--from-date",
+            CLI_DATE,
+            "--to-date",
+            CLI_DATE,
+        ],
+        env=airflow.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     seconds = time.time() - started
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     (ARTIFACTS / "cli-backfill.txt").parent.mkdir(parents=True, exist_ok=True)
@@ -218,9 +261,18 @@ def _browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1600,1000", "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1000",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
@@ -259,7 +311,9 @@ def test_ui_trigger_a_demo_date_read_its_log_and_a_failed_date_s_data_docs(airfl
         states = {}
         for i, line in enumerate(lines):
             if line in wanted:
-                states[line] = next((x for x in lines[i + 1:i + 4] if x in ("Success", "Failed", "Running", "Queued")), None)
+                states[line] = next(
+                    (x for x in lines[i + 1 : i + 4] if x in ("Success", "Failed", "Running", "Queued")), None
+                )
         assert len(states) == len(DATES) and set(states.values()) == {"Success"}, states
 
         # The trigger form, as a user opens it: its logical date is now, a day with no files. The
@@ -270,13 +324,24 @@ def test_ui_trigger_a_demo_date_read_its_log_and_a_failed_date_s_data_docs(airfl
         browser.get(airflow.base + "/dags/news_etl")
         wait.until(lambda b: "process_shard" in body(b))
         before = {r["dag_run_id"] for r in _runs(airflow, "news_etl", "manual")}
-        trigger = wait.until(lambda b: next((x for x in b.find_elements(By.TAG_NAME, "button")
-                                             if x.text.strip() == "Trigger" and x.is_displayed()), None))
+        trigger = wait.until(
+            lambda b: next(
+                (x for x in b.find_elements(By.TAG_NAME, "button") if x.text.strip() == "Trigger" and x.is_displayed()),
+                None,
+            )
+        )
         trigger.click()
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[role='dialog'][data-state='open'] input[name='element_source']")))
+        wait.until(
+            EC.presence_of_element_located(
+                (By.CSS_SELECTOR, "[role='dialog'][data-state='open'] input[name='element_source']")
+            )
+        )
         browser.save_screenshot(str(ARTIFACTS / "airflow-trigger-form.png"))
-        submit = [x for x in browser.find_elements(By.CSS_SELECTOR, "[role='dialog'][data-state='open'] button")
-                  if x.text.strip() == "Trigger"]
+        submit = [
+            x
+            for x in browser.find_elements(By.CSS_SELECTOR, "[role='dialog'][data-state='open'] button")
+            if x.text.strip() == "Trigger"
+        ]
         submit[-1].click()
 
         def new_run():

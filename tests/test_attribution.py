@@ -12,7 +12,9 @@ from pipeline import attribution
 CASES = json.loads((Path(__file__).parent / "golden" / "attribution.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("case", CASES["authors"], ids=[c.get("why", "") + ": " + " / ".join(c["in"]) for c in CASES["authors"]])
+@pytest.mark.parametrize(
+    "case", CASES["authors"], ids=[c.get("why", "") + ": " + " / ".join(c["in"]) for c in CASES["authors"]]
+)
 def test_authors(case):
     assert list(attribution.authors(case["in"], case.get("sites", ()))) == case["out"]
 

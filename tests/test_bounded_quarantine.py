@@ -24,14 +24,18 @@ def test_json_nested_200000_deep_is_a_parse_reason_not_an_internal_error():
 
 
 def _raw(data: bytes) -> RawDocument:
-    return RawDocument("file:///landing/2016-12-07/b.jsonl", "2016-12-07/b.jsonl", dt.date(2016, 12, 7), data,
-                       hashlib.sha256(data).hexdigest())
+    return RawDocument(
+        "file:///landing/2016-12-07/b.jsonl",
+        "2016-12-07/b.jsonl",
+        dt.date(2016, 12, 7),
+        data,
+        hashlib.sha256(data).hexdigest(),
+    )
 
 
 def test_a_jsonl_file_of_broken_lines_keeps_its_bytes_once():
     data = b'{"text": "A first record that parses, so the file is read as JSON lines."}\n' + b'{"a": "x\n' * 2000
-    rows = [r for r in process_document(_raw(data), RunConfig(source=".", output="."))
-            if isinstance(r, Quarantined)]
+    rows = [r for r in process_document(_raw(data), RunConfig(source=".", output=".")) if isinstance(r, Quarantined)]
     assert len(rows) >= 2000  # every broken line (and the first record, if it is not an article)
     assert sum(r.raw is not None for r in rows) == 1 and rows[0].raw == data
     assert all(r.raw_sha256 == hashlib.sha256(data).hexdigest() and r.size_bytes == len(data) for r in rows)
@@ -47,4 +51,6 @@ def test_a_fetch_failure_keeps_the_digest_of_what_was_read(samples, tmp_path):
     items, _ = list_items(Source(config.source), None, config.fetch)
     result = process_task(Source(config.source), items, config)
     (row,) = result.quarantined
-    assert row.stage == "fetch" and row.raw_sha256 == hashlib.sha256((src / "truncated.txt.gz").read_bytes()).hexdigest()
+    assert (
+        row.stage == "fetch" and row.raw_sha256 == hashlib.sha256((src / "truncated.txt.gz").read_bytes()).hexdigest()
+    )

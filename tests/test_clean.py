@@ -5,7 +5,6 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,8 +71,13 @@ def _reference_normalize(text: str) -> str:
     return text.strip("\n")
 
 
-SPACEY = st.text(alphabet=st.sampled_from(list("ab é\n\r\t\u00a0\u202f\u1680\u205f\u3000\u2028\u2029\x85\x0b\x0c\x00")
-                                          + [chr(c) for c in range(0x2000, 0x200C)]), max_size=200)
+SPACEY = st.text(
+    alphabet=st.sampled_from(
+        list("ab é\n\r\t\u00a0\u202f\u1680\u205f\u3000\u2028\u2029\x85\x0b\x0c\x00")
+        + [chr(c) for c in range(0x2000, 0x200C)]
+    ),
+    max_size=200,
+)
 
 
 @given(st.one_of(TEXT, SPACEY))
@@ -107,10 +111,19 @@ def test_space_only_runs_are_what_the_regex_finds_there(text):
 _LONG = "Le conseil municipal a adopté lundi soir le budget de la commune, après un long débat sur les écoles."
 PARAGRAPH_CASES = [
     (f"{_LONG}\n{_LONG}\nLire aussi\n{_LONG}", f"{_LONG}\n\n{_LONG}\n\nLire aussi\n\n{_LONG}"),
-    (f"Titre court\n\n{_LONG}\n{_LONG}", f"Titre court\n\n{_LONG}\n\n{_LONG}"),  # a title, a blank line, then a paragraph a line
-    ("Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG, "Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG),  # short lines: the writer's
-    ("The company said its first quarter profit rose to\n12 mln dlrs from nine mln dlrs a year\nearlier, on "
-     "higher sales of its main products.",) * 2,  # hard-wrapped at 50 columns
+    (
+        f"Titre court\n\n{_LONG}\n{_LONG}",
+        f"Titre court\n\n{_LONG}\n\n{_LONG}",
+    ),  # a title, a blank line, then a paragraph a line
+    (
+        "Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG,
+        "Rue des Lilas 4\n1000 Bruxelles\n\n" + _LONG,
+    ),  # short lines: the writer's
+    (
+        "The company said its first quarter profit rose to\n12 mln dlrs from nine mln dlrs a year\nearlier, on "
+        "higher sales of its main products.",
+    )
+    * 2,  # hard-wrapped at 50 columns
     (_LONG, _LONG),
     ("Shr 10 cts vs 5 cts\nNet 1,234,000 vs 617,000\nRevs 12.4 mln vs 10.1 mln",) * 2,  # a table
 ]

@@ -14,7 +14,9 @@ from pipeline.run import run
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 def one_line(stderr: str) -> str:
@@ -80,16 +82,20 @@ def test_an_output_that_is_a_file_exits_2_and_leaves_it_alone(samples, tmp_path,
     out.write_bytes(b"not a folder")
     assert main(["run", "--source", str(samples), "--output", str(out), "--date", "2016-12-05"]) == 2
     assert one_line(capsys.readouterr().err) == (
-        f"news-etl: [run] --output {out} is a file: pass a folder (created if missing) or an object-store URL")
+        f"news-etl: [run] --output {out} is a file: pass a folder (created if missing) or an object-store URL"
+    )
     assert out.read_bytes() == b"not a folder" and sorted(tmp_path.iterdir()) == [out]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--storage-option", "endpoint_url"], "--storage-option takes KEY=VALUE"),
-    (["--run-id", "a/b"], "--run-id 'a/b' must be letters, digits"),
-    (["--workers", "-1"], "--workers -1 is negative"),
-    (["--expectations", "/nonexistent/suites"], "--expectations /nonexistent/suites is not a folder"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--storage-option", "endpoint_url"], "--storage-option takes KEY=VALUE"),
+        (["--run-id", "a/b"], "--run-id 'a/b' must be letters, digits"),
+        (["--workers", "-1"], "--workers -1 is negative"),
+        (["--expectations", "/nonexistent/suites"], "--expectations /nonexistent/suites is not a folder"),
+    ],
+)
 def test_malformed_run_options_exit_2_with_one_line(samples, tmp_path, capsys, args, message):
     out = tmp_path / "out"
     assert main(["run", "--source", str(samples), "--output", str(out), *args]) == 2
@@ -101,7 +107,8 @@ def test_malformed_run_options_exit_2_with_one_line(samples, tmp_path, capsys, a
 def test_files_on_a_missing_output_or_an_absent_dataset_exits_1_with_one_line(published, tmp_path, capsys):
     assert main(["files", "--output", str(tmp_path / "nothing")]) == 1
     assert one_line(capsys.readouterr().err) == (
-        f"news-etl: [files] no output folder at {tmp_path / 'nothing'}: pass --output with the folder news-etl run published to")
+        f"news-etl: [files] no output folder at {tmp_path / 'nothing'}: pass --output with the folder news-etl run published to"
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["files", "--output", str(empty)]) == 1
@@ -109,14 +116,18 @@ def test_files_on_a_missing_output_or_an_absent_dataset_exits_1_with_one_line(pu
     assert main(["files", "--output", str(published), "--dataset", "raw"]) == 1
     assert one_line(capsys.readouterr().err) == (
         f"news-etl: [files] the manifests at {published} list no raw files: runs publish raw bytes only with "
-        "news-etl run --keep-raw (DAG parameter Keep raw bytes)")
+        "news-etl run --keep-raw (DAG parameter Keep raw bytes)"
+    )
     assert main(["files", "--output", str(published)]) == 0
     assert all(line.endswith(".parquet") for line in capsys.readouterr().out.split())
 
 
 def test_check_with_a_bad_range_exits_2(tmp_path, capsys):
     assert main(["check", "--output", str(tmp_path), "--start", "2016-12-09", "--end", "2016-12-05"]) == 2
-    assert one_line(capsys.readouterr().err) == "news-etl: [check] --end 2016-12-05 is before --start 2016-12-09: swap them"
+    assert (
+        one_line(capsys.readouterr().err)
+        == "news-etl: [check] --end 2016-12-05 is before --start 2016-12-09: swap them"
+    )
     assert main(["check", "--output", str(tmp_path), "--start", "7/12/2016", "--end", "2016-12-05"]) == 2
     assert "--start '7/12/2016' is not a date" in one_line(capsys.readouterr().err)
 
@@ -145,8 +156,9 @@ def test_the_summary_suggests_a_command_that_works(published, capsys):
     from pipeline.cli import _summary
     from pipeline.run import RunReport
 
-    report = RunReport(run_id="r", status="succeeded", source="s", output=str(published), date=None,
-                       started_at="", articles_written=20)
+    report = RunReport(
+        run_id="r", status="succeeded", source="s", output=str(published), date=None, started_at="", articles_written=20
+    )
     command = next(line.strip() for line in _summary(report).splitlines() if line.strip().startswith("news-etl sql"))
     import shlex
 
@@ -165,5 +177,7 @@ def test_broken_formats_are_quarantined_and_the_run_exits_0(samples, tmp_path):
 
 
 def test_sample_landing_zone_matches_its_generator(repo):
-    p = subprocess.run([sys.executable, str(repo / "samples" / "make_landing.py"), "--check"], capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, str(repo / "samples" / "make_landing.py"), "--check"], capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stderr

@@ -13,8 +13,8 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import corpus
+
 from pipeline.config import RunConfig
 from pipeline.run import run
 
@@ -39,10 +39,24 @@ def corpora_run(tmp_path_factory):
     shutil.copytree(fr, src / "2019-03-01", copy_function=_link_or_copy)
     shutil.copytree(bbc, src / "2005-06-01", copy_function=_link_or_copy)
     report = run(RunConfig(source=str(src), output=str(tmp / "out")))
-    articles = pq.read_table(tmp / "out" / "articles", partitioning="hive",
-                             columns=["source_path", "title", "text", "language", "published_at", "date_precision",
-                                      "date_source", "year", "month"]).to_pylist()
-    quarantine = pq.read_table(tmp / "out" / "quarantine", partitioning="hive", columns=["source_path", "reason"]).to_pylist()
+    articles = pq.read_table(
+        tmp / "out" / "articles",
+        partitioning="hive",
+        columns=[
+            "source_path",
+            "title",
+            "text",
+            "language",
+            "published_at",
+            "date_precision",
+            "date_source",
+            "year",
+            "month",
+        ],
+    ).to_pylist()
+    quarantine = pq.read_table(
+        tmp / "out" / "quarantine", partitioning="hive", columns=["source_path", "reason"]
+    ).to_pylist()
     ledger = pq.read_table(report.ledger).to_pylist()
     return report, {a["source_path"]: a for a in articles}, {q["source_path"]: q for q in quarantine}, ledger, fr, bbc
 
@@ -60,11 +74,15 @@ def _rate(ok: int, total: int, what: str, failures: list[str]) -> float:
 def test_report_equation_and_no_damage(corpora_run):
     report, articles, quarantine, ledger, fr, bbc = corpora_run
     assert report.balanced() and len([r for r in ledger if r["outcome"] != "skipped"]) == report.documents_seen
-    assert report.documents_seen == sum(1 for p in fr.rglob("*") if p.is_file()) + sum(1 for p in bbc.rglob("*") if p.is_file())
+    assert report.documents_seen == sum(1 for p in fr.rglob("*") if p.is_file()) + sum(
+        1 for p in bbc.rglob("*") if p.is_file()
+    )
     damaged = [p for p, a in articles.items() if "\ufffd" in a["text"] or MOJIBAKE.search(a["text"])]
     assert damaged == []
-    print(f"\ndocuments {report.documents_seen}, articles {report.articles_written}, quarantined {report.quarantined}, "
-          f"duplicates {report.duplicates}, {report.seconds:.1f}s; quarantine reasons {report.quarantine_reasons}")
+    print(
+        f"\ndocuments {report.documents_seen}, articles {report.articles_written}, quarantined {report.quarantined}, "
+        f"duplicates {report.duplicates}, {report.seconds:.1f}s; quarantine reasons {report.quarantine_reasons}"
+    )
 
 
 def _truth_fr(path) -> dt.date | None:
@@ -97,13 +115,19 @@ def test_fr_press_header_and_url_dates(corpora_run):
         if got and got["published_at"] and got["published_at"].date() == truth and got["date_precision"] == "day":
             ok += 1
         else:
-            failures.append(f"{rel}: want {truth}, got {got['published_at'] if got else quarantine.get('2019-03-01/' + rel, {}).get('reason')}")
+            failures.append(
+                f"{rel}: want {truth}, got {got['published_at'] if got else quarantine.get('2019-03-01/' + rel, {}).get('reason')}"
+            )
     assert _rate(ok, total, "fr-press header/URL dates", failures) >= FLOOR
 
 
 def test_fr_press_header_attributes_never_in_text(corpora_run):
     _, articles, *_ = corpora_run
-    leaks = [p for p, a in articles.items() if p.startswith("2019-03-01/") and re.search(r"<(ARTICLE|doc)\b|\burl=|date=\"", a["text"])]
+    leaks = [
+        p
+        for p, a in articles.items()
+        if p.startswith("2019-03-01/") and re.search(r"<(ARTICLE|doc)\b|\burl=|date=\"", a["text"])
+    ]
     assert leaks == []
 
 
@@ -142,5 +166,21 @@ def test_language(corpora_run):
     en = [a for p, a in articles.items() if p.startswith("2005-06-01/") and "README" not in p]
     fr_ok = sum(a["language"] == "fr" for a in fr)
     en_ok = sum(a["language"] == "en" for a in en)
-    assert _rate(fr_ok, len(fr), "fr-press language fr", [a["source_path"] + " " + a["language"] for a in fr if a["language"] != "fr"]) >= FLOOR
-    assert _rate(en_ok, len(en), "en-bbc language en", [a["source_path"] + " " + a["language"] for a in en if a["language"] != "en"]) >= FLOOR
+    assert (
+        _rate(
+            fr_ok,
+            len(fr),
+            "fr-press language fr",
+            [a["source_path"] + " " + a["language"] for a in fr if a["language"] != "fr"],
+        )
+        >= FLOOR
+    )
+    assert (
+        _rate(
+            en_ok,
+            len(en),
+            "en-bbc language en",
+            [a["source_path"] + " " + a["language"] for a in en if a["language"] != "en"],
+        )
+        >= FLOOR
+    )

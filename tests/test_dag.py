@@ -8,11 +8,10 @@ import subprocess
 
 import pyarrow.parquet as pq
 import pytest
+from airflow_server import DAGS, airflow_env
 
 from pipeline.config import RunConfig
 from pipeline.run import run
-
-from airflow_server import DAGS, airflow_env
 
 pytestmark = pytest.mark.airflow
 
@@ -44,8 +43,11 @@ def test_dagbag_has_no_import_errors(tmp_path, monkeypatch):
             monkeypatch.setenv(k, v)
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS), include_examples=False) if "include_examples" in DagBag.__init__.__code__.co_varnames \
+    bag = (
+        DagBag(dag_folder=str(DAGS), include_examples=False)
+        if "include_examples" in DagBag.__init__.__code__.co_varnames
         else DagBag(dag_folder=str(DAGS))
+    )
     assert bag.import_errors == {}
     dag = bag.dags.get("news_etl")
     assert dag is not None
@@ -62,7 +64,11 @@ def test_airflow_dags_test_writes_the_same_rows_as_the_cli(samples, tmp_path):
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     p = subprocess.run(
         ["airflow", "dags", "test", "news_etl", "2016-12-06", "-c", f'{{"source": "{samples}", "output": "{out_af}"}}'],
-        env=env, capture_output=True, text=True, timeout=300)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     run(RunConfig(source=str(samples), output=str(out_cli), date="2016-12-06"))
     cols = ["article_id", "content_sha256", "title", "published_at", "language", "encoding"]
@@ -104,9 +110,21 @@ def test_a_batch_failure_fails_the_task_naming_the_expectation_and_posts_to_the_
     env["AIRFLOW_CONN_NEWS_ETL_WEBHOOK"] = f"http://127.0.0.1:{server.server_port}/hooks/news-etl"
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     try:
-        p = subprocess.run(["airflow", "dags", "test", "news_etl", "2016-12-19", "-c",
-                            json.dumps({"source": str(src), "output": str(out), "shards": 1})],
-                           env=env, capture_output=True, text=True, timeout=300)
+        p = subprocess.run(
+            [
+                "airflow",
+                "dags",
+                "test",
+                "news_etl",
+                "2016-12-19",
+                "-c",
+                json.dumps({"source": str(src), "output": str(out), "shards": 1}),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         server.shutdown()
     log = p.stdout + p.stderr
@@ -114,7 +132,11 @@ def test_a_batch_failure_fails_the_task_naming_the_expectation_and_posts_to_the_
     assert "state=failed" in log or "failed" in log.lower()
     assert not (out / "_manifests" / "2016-12-19.json").exists()  # nothing of the date published
     docs = list((out / "_docs").glob("*/index.html"))
-    assert len(docs) == 1 and "FAILED" in docs[0].read_text() and "expect_table_row_count_to_be_between" in docs[0].read_text()
+    assert (
+        len(docs) == 1
+        and "FAILED" in docs[0].read_text()
+        and "expect_table_row_count_to_be_between" in docs[0].read_text()
+    )
     assert received, "the failure callback posted nothing to the webhook connection"
     assert received[0]["task_id"] == "publish_date" and "expect_table_row_count_to_be_between" in received[0]["error"]
     assert received[0]["date"] == "2016-12-19"

@@ -10,9 +10,13 @@ from hypothesis import strategies as st
 from pipeline.config import DateConfig
 from pipeline.dates import PRECISIONS, UTC, parse_date, resolve, truncate
 
-DATETIMES = st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2099, 12, 31),
-                         timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=2)),
-                                                    dt.timezone(dt.timedelta(hours=-5, minutes=-30))]))
+DATETIMES = st.datetimes(
+    min_value=dt.datetime(1900, 1, 1),
+    max_value=dt.datetime(2099, 12, 31),
+    timezones=st.sampled_from(
+        [UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
+    ),
+)
 
 
 @given(DATETIMES)
@@ -126,13 +130,17 @@ def test_a_date_in_an_image_name_is_not_the_page_date():
     from pipeline.readers.html import read, without_asset_urls
 
     para = "<p>Die Geschichte einer Familie, die über Generationen geschwiegen hat, und eines Films darüber.</p>"
-    page = ("<html><head><title>Die Geschichte</title>"
-            "<link rel='stylesheet' href='/css/site.css?v=2015-01-13'>"
-            "<meta property='og:image' content='https://www.example.de/uploads/2011/08/kopf.png'></head><body>"
-            "<article><h1>Die Geschichte</h1>" + para * 4 +
-            "<a href='/film/klopfgeist-bild/'><img src='https://www.example.de/wp-content/uploads/2011/08/"
-            "Klopfgeist-01.09.10-150x150.png' alt='Klopfgeist'></a>"
-            "<script src='/js/app.js?v20210202'></script></article></body></html>")
+    page = (
+        "<html><head><title>Die Geschichte</title>"
+        "<link rel='stylesheet' href='/css/site.css?v=2015-01-13'>"
+        "<meta property='og:image' content='https://www.example.de/uploads/2011/08/kopf.png'></head><body>"
+        "<article><h1>Die Geschichte</h1>"
+        + para
+        * 4
+        + "<a href='/film/klopfgeist-bild/'><img src='https://www.example.de/wp-content/uploads/2011/08/"
+        "Klopfgeist-01.09.10-150x150.png' alt='Klopfgeist'></a>"
+        "<script src='/js/app.js?v20210202'></script></article></body></html>"
+    )
     blanked = without_asset_urls(page)
     assert "01.09.10" not in blanked and "2011/08" not in blanked and "2015-01-13" not in blanked
     assert "20210202" not in blanked and "klopfgeist-bild" in blanked and para in blanked

@@ -6,11 +6,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import corpus
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import corpus
-from pipeline.decode import _CHAR_TO_BYTE, MOJIBAKE_RE, _reread_sequences, _reread_whole, decode, invented_scripts, repair_mojibake
+from pipeline.decode import (
+    _CHAR_TO_BYTE,
+    MOJIBAKE_RE,
+    _reread_sequences,
+    _reread_whole,
+    decode,
+    invented_scripts,
+    repair_mojibake,
+)
 
 # Word-shaped text in the letters every supported legacy code page writes the same way. (Character
 # soup like "é««" is not prose: its cp1252 bytes E9 AB AB are also valid UTF-8, an ambiguity no
@@ -75,7 +83,7 @@ def reread_by_definition(text: str) -> tuple[str, int]:
             need = 2 if 0xC2 <= b0 < 0xE0 else 3 if 0xE0 <= b0 < 0xF0 else 4 if 0xF0 <= b0 <= 0xF4 else 0
             if need and i + need <= len(chars):
                 try:
-                    out.append(bytes(_CHAR_TO_BYTE[ch] for ch in chars[i:i + need]).decode("utf-8"))
+                    out.append(bytes(_CHAR_TO_BYTE[ch] for ch in chars[i : i + need]).decode("utf-8"))
                     total += 1
                     i += need
                     continue
@@ -151,27 +159,34 @@ def test_undefined_cp1252_bytes_are_counted_not_hidden():
 # letters are, so the words are ordinary ones). Chinese and Japanese are written without spaces.
 WORDS = {
     "zh": "市政府 今天 宣布 新的 地铁 线路 将于 明年 五月 开通 记者 在 现场 看到 工人 正在 加紧 施工 经济 发展 "
-          "国家 政策 会议 代表 表示 人民 工作 问题 社会 北京 上海 公司 市场 增长 学生 学校 医院",
+    "国家 政策 会议 代表 表示 人民 工作 问题 社会 北京 上海 公司 市场 增长 学生 学校 医院",
     "zh-hant": "台北 市政府 今天 表示 新的 捷運 路線 將在 明年 開始 營運 記者 現場 看到 工人 正在 加緊 施工 經濟 發展 "
-               "國家 政策 會議 代表 人民 工作 問題 社會 公司 市場 學生 學校 醫院",
+    "國家 政策 會議 代表 人民 工作 問題 社會 公司 市場 學生 學校 醫院",
     "ja": "東京都 は 十日 新しい 防災 計画 を 発表 した 知事 記者 会見 で 来年 の 春 までに 全て の 区 訓練 行う と "
-          "述べた 政府 首相 経済 問題 について 調査 結果 会社 学校",
+    "述べた 政府 首相 経済 問題 について 調査 結果 会社 学校",
     "ko": "서울시는 오늘 새로운 대중교통 계획을 발표했다 시장은 기자회견에서 내년 봄까지 모든 구에서 시행하겠다고 말했다 "
-          "정부는 경제 문제에 대한 조사 결과를 공개했다 학교 회사 국회",
+    "정부는 경제 문제에 대한 조사 결과를 공개했다 학교 회사 국회",
     "ru": "городской совет утвердил новый бюджет на следующий год мэр заявил журналистам что средства пойдут на ремонт "
-          "школ и дорог правительство области сообщило о новых планах",
+    "школ и дорог правительство области сообщило о новых планах",
     "ar": "أعلنت الحكومة اليوم عن خطة جديدة لدعم المزارعين في المناطق الريفية وقال الوزير إن البرنامج سيبدأ في الشهر "
-          "المقبل مع المدارس والمستشفيات",
+    "المقبل مع المدارس والمستشفيات",
     "th": "รัฐบาล ประกาศ แผน ใหม่ เพื่อ ช่วยเหลือ เกษตรกร ใน พื้นที่ ชนบท รัฐมนตรี กล่าว ว่า โครงการ จะ เริ่ม ใน เดือน หน้า "
-          "โรงเรียน และ โรงพยาบาล",
+    "โรงเรียน และ โรงพยาบาล",
     "el": "το δημοτικό συμβούλιο ενέκρινε σήμερα τον νέο προϋπολογισμό ο δήμαρχος δήλωσε ότι τα χρήματα θα πάνε στα "
-          "σχολεία και στους δρόμους της πόλης",
+    "σχολεία και στους δρόμους της πόλης",
     "he": "הממשלה הודיעה היום על תוכנית חדשה לתמיכה בחקלאים באזורי הפריפריה השר אמר כי התוכנית תתחיל בחודש הבא "
-          "בבתי הספר ובבתי החולים",
+    "בבתי הספר ובבתי החולים",
 }
 CODE_PAGES = {
-    "zh": ("gbk", "gb18030"), "zh-hant": ("big5", "cp950"), "ja": ("shift_jis", "euc_jp"), "ko": ("euc_kr",),
-    "ru": ("cp1251", "koi8_r"), "ar": ("cp1256",), "th": ("tis_620",), "el": ("cp1253",), "he": ("cp1255",),
+    "zh": ("gbk", "gb18030"),
+    "zh-hant": ("big5", "cp950"),
+    "ja": ("shift_jis", "euc_jp"),
+    "ko": ("euc_kr",),
+    "ru": ("cp1251", "koi8_r"),
+    "ar": ("cp1256",),
+    "th": ("tis_620",),
+    "el": ("cp1253",),
+    "he": ("cp1255",),
 }
 SPACED = {"ko", "ru", "ar", "th", "el", "he"}
 
@@ -262,11 +277,15 @@ def test_a_few_invalid_bytes_in_a_declared_multibyte_page_are_dropped_and_counte
 # ---------------------------------------------------------------------------------------------
 # Nothing invented: a re-read never brings in a script the source's plain decodes do not hold.
 
-@pytest.mark.parametrize("text", [
-    "la pauvreté\u00a0» et « la misère\u00a0»",
-    "rendez-vous «\u00a0à\u00a0» Lyon",
-    "Die Straß\u00adenbahn",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "la pauvreté\u00a0» et « la misère\u00a0»",
+        "rendez-vous «\u00a0à\u00a0» Lyon",
+        "Die Straß\u00adenbahn",
+    ],
+)
 def test_well_formed_prose_is_not_reread(text):
     assert repair_mojibake(text) == (text, [])
     assert not invented_scripts(text.encode("utf-8"), decode(text.encode("utf-8")).text)

@@ -9,18 +9,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import corpus
+
 from pipeline.config import RunConfig
 from pipeline.dedup import BANDS, ROWS, Duplicate, find_duplicates
 from pipeline.metadata import minhash
 from pipeline.run import run
 
-STORY = ("The regional council approved a plan on Monday to rebuild the old bridge over the river, closed to traffic "
-         "since the spring floods damaged two of its piers. Engineers expect the work to take fourteen months and "
-         "the council will pay for most of it, with the rest coming from a national fund for flood repairs. Local "
-         "businesses on both banks say the closure has cost them a third of their trade, and asked for a temporary "
-         "footbridge while the work goes on. The council said it would study the request before the end of the month.")
+STORY = (
+    "The regional council approved a plan on Monday to rebuild the old bridge over the river, closed to traffic "
+    "since the spring floods damaged two of its piers. Engineers expect the work to take fourteen months and "
+    "the council will pay for most of it, with the rest coming from a national fund for flood repairs. Local "
+    "businesses on both banks say the closure has cost them a third of their trade, and asked for a temporary "
+    "footbridge while the work goes on. The council said it would study the request before the end of the month."
+)
 
 
 def small_edits(text: str, seed: int = 0) -> str:
@@ -50,7 +52,7 @@ class ReferenceIndex:
         if self.threshold is not None and sig is not None:
             seen = set()
             for band in range(BANDS):
-                for idx in self.buckets.get((band, sig[band * ROWS * 4:(band + 1) * ROWS * 4]), []):
+                for idx in self.buckets.get((band, sig[band * ROWS * 4 : (band + 1) * ROWS * 4]), []):
                     if idx not in seen:
                         seen.add(idx)
                         other = np.frombuffer(self.kept[idx][1], "<u4")
@@ -67,13 +69,22 @@ class ReferenceIndex:
         if self.threshold is not None and sig is not None:
             self.kept.append((aid, sig))
             for band in range(BANDS):
-                self.buckets.setdefault((band, sig[band * ROWS * 4:(band + 1) * ROWS * 4]), []).append(len(self.kept) - 1)
+                self.buckets.setdefault((band, sig[band * ROWS * 4 : (band + 1) * ROWS * 4]), []).append(
+                    len(self.kept) - 1
+                )
 
 
 def _batches(ids, shas, sigs, lo, hi, size):
-    return [pa.record_batch({"article_id": ids[a:min(a + size, hi)], "content_sha256": shas[a:min(a + size, hi)],
-                             "minhash": pa.array(sigs[a:min(a + size, hi)], pa.binary(256))})
-            for a in range(lo, hi, size)]
+    return [
+        pa.record_batch(
+            {
+                "article_id": ids[a : min(a + size, hi)],
+                "content_sha256": shas[a : min(a + size, hi)],
+                "minhash": pa.array(sigs[a : min(a + size, hi)], pa.binary(256)),
+            }
+        )
+        for a in range(lo, hi, size)
+    ]
 
 
 def test_exact_near_and_different():
@@ -88,11 +99,14 @@ def test_exact_near_and_different():
     _, found = find_duplicates(lambda: _batches(ids, shas, sigs, 0, 4, 4), None)  # near detection off
     assert found == {1: Duplicate("a", "exact", 1.0)}
     # Against published articles: they come first and are always kept, even if they repeat each other.
-    n, found = find_duplicates(lambda: _batches(ids, shas, sigs, 2, 4, 4), 0.7,
-                               published=lambda: _batches(ids, shas, sigs, 0, 2, 1))
+    n, found = find_duplicates(
+        lambda: _batches(ids, shas, sigs, 2, 4, 4), 0.7, published=lambda: _batches(ids, shas, sigs, 0, 2, 1)
+    )
     assert n == 2 and found == {0: Duplicate("a", "near", found[0].similarity)}
     # Published files of an older layout: signatures as variable-length binary, or none at all.
-    older = lambda: [b.set_column(2, "minhash", b.column("minhash").cast(pa.binary())) for b in _batches(ids, shas, sigs, 0, 4, 3)]
+    older = lambda: [
+        b.set_column(2, "minhash", b.column("minhash").cast(pa.binary())) for b in _batches(ids, shas, sigs, 0, 4, 3)
+    ]
     assert find_duplicates(older, 0.7)[1] == find_duplicates(lambda: _batches(ids, shas, sigs, 0, 4, 3), 0.7)[1]
     bare = lambda: [b.drop_columns(["minhash"]) for b in _batches(ids, shas, sigs, 0, 4, 4)]
     assert find_duplicates(bare, 0.7)[1] == {1: Duplicate("a", "exact", 1.0)}

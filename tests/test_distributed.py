@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from airflow_cluster import Cluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -33,13 +32,21 @@ def _published(out: Path):
 
 def _backfill(tmp: Path, name: str, executor: str, landing: Path, workers=()) -> tuple[Path, list, Cluster]:
     out = tmp / f"out-{name}"
-    cluster = Cluster(tmp / f"airflow-{name}", executor, workers, env_extra={
-        "NEWS_ETL_SOURCE": str(landing), "NEWS_ETL_OUTPUT": str(out)})
+    cluster = Cluster(
+        tmp / f"airflow-{name}",
+        executor,
+        workers,
+        env_extra={"NEWS_ETL_SOURCE": str(landing), "NEWS_ETL_OUTPUT": str(out)},
+    )
     try:
         cluster.start()
         runs = cluster.backfill("news_etl", FIRST, LAST)
-        shards = {r["logical_date"][:10]: [ti for ti in cluster.task_instances("news_etl", r["dag_run_id"])
-                                           if ti["task_id"] == "process_shard"] for r in runs}
+        shards = {
+            r["logical_date"][:10]: [
+                ti for ti in cluster.task_instances("news_etl", r["dag_run_id"]) if ti["task_id"] == "process_shard"
+            ]
+            for r in runs
+        }
         return out, [(r, shards[r["logical_date"][:10]]) for r in runs], cluster
     finally:
         cluster.cleanup()
@@ -76,7 +83,11 @@ def test_celery_backfill_spreads_shards_over_two_workers_and_matches_local_execu
     b_articles, b_quarantine = _published(celery_out)
     assert a_articles.num_rows > 500 and a_articles.equals(b_articles)
     assert a_quarantine.equals(b_quarantine)
-    check = subprocess.run([sys.executable, "-m", "pipeline.cli", "check", "--output", str(celery_out),
-                            "--start", FIRST, "--end", LAST], capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "check", "--output", str(celery_out), "--start", FIRST, "--end", LAST],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "3 dates: 3 ok" in check.stdout

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from airflow_cluster import COMMANDS, PRODUCTION_ENV
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
@@ -85,7 +84,10 @@ def test_compose_runs_the_commands_and_settings_of_the_distributed_test(compose)
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://api-server:8080/execution/"
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/news-etl/dags"
-        assert json.loads(env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]) == {"imports": ["pipeline.preload"], "worker_disable_prefetch": True}
+        assert json.loads(env["AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"]) == {
+            "imports": ["pipeline.preload"],
+            "worker_disable_prefetch": True,
+        }
         for volume in ("news-etl-output:/data/output",):
             assert volume in services[name]["volumes"]
 
@@ -94,8 +96,10 @@ def test_the_distributed_test_sets_every_production_setting(tmp_path):
     from airflow_cluster import cluster_settings
     from airflow_server import Airflow
 
-    af = Airflow(tmp_path, {**cluster_settings("CeleryExecutor", "news_etl_x", 3),
-                            "NEWS_ETL_SOURCE": "landing", "NEWS_ETL_OUTPUT": "out"})
+    af = Airflow(
+        tmp_path,
+        {**cluster_settings("CeleryExecutor", "news_etl_x", 3), "NEWS_ETL_SOURCE": "landing", "NEWS_ETL_OUTPUT": "out"},
+    )
     af.log.close()
     missing = [k for k in PRODUCTION_ENV if k not in af.env]
     assert not missing, f"the distributed test does not set {missing}"
@@ -120,7 +124,9 @@ def test_image_is_the_official_airflow_of_the_pinned_version_and_installs_the_lo
     assert version == lock["apache-airflow"]
     assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}-python\$\{PYTHON_VERSION\}$", dockerfile, re.M)
     assert python == "3.11"
-    assert "pip install --no-cache-dir --disable-pip-version-check -r /opt/news-etl/docker/requirements.lock" in dockerfile
+    assert (
+        "pip install --no-cache-dir --disable-pip-version-check -r /opt/news-etl/docker/requirements.lock" in dockerfile
+    )
     # The output volume's mount point exists and belongs to the user the components run as.
     assert "chown -R airflow:root /opt/news-etl /data" in dockerfile
     assert re.findall(r"^USER (\S+)", dockerfile, re.M)[-1] == "airflow"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from factories import article
+
 from pipeline.config import RunConfig, ValidateConfig
 from pipeline.docs import DataDocs
 from pipeline.errors import BatchValidationError
@@ -39,7 +39,10 @@ def failed_docs(tmp_path_factory):
     docs = DataDocs(out, "run-7")
     rows = [article(i) for i in range(5)]
     docs.add("2016-12-05", validator.batch(batch_view(rows)))
-    bad = rows[:3] + [dataclasses.replace(rows[3], date_source="guessed"), dataclasses.replace(rows[4], date_source="rumour")]
+    bad = rows[:3] + [
+        dataclasses.replace(rows[3], date_source="guessed"),
+        dataclasses.replace(rows[4], date_source="rumour"),
+    ]
     docs.add("2016-12-06", validator.batch(batch_view(bad)))
     return docs.close()
 
@@ -60,7 +63,9 @@ def test_pages_name_the_run_and_the_landing_date_and_link_only_to_each_other(fai
         assert "<code>run-7</code>" in page and f"landing date {date}" in page
         assert "__none__" not in page and "None</dd>" not in page
     index = failed_docs.read_text()
-    assert "2016-12-06.html" in index and "FAILED" in index and "expect_column_values_to_be_in_set(date_source)" in index
+    assert (
+        "2016-12-06.html" in index and "FAILED" in index and "expect_column_values_to_be_in_set(date_source)" in index
+    )
     for page in failed_docs.parent.glob("*.html"):
         assert "http" not in page.read_text(), f"{page.name} refers to the network"
         links_resolve(page)
@@ -97,8 +102,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1500,1000", "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1500,1000",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(driver_path), options=options)
 

@@ -9,7 +9,7 @@ from pipeline.evaluate import _land, date_not_stated, invented_scripts
 
 
 def test_a_script_the_source_does_not_hold_is_invented():
-    raw = "<p>pauvreté » et la ville</p>".encode("utf-8")
+    raw = "<p>pauvreté » et la ville</p>".encode()
     assert invented_scripts("pauvret頻 et la ville", raw) == {"CJK"}
     assert invented_scripts("pauvreté » et la ville", raw) == set()
 
@@ -20,7 +20,7 @@ def test_a_script_the_source_holds_under_its_declared_charset_is_not_invented():
 
 
 def test_a_landing_date_or_a_year_absent_from_the_file_is_not_stated():
-    at = dt.datetime(2016, 12, 7, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2016, 12, 7, tzinfo=dt.UTC)
     assert date_not_stated({"published_at": at, "date_source": "landing"}, b"Date: 2016-12-07")
     assert date_not_stated({"published_at": at, "date_source": "header"}, b"Date: yesterday")
     assert not date_not_stated({"published_at": at, "date_source": "header"}, b"Date: 2016-12-07")

@@ -31,9 +31,18 @@ from pipeline.run import run
 
 DAYS = ("2016-12-05", "2016-12-06", "2016-12-07")
 # One point of each phase, and the n-th task of a shard.
-CI_POINTS = ("plan:after_list", "plan:after_write", "shard:task#2", "shard:before_summary", "dedup:after_find",
-             "validate:after_batches", "publish:after_build", "publish:after_swap", "finalize:before_drop_staging",
-             "report:before_write")
+CI_POINTS = (
+    "plan:after_list",
+    "plan:after_write",
+    "shard:task#2",
+    "shard:before_summary",
+    "dedup:after_find",
+    "validate:after_batches",
+    "publish:after_build",
+    "publish:after_swap",
+    "finalize:before_drop_staging",
+    "report:before_write",
+)
 COLUMNS = ["article_id", "content_sha256", "source_path", "title", "published_at", "word_count"]
 
 
@@ -106,7 +115,7 @@ def _trials() -> list[str]:
     while len(picks) < n:
         point = rng.choice(POINTS)
         picks.append(f"{point}#{rng.randint(1, 4)}" if point == "shard:task" else point)
-    return picks[:max(n, len(POINTS))]
+    return picks[: max(n, len(POINTS))]
 
 
 @pytest.mark.parametrize("point", _trials())
@@ -116,8 +125,10 @@ def test_a_run_killed_at_any_point_loses_nothing(point, landing, seeded, referen
     before = _published(out)
     marker = f"NEWS_ETL_FAULT_TRIAL={uuid.uuid4().hex}"
     env = dict(os.environ, NEWS_ETL_FAULT_AT=point, NEWS_ETL_FAULT_TRIAL=marker.split("=", 1)[1])
-    script = ("from pipeline.config import RunConfig\nfrom pipeline.run import run\n"
-              f"run(RunConfig(source={str(landing)!r}, output={str(out)!r}, workers=2, task_files=2))")
+    script = (
+        "from pipeline.config import RunConfig\nfrom pipeline.run import run\n"
+        f"run(RunConfig(source={str(landing)!r}, output={str(out)!r}, workers=2, task_files=2))"
+    )
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
     killed = proc.returncode == -9
     assert killed or proc.returncode == 0, proc.stderr.decode()[-2000:]  # a point a run may not reach

@@ -37,8 +37,13 @@ def _value(record, name):
 @pytest.mark.parametrize("case", cases())
 def test_feed_golden(case):
     data = case["feed"].encode("utf-8")
-    raw = RawDocument("file:///landing/2016-12-09/feed.xml", "2016-12-09/feed.xml", dt.date(2016, 12, 9), data,
-                      hashlib.sha256(data).hexdigest())
+    raw = RawDocument(
+        "file:///landing/2016-12-09/feed.xml",
+        "2016-12-09/feed.xml",
+        dt.date(2016, 12, 9),
+        data,
+        hashlib.sha256(data).hexdigest(),
+    )
     results = process_document(raw, CONFIG)
     assert len(results) == len(case["results"]), [getattr(r, "reason", r) for r in results]
     for got, want in zip(results, case["results"]):
@@ -57,7 +62,9 @@ def test_every_item_kind_is_a_feed_and_only_feeds_are():
     rss = '<?xml version="1.0"?>\n<!-- exported -->\n<rss version="2.0"><channel><item><description>x</description></item></channel></rss>'
     assert kind(b"<", rss) == "feed"
     assert kind(b"<", '<feed xmlns="http://www.w3.org/2005/Atom"><entry/></feed>') == "feed"
-    assert kind(b"<", '<?xml version="1.0"?><rdf:RDF xmlns:rdf="x"><item/></rdf:RDF>').format == "xml"  # RDF, no RSS 1.0
+    assert (
+        kind(b"<", '<?xml version="1.0"?><rdf:RDF xmlns:rdf="x"><item/></rdf:RDF>').format == "xml"
+    )  # RDF, no RSS 1.0
     assert kind(b"<", "<html><head><title>rss</title></head><body><rss></rss></body></html>") == "html"
 
 

@@ -68,9 +68,15 @@ def test_missing_source_is_a_clear_error(tmp_path):
         list_items(Source(str(tmp_path / "nope")), None, FetchConfig())
 
 
-@pytest.mark.parametrize("name,pack", [
-    ("a.txt.gz", gzip.compress), ("a.txt.bz2", bz2.compress), ("a.txt.xz", lzma.compress), ("a.txt", gzip.compress),
-])
+@pytest.mark.parametrize(
+    "name,pack",
+    [
+        ("a.txt.gz", gzip.compress),
+        ("a.txt.bz2", bz2.compress),
+        ("a.txt.xz", lzma.compress),
+        ("a.txt", gzip.compress),
+    ],
+)
 def test_compressed_files_are_recognised_by_their_bytes(tmp_path, name, pack):
     _write(tmp_path, f"2016-12-07/{name}", pack(b"hello news"))
     src = Source(str(tmp_path))
@@ -155,7 +161,9 @@ def test_fsspec_url_source(tmp_path):
     mem = Source("memory://landing-test")
     mem.fs.pipe("/landing-test/2016-12-07/b.txt", b"from memory")
     items, _ = list_items(mem, dt.date(2016, 12, 7), FetchConfig())
-    assert [i.uri for i in items] == ["memory:///landing-test/2016-12-07/b.txt"] or items[0].uri.endswith("2016-12-07/b.txt")
+    assert [i.uri for i in items] == ["memory:///landing-test/2016-12-07/b.txt"] or items[0].uri.endswith(
+        "2016-12-07/b.txt"
+    )
     assert [d.data for d in _read_all(mem, items)] == [b"from memory"]
 
 
@@ -349,10 +357,20 @@ def test_fsspec_paths_outside_the_root_or_not_files_are_refused():
 # Names: any bytes, a printable and reversible form
 
 
-@pytest.mark.parametrize("name", [
-    b"latin1-\xe9t\xe9.txt", b"new\nline.txt", b"tab\tbell\x07.txt", b"c1-\xc2\x85.txt", b"a" * 251 + b".txt",
-    b"bidi-\xe2\x80\xae.txt", b"pct-%41%zz%.txt", b"hash#2.txt", "\u00e9t\u00e9-ok.txt".encode(),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"latin1-\xe9t\xe9.txt",
+        b"new\nline.txt",
+        b"tab\tbell\x07.txt",
+        b"c1-\xc2\x85.txt",
+        b"a" * 251 + b".txt",
+        b"bidi-\xe2\x80\xae.txt",
+        b"pct-%41%zz%.txt",
+        b"hash#2.txt",
+        "\u00e9t\u00e9-ok.txt".encode(),
+    ],
+)
 def test_any_file_name_is_read_under_a_printable_reversible_name(tmp_path, name):
     from urllib.parse import unquote_to_bytes
 
@@ -438,7 +456,10 @@ def test_corrupt_zip_member_is_one_failure_and_the_others_are_read(tmp_path):
     src = Source(str(tmp_path))
     got = _read_all(src, list_items(src, None, FetchConfig())[0])
     assert [(type(g).__name__, g.source_path.rsplit("!/", 1)[1]) for g in got] == [
-        ("RawDocument", "ok.txt"), ("FetchFailure", "bad.txt"), ("RawDocument", "after.txt")]
+        ("RawDocument", "ok.txt"),
+        ("FetchFailure", "bad.txt"),
+        ("RawDocument", "after.txt"),
+    ]
     assert "cannot read zip member" in got[1].reason and got[1].data is None
 
 
@@ -472,8 +493,11 @@ def test_truncated_tar_is_one_failure_after_its_good_members(tmp_path):
 
 
 def test_duplicate_member_names_get_distinct_paths(tmp_path):
-    _write(tmp_path, "2016-12-07/dupes.zip", _zip([("a.txt", b"first"), ("a.txt", b"second"), ("./a.txt", b"third"),
-                                                   ("a.txt;2", b"fourth")]))
+    _write(
+        tmp_path,
+        "2016-12-07/dupes.zip",
+        _zip([("a.txt", b"first"), ("a.txt", b"second"), ("./a.txt", b"third"), ("a.txt;2", b"fourth")]),
+    )
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tf:
         for data in (b"one", b"two"):
@@ -486,8 +510,13 @@ def test_duplicate_member_names_get_distinct_paths(tmp_path):
     paths = [g.source_path for g in got]
     assert len(set(paths)) == len(paths) == 6
     assert {g.source_path.split("!/")[1]: g.data for g in got} == {
-        "a.txt": b"first", "a.txt;2": b"second", "a.txt;3": b"third", "a.txt;2;2": b"fourth",
-        "same.txt": b"one", "same.txt;2": b"two"}
+        "a.txt": b"first",
+        "a.txt;2": b"second",
+        "a.txt;3": b"third",
+        "a.txt;2;2": b"fourth",
+        "same.txt": b"one",
+        "same.txt;2": b"two",
+    }
 
 
 def test_nested_zips_are_not_expanded(tmp_path):
@@ -504,8 +533,9 @@ def test_members_are_read_one_at_a_time(tmp_path):
     import tracemalloc
 
     size = 3 * 1024 * 1024
-    _write(tmp_path, "2016-12-07/big.zip", _zip([(f"m{k}.txt", os.urandom(size)) for k in range(6)],
-                                                 zipfile.ZIP_STORED))
+    _write(
+        tmp_path, "2016-12-07/big.zip", _zip([(f"m{k}.txt", os.urandom(size)) for k in range(6)], zipfile.ZIP_STORED)
+    )
     src = Source(str(tmp_path))
     (item,) = list_items(src, None, FetchConfig())[0]
     tracemalloc.start()
@@ -546,10 +576,18 @@ def test_read_item_never_raises(tmp_path):
         info = tarfile.TarInfo("t.txt")
         info.size = len(text)
         tf.addfile(info, io.BytesIO(text))
-    seeds = [_zip([("a.txt", text), ("b.txt.gz", gzip.compress(text)), ("c.zip", _zip([("x", text)]))]),
-             _zip([("a.txt", text)], zipfile.ZIP_BZIP2), _zip([("a.txt", text)], zipfile.ZIP_LZMA),
-             gzip.compress(_zip([("a.txt", text)])), gzip.compress(raw.getvalue()), bz2.compress(raw.getvalue()),
-             raw.getvalue(), bz2.compress(text), lzma.compress(text), gzip.compress(text)]
+    seeds = [
+        _zip([("a.txt", text), ("b.txt.gz", gzip.compress(text)), ("c.zip", _zip([("x", text)]))]),
+        _zip([("a.txt", text)], zipfile.ZIP_BZIP2),
+        _zip([("a.txt", text)], zipfile.ZIP_LZMA),
+        gzip.compress(_zip([("a.txt", text)])),
+        gzip.compress(raw.getvalue()),
+        bz2.compress(raw.getvalue()),
+        raw.getvalue(),
+        bz2.compress(text),
+        lzma.compress(text),
+        gzip.compress(text),
+    ]
     for k in range(600):
         data = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 8)):
@@ -575,7 +613,7 @@ def _zip_with_empty_name(data: bytes) -> bytes:
     cd = raw.index(b"PK\x01\x02")
     eocd = raw.index(b"PK\x05\x06")
     local = raw[:26] + struct.pack("<H", 0) + raw[28:30] + raw[31:cd]
-    central = raw[cd:cd + 28] + struct.pack("<H", 0) + raw[cd + 30:cd + 46] + raw[cd + 47:eocd]
+    central = raw[cd : cd + 28] + struct.pack("<H", 0) + raw[cd + 30 : cd + 46] + raw[cd + 47 : eocd]
     end = bytearray(raw[eocd:])
     struct.pack_into("<II", end, 12, len(central), len(local))
     return local + central + bytes(end)
@@ -587,6 +625,8 @@ def test_member_with_an_empty_or_dot_name_is_refused(tmp_path):
     src = Source(str(tmp_path))
     got = _read_all(src, list_items(src, None, FetchConfig())[0])
     assert [(type(g).__name__, g.source_path) for g in got] == [
-        ("FetchFailure", "2016-12-07/dot.zip!/."), ("RawDocument", "2016-12-07/dot.zip!/ok.txt"),
-        ("FetchFailure", "2016-12-07/empty-name.zip!/")]
+        ("FetchFailure", "2016-12-07/dot.zip!/."),
+        ("RawDocument", "2016-12-07/dot.zip!/ok.txt"),
+        ("FetchFailure", "2016-12-07/empty-name.zip!/"),
+    ]
     assert all("unsafe member path" in g.reason for g in got if isinstance(g, FetchFailure))

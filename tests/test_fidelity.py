@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPORA, corpus
+
 from pipeline.evaluate import evaluate, table
 
 pytestmark = pytest.mark.corpora
@@ -45,4 +45,6 @@ def test_floor(metrics, corpus_name, metric):
     if "max" in floor:
         assert m.ours <= floor["max"], f"{m.ours:.4f} > ceiling {floor['max']}"
     if floor.get("at_least_reference"):
-        assert m.reference is not None and m.ours >= m.reference, f"news-etl {m.ours:.4f} < {m.reference_name} {m.reference:.4f}"
+        assert m.reference is not None and m.ours >= m.reference, (
+            f"news-etl {m.ours:.4f} < {m.reference_name} {m.reference:.4f}"
+        )

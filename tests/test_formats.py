@@ -7,11 +7,11 @@ import json
 import pytest
 
 from pipeline.config import RunConfig
+from pipeline.document import process_document
 from pipeline.fetch import RawDocument
 from pipeline.readers import read_document
 from pipeline.readers.base import Parsed, Rejected
 from pipeline.records import Article, Quarantined
-from pipeline.document import process_document
 
 PARAS = [
     "The city council of Northbridge approved on Tuesday a plan to turn the disused railway yard into a park "
@@ -50,8 +50,13 @@ def doc(data: bytes, name="x.html") -> RawDocument:
     import datetime as dt
     import hashlib
 
-    return RawDocument(f"file:///landing/2016-12-06/{name}", f"2016-12-06/{name}", dt.date(2016, 12, 6), data,
-                       hashlib.sha256(data).hexdigest())
+    return RawDocument(
+        f"file:///landing/2016-12-06/{name}",
+        f"2016-12-06/{name}",
+        dt.date(2016, 12, 6),
+        data,
+        hashlib.sha256(data).hexdigest(),
+    )
 
 
 CONFIG = RunConfig(source="-", output="-")
@@ -76,13 +81,19 @@ def test_html_date_falls_back_to_the_url():
     assert a.published_at.date().isoformat() == "2016-12-06"
 
 
-@pytest.mark.parametrize("declared,encoding,expect_repair", [
-    ("iso-8859-1", "latin-1", "declared charset iso-8859-1 used"),
-    ("utf-8", "cp1252", "declared charset utf-8 ignored: the bytes are not UTF-8"),
-    ("iso-8859-1", "utf-8", "declared charset iso-8859-1 ignored: the bytes are valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "declared,encoding,expect_repair",
+    [
+        ("iso-8859-1", "latin-1", "declared charset iso-8859-1 used"),
+        ("utf-8", "cp1252", "declared charset utf-8 ignored: the bytes are not UTF-8"),
+        ("iso-8859-1", "utf-8", "declared charset iso-8859-1 ignored: the bytes are valid UTF-8"),
+    ],
+)
 def test_html_charset_declarations_that_lie(declared, encoding, expect_repair):
-    html = page(charset_decl=declared, body_paras=PARAS + ["Caf\u00e9 cr\u00e8me and na\u00efve d\u00e9j\u00e0 vu in the market hall."])
+    html = page(
+        charset_decl=declared,
+        body_paras=PARAS + ["Caf\u00e9 cr\u00e8me and na\u00efve d\u00e9j\u00e0 vu in the market hall."],
+    )
     data = html.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'").encode(encoding)
     (a,) = process_document(doc(data), CONFIG)
     assert "Café crème and naïve déjà vu" in a.text
@@ -91,7 +102,9 @@ def test_html_charset_declarations_that_lie(declared, encoding, expect_repair):
 
 
 def test_html_without_article_text_is_quarantined():
-    (q,) = process_document(doc(b"<html><head><title>Index</title></head><body><nav><a href='/'>Home</a></nav></body></html>"), CONFIG)
+    (q,) = process_document(
+        doc(b"<html><head><title>Index</title></head><body><nav><a href='/'>Home</a></nav></body></html>"), CONFIG
+    )
     assert isinstance(q, Quarantined) and "no article text" in q.reason
 
 
@@ -104,23 +117,38 @@ def test_truncated_html_page():
     assert isinstance(a, Article) and any("truncated" in w for w in a.warnings)
 
 
-RECORD = {"title": "Harbour ferry returns", "maintext": " ".join(PARAS), "date_publish": "2016-12-06 09:30:00",
-          "authors": ["Jo Lind", "Sam Roe"], "language": "en", "url": "https://n.example/ferry",
-          "source_domain": "n.example", "image_url": "https://n.example/f.jpg", "localpath": None,
-          "sentiment": {"score": 0.4}}
+RECORD = {
+    "title": "Harbour ferry returns",
+    "maintext": " ".join(PARAS),
+    "date_publish": "2016-12-06 09:30:00",
+    "authors": ["Jo Lind", "Sam Roe"],
+    "language": "en",
+    "url": "https://n.example/ferry",
+    "source_domain": "n.example",
+    "image_url": "https://n.example/f.jpg",
+    "localpath": None,
+    "sentiment": {"score": 0.4},
+}
 
 
 def test_json_record_fields_map_onto_the_schema_and_unknown_fields_are_kept():
     (a,) = process_document(doc(json.dumps(RECORD).encode(), "r.json"), CONFIG)
     assert isinstance(a, Article) and a.format == "json"
-    assert (a.title, a.authors, a.url, a.source_name) == ("Harbour ferry returns", ["Jo Lind", "Sam Roe"], "https://n.example/ferry", "n.example")
+    assert (a.title, a.authors, a.url, a.source_name) == (
+        "Harbour ferry returns",
+        ["Jo Lind", "Sam Roe"],
+        "https://n.example/ferry",
+        "n.example",
+    )
     assert a.published_at.isoformat() == "2016-12-06T09:30:00+00:00" and a.date_precision == "second"
     assert json.loads(a.extra["sentiment"]) == {"score": 0.4} and "image_url" not in a.extra
     assert (a.image, a.hostname) == ("https://n.example/f.jpg", "n.example")
 
 
 def test_json_record_image_that_is_no_url_stays_in_extra_and_section_is_mapped():
-    (a,) = process_document(doc(json.dumps({**RECORD, "image_url": "f.jpg", "section": "Local"}).encode(), "r.json"), CONFIG)
+    (a,) = process_document(
+        doc(json.dumps({**RECORD, "image_url": "f.jpg", "section": "Local"}).encode(), "r.json"), CONFIG
+    )
     assert a.image is None and json.loads(a.extra["image_url"]) == "f.jpg" and a.section == "Local"
 
 
@@ -192,18 +220,32 @@ def test_html_metadata_you_would_trust():
     """Title without the site name the page states, authors as spelled in JSON-LD (the publisher
     and a role left out), section, image, licence, hostname, keywords split, one blank line
     between paragraphs."""
-    ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Railway yard to become a park",
-          "author": [{"@type": "Person", "name": "Dana A. Ford"}, {"@type": "Person", "name": "Staff Writer"},
-                     {"@type": "Organization", "name": "Northbridge Gazette"}],
-          "publisher": {"@type": "Organization", "name": "Northbridge Gazette"},
-          "articleSection": "Local", "image": {"@type": "ImageObject", "url": "/img/yard.jpg"}}
-    html = page().replace("<title>Railway yard to become a park | Northbridge Gazette</title>",
-                          "<title>Railway yard to become a park - Northbridge Gazette</title>")
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Railway yard to become a park",
+        "author": [
+            {"@type": "Person", "name": "Dana A. Ford"},
+            {"@type": "Person", "name": "Staff Writer"},
+            {"@type": "Organization", "name": "Northbridge Gazette"},
+        ],
+        "publisher": {"@type": "Organization", "name": "Northbridge Gazette"},
+        "articleSection": "Local",
+        "image": {"@type": "ImageObject", "url": "/img/yard.jpg"},
+    }
+    html = page().replace(
+        "<title>Railway yard to become a park | Northbridge Gazette</title>",
+        "<title>Railway yard to become a park - Northbridge Gazette</title>",
+    )
     html = html.replace('<meta property="og:title" content="Railway yard to become a park">', "")
-    html = html.replace('<meta name="author" content="Tom Avery">',
-                        '<meta name="keywords" content="parks, railways; Northbridge">'
-                        f'<script type="application/ld+json">{json.dumps(ld)}</script>')
-    html = html.replace("All rights reserved.", '<a rel="license" href="https://creativecommons.org/licenses/by/4.0/">CC</a>')
+    html = html.replace(
+        '<meta name="author" content="Tom Avery">',
+        '<meta name="keywords" content="parks, railways; Northbridge">'
+        f'<script type="application/ld+json">{json.dumps(ld)}</script>',
+    )
+    html = html.replace(
+        "All rights reserved.", '<a rel="license" href="https://creativecommons.org/licenses/by/4.0/">CC</a>'
+    )
     (a,) = process_document(doc(html.encode()), CONFIG)
     assert isinstance(a, Article)
     assert a.title == "Railway yard to become a park"
@@ -216,17 +258,25 @@ def test_html_metadata_you_would_trust():
 
 def test_html_title_suffix_stays_when_the_page_names_no_site():
     html = page().replace('<meta property="og:site_name" content="Northbridge Gazette">', "")
-    html = html.replace("<title>Railway yard to become a park | Northbridge Gazette</title>",
-                        "<title>Railway yard to become a park - Gazette Weekly</title>")
-    html = html.replace('<meta property="og:title" content="Railway yard to become a park">',
-                        '<meta property="og:title" content="Railway yard to become a park - Gazette Weekly">')
+    html = html.replace(
+        "<title>Railway yard to become a park | Northbridge Gazette</title>",
+        "<title>Railway yard to become a park - Gazette Weekly</title>",
+    )
+    html = html.replace(
+        '<meta property="og:title" content="Railway yard to become a park">',
+        '<meta property="og:title" content="Railway yard to become a park - Gazette Weekly">',
+    )
     (a,) = process_document(doc(html.encode()), CONFIG)
     assert a.title == "Railway yard to become a park - Gazette Weekly"
+
+
 def _undated_page(footer: str, byline: str = "") -> bytes:
     """A page with no date in its metadata or URL; its footer (and byline) vary."""
     html = page(date_meta=False).replace("/news/2016/12/06/railway-yard-park", "/news/railway-yard-park")
     html = html.replace("Copyright 2016 Northbridge Gazette. All rights reserved.", footer)
-    return html.replace("<article><h1>Railway yard to become a park</h1>", f"<article><h1>Railway yard to become a park</h1>{byline}").encode()
+    return html.replace(
+        "<article><h1>Railway yard to become a park</h1>", f"<article><h1>Railway yard to become a park</h1>{byline}"
+    ).encode()
 
 
 def test_html_a_bare_copyright_year_is_not_a_publication_date():
@@ -240,11 +290,22 @@ def test_html_a_date_htmldate_finds_in_the_page_is_labelled_htmldate():
     assert (a.published_at.date().isoformat(), a.date_precision, a.date_source) == ("2016-12-06", "day", "htmldate")
 
 
-@pytest.mark.parametrize("stamp,when,precision", [
-    ("Published: 5 December 2016", "2016-12-05T00:00:00+00:00", "day"),
-    ("\u53d1\u5e03\u65f6\u95f4\uff1a2016\u5e7412\u67085\u65e5 14:30", "2016-12-05T14:30:00+00:00", "minute"),  # 发布时间：2016年12月5日
-    ("2016-12-05 14:30\u66f4\u65b0 \u6765\u6e90\uff1a\u672c\u62a5", "2016-12-05T14:30:00+00:00", "minute"),  # ...更新 来源：本报
-])
+@pytest.mark.parametrize(
+    "stamp,when,precision",
+    [
+        ("Published: 5 December 2016", "2016-12-05T00:00:00+00:00", "day"),
+        (
+            "\u53d1\u5e03\u65f6\u95f4\uff1a2016\u5e7412\u67085\u65e5 14:30",
+            "2016-12-05T14:30:00+00:00",
+            "minute",
+        ),  # 发布时间：2016年12月5日
+        (
+            "2016-12-05 14:30\u66f4\u65b0 \u6765\u6e90\uff1a\u672c\u62a5",
+            "2016-12-05T14:30:00+00:00",
+            "minute",
+        ),  # ...更新 来源：本报
+    ],
+)
 def test_html_a_publication_stamp_in_the_page_is_a_dateline(stamp, when, precision):
     (a,) = process_document(doc(_undated_page("Northbridge Gazette", f'<p class="date">{stamp}</p>')), CONFIG)
     assert (a.published_at.isoformat(), a.date_precision, a.date_source) == (when, precision, "dateline")

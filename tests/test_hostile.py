@@ -93,8 +93,10 @@ def _flip_member(data: bytes, name: str) -> bytes:
 def _tar_with_links() -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tf:
-        for name, typ, target in [("sym.txt", tarfile.SYMTYPE, "/etc/passwd"),
-                                  ("hard.txt", tarfile.LNKTYPE, "../../outside/sentinel.txt")]:
+        for name, typ, target in [
+            ("sym.txt", tarfile.SYMTYPE, "/etc/passwd"),
+            ("hard.txt", tarfile.LNKTYPE, "../../outside/sentinel.txt"),
+        ]:
             info = tarfile.TarInfo(name)
             info.type, info.linkname = typ, target
             tf.addfile(info)
@@ -107,8 +109,12 @@ def _tar_with_links() -> bytes:
 
 # name (bytes, relative to the date folder) -> what becomes of it
 EXPECT_SKIPPED = {
-    b"passwd-link.txt": "symbolic link", b"relative-link.txt": "symbolic link", b"linked-dir": "symbolic link",
-    b"up": "symbolic link", b"pipe.txt": "FIFO", b"locked": "cannot be listed",
+    b"passwd-link.txt": "symbolic link",
+    b"relative-link.txt": "symbolic link",
+    b"linked-dir": "symbolic link",
+    b"up": "symbolic link",
+    b"pipe.txt": "FIFO",
+    b"locked": "cannot be listed",
 }
 
 
@@ -138,9 +144,19 @@ def _build(tmp: Path) -> tuple[Path, Path, Path]:
     put(b"utf16.txt", _story(2, "Orchestra wins").encode("utf-16"))
     put(b"utf32.txt", _story(3, "Water mains").encode("utf-32"))
     put(b"corrupt-member.zip", _flip_member(_zip([("bad.txt", _story(4, "Flipped").encode() * 5)]), "bad.txt"))
-    put(b"dupes.zip", _zip([("story.txt", _story(4, "Rowing club").encode()), ("story.txt", _story(5, "Crossing").encode())]))
-    put(b"traversal.zip", _zip([("../escaped.txt", (REFUSED + " " + STORIES[0]).encode()),
-                                ("/abs.txt", (REFUSED + " " + STORIES[0]).encode())]))
+    put(
+        b"dupes.zip",
+        _zip([("story.txt", _story(4, "Rowing club").encode()), ("story.txt", _story(5, "Crossing").encode())]),
+    )
+    put(
+        b"traversal.zip",
+        _zip(
+            [
+                ("../escaped.txt", (REFUSED + " " + STORIES[0]).encode()),
+                ("/abs.txt", (REFUSED + " " + STORIES[0]).encode()),
+            ]
+        ),
+    )
     put(b"links.tar", _tar_with_links())
     nested = _story(6, "Nested").encode()
     for depth in range(30):
@@ -194,8 +210,12 @@ def trap(tmp_path_factory):
     if os.geteuid() != 0:
         locked.chmod(0)
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(root), str(out), str(locked), DATE],
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(root), str(out), str(locked), DATE],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         locked.chmod(0o755)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -204,8 +224,16 @@ def trap(tmp_path_factory):
     ledger = pq.read_table(report["ledger"]).to_pylist()
     articles = pq.read_table(out / "articles", partitioning="hive").to_pylist()
     quarantine = pq.read_table(out / "quarantine", partitioning="hive").to_pylist()
-    return {"root": root, "day": day, "out": out, "result": result, "report": report, "ledger": ledger,
-            "articles": articles, "quarantine": quarantine}
+    return {
+        "root": root,
+        "day": day,
+        "out": out,
+        "result": result,
+        "report": report,
+        "ledger": ledger,
+        "articles": articles,
+        "quarantine": quarantine,
+    }
 
 
 def _uri(day: Path, name: bytes) -> str:
@@ -227,8 +255,9 @@ def test_the_report_balances_and_the_ledger_has_every_document(trap):
     ledger = [r for r in everything if r["outcome"] != "skipped"]  # skipped files are in it too
     assert report["documents_seen"] == report["articles_written"] + report["quarantined"] + report["duplicates"]
     assert len(ledger) == report["documents_seen"] == len({r["source_uri"] for r in ledger})
-    assert sorted(r["source_uri"] for r in everything if r["outcome"] == "skipped") == \
-        sorted(s["source_uri"] for s in report["files_skipped"])
+    assert sorted(r["source_uri"] for r in everything if r["outcome"] == "skipped") == sorted(
+        s["source_uri"] for s in report["files_skipped"]
+    )
     assert all(r["reason"] for r in ledger if r["outcome"] == "quarantined")
 
 
@@ -316,9 +345,13 @@ def test_folder_that_cannot_be_listed_is_skipped_with_the_reason(trap):
 
 def test_archive_escapes_and_links_are_quarantined_without_bytes(trap):
     q = {r["source_path"]: r for r in trap["quarantine"]}
-    for path, phrase in [("traversal.zip!/../escaped.txt", "unsafe member path"), ("traversal.zip!//abs.txt", "unsafe member path"),
-                         ("links.tar!/sym.txt", "not a regular file"), ("links.tar!/hard.txt", "not a regular file"),
-                         ("links.tar!/../../up.txt", "unsafe member path")]:
+    for path, phrase in [
+        ("traversal.zip!/../escaped.txt", "unsafe member path"),
+        ("traversal.zip!//abs.txt", "unsafe member path"),
+        ("links.tar!/sym.txt", "not a regular file"),
+        ("links.tar!/hard.txt", "not a regular file"),
+        ("links.tar!/../../up.txt", "unsafe member path"),
+    ]:
         row = q[f"{DATE}/{path}"]
         assert phrase in row["reason"] and row["raw"] is None and row["text_excerpt"] is None, row
 
@@ -338,8 +371,9 @@ def test_duplicate_member_names_are_two_articles(trap):
     assert one["article_id"] != two["article_id"] and one["title"] == "Rowing club" and two["title"] == "Crossing"
 
 
-@pytest.mark.parametrize("name", [b"new\nline.txt", b"latin1-\xe9t\xe9.txt", b"ctrl\x01\x1b[31m-bell\x07.txt",
-                                  b"n" * 251 + b".txt"])
+@pytest.mark.parametrize(
+    "name", [b"new\nline.txt", b"latin1-\xe9t\xe9.txt", b"ctrl\x01\x1b[31m-bell\x07.txt", b"n" * 251 + b".txt"]
+)
 def test_hostile_names_are_published_under_a_printable_reversible_path(trap, name):
     rows = {unquote_to_bytes(r["source_path"]): r for r in trap["articles"] + trap["quarantine"]}
     row = rows[DATE.encode() + b"/" + name]

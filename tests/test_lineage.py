@@ -7,7 +7,6 @@ import json
 import subprocess
 
 import pytest
-
 from airflow_server import airflow_env
 
 pytestmark = pytest.mark.airflow
@@ -16,12 +15,27 @@ pytestmark = pytest.mark.airflow
 def test_openlineage_events_name_the_landing_zone_and_the_published_dataset(samples, tmp_path):
     home, out, events = tmp_path / "airflow", tmp_path / "out", tmp_path / "openlineage.jsonl"
     home.mkdir()
-    env = airflow_env(home, AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
-        {"type": "file", "log_file_path": str(events), "append": True}), AIRFLOW__OPENLINEAGE__NAMESPACE="news-etl-test")
+    env = airflow_env(
+        home,
+        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+        AIRFLOW__OPENLINEAGE__NAMESPACE="news-etl-test",
+    )
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
-    p = subprocess.run(["airflow", "dags", "test", "news_etl", "2016-12-06", "-c",
-                        json.dumps({"source": str(samples), "output": str(out), "shards": 1})],
-                       env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            "airflow",
+            "dags",
+            "test",
+            "news_etl",
+            "2016-12-06",
+            "-c",
+            json.dumps({"source": str(samples), "output": str(out), "shards": 1}),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert events.exists(), "no OpenLineage event written: " + (p.stdout + p.stderr)[-2000:]
     sent = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]

@@ -22,8 +22,10 @@ def test_header_title_wins_and_its_repetition_is_dropped():
 
 
 def test_subheadings_are_short_standalone_lines_between_paragraphs():
-    body = ("Premier paragraphe assez long pour être un paragraphe.\n\nLes écoles d’abord\n\n"
-            "Un paragraphe qui suit la sous-partie et qui est long.\n\nConclusion.")
+    body = (
+        "Premier paragraphe assez long pour être un paragraphe.\n\nLes écoles d’abord\n\n"
+        "Un paragraphe qui suit la sous-partie et qui est long.\n\nConclusion."
+    )
     e = extract(body, "Titre")
     assert e.subheadings == ["Les écoles d’abord"]
 
@@ -35,7 +37,7 @@ def test_dateline_is_metadata_not_text():
 
 
 def test_quotes_and_counts():
-    e = extract("Titre\n\nIl a dit «\u00a0un tournant\u00a0» puis “a new era” et \"encore\".", None)
+    e = extract('Titre\n\nIl a dit «\u00a0un tournant\u00a0» puis “a new era” et "encore".', None)
     assert e.quotes == ["un tournant", "a new era", "encore"]
     assert e.word_count == len("Il a dit un tournant puis a new era et encore".split())
     assert e.char_count == len(e.text)
@@ -56,11 +58,13 @@ def test_ids_and_hashes_are_stable():
 def test_language_fast_path_agrees_with_the_model_on_real_corpora():
     """Where the function-word fast path decides, it must say what py3langid says."""
     import pytest
-
     from conftest import CORPORA
+
     from pipeline import metadata
 
-    paths = sorted((CORPORA / "en-bbc" / "files").rglob("*.txt")) + sorted((CORPORA / "fr-press" / "files").rglob("*.txt"))
+    paths = sorted((CORPORA / "en-bbc" / "files").rglob("*.txt")) + sorted(
+        (CORPORA / "fr-press" / "files").rglob("*.txt")
+    )
     paths += sorted((CORPORA / "html-newspaper" / "files" / "text").glob("*.txt"))
     if not paths:
         pytest.skip("corpora absent")
@@ -85,14 +89,25 @@ def test_language_fast_path_agrees_with_the_model_on_real_corpora():
 
 
 # word_count and minhash run without the regex engine; the regexes stay their definition.
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from pipeline.metadata import (  # noqa: E402
-    _BYTE_WORD, _NOT_WORD_BYTE, _mixed_tokens, minhash, mixed_tokens_definition, word_count, word_count_definition,
+    _BYTE_WORD,
+    _NOT_WORD_BYTE,
+    _mixed_tokens,
+    minhash,
+    mixed_tokens_definition,
+    word_count,
+    word_count_definition,
 )
 
-_TRICKY = st.sampled_from(list("ab é’'-_\n\t«»1２٣ÀßΣ.,;") + ["\u0301", "\u00ad", "\u00a0", "😀", "𝐀", "l’", "--", "cessez-le-feu"]
-                          + list("中国語のテキストです。、「」ไทยั่ ๆ๏ကခ្ក한국ーｶﾞ々・") + ["𠀀", "\u0939\u093f", "\u064e", "\u3000"])
+_TRICKY = st.sampled_from(
+    list("ab é’'-_\n\t«»1２٣ÀßΣ.,;")
+    + ["\u0301", "\u00ad", "\u00a0", "😀", "𝐀", "l’", "--", "cessez-le-feu"]
+    + list("中国語のテキストです。、「」ไทยั่ ๆ๏ကခ្ក한국ーｶﾞ々・")
+    + ["𠀀", "\u0939\u093f", "\u064e", "\u3000"]
+)
 
 
 @settings(max_examples=600, deadline=None)

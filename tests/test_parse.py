@@ -58,7 +58,9 @@ def test_key_value_header_block():
     assert p.body == "Body text."
 
 
-@pytest.mark.parametrize("first_line", ["Date night is back in fashion.", "Title holders lost again", "Source: the minister said."])
+@pytest.mark.parametrize(
+    "first_line", ["Date night is back in fashion.", "Title holders lost again", "Source: the minister said."]
+)
 def test_prose_that_starts_like_a_header_stays_text(first_line):
     text = first_line + "\n\nMore text follows here."
     p = parse(text)
@@ -73,13 +75,21 @@ def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used()
     import datetime as dt
 
     from pipeline.config import RunConfig
-    from pipeline.fetch import RawDocument
     from pipeline.document import process_document
+    from pipeline.fetch import RawDocument
 
-    text = " date 2016-13-45 Réagissez\n\nLe conseil municipal a adopté lundi soir le budget de la commune pour l’année."
+    text = (
+        " date 2016-13-45 Réagissez\n\nLe conseil municipal a adopté lundi soir le budget de la commune pour l’année."
+    )
     p = parse(text)
     assert (p.header.date, p.header.date_text) == (None, "2016-13-45") and "2016-13-45" not in p.body
-    (a,) = process_document(RawDocument("file:///x.txt", "2016-12-07/x.txt", dt.date(2016, 12, 7), text.encode(), "x"),
-                            RunConfig(source="-", output="-"))
+    (a,) = process_document(
+        RawDocument("file:///x.txt", "2016-12-07/x.txt", dt.date(2016, 12, 7), text.encode(), "x"),
+        RunConfig(source="-", output="-"),
+    )
     assert a.title is None and "date" not in a.text.split("\n")[0]
-    assert (a.date_source, a.published_at, a.date_precision) == ("none", None, None) and "could not be read" in a.warnings[0] and "2016-13-45" in a.warnings[0]
+    assert (
+        (a.date_source, a.published_at, a.date_precision) == ("none", None, None)
+        and "could not be read" in a.warnings[0]
+        and "2016-13-45" in a.warnings[0]
+    )

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.check import check, table
 from pipeline.config import RunConfig, ValidateConfig
-from pipeline.errors import BatchValidationError, OutputBusyError, OutputError, PublishError
+from pipeline.errors import BatchValidationError, OutputError, PublishError
 from pipeline.locks import date_locks
 from pipeline.run import run
 from pipeline.snapshot import current_snapshot
@@ -30,9 +30,11 @@ DAYS = ("2016-12-05", "2016-12-06", "2016-12-07")
 def _landing(samples: Path, root: Path) -> Path:
     """Three dates of sample articles; 2016-12-05/poison.txt and 2016-12-06/copy.txt hold one text."""
     src = root / "src"
-    for day, names in {"2016-12-05": ["council-transport.txt", "marche-de-noel.txt"],
-                       "2016-12-06": ["festival-lumieres.txt", "mediatheque.txt"],
-                       "2016-12-07": ["phone-review.txt", "regionales-sondage.txt"]}.items():
+    for day, names in {
+        "2016-12-05": ["council-transport.txt", "marche-de-noel.txt"],
+        "2016-12-06": ["festival-lumieres.txt", "mediatheque.txt"],
+        "2016-12-07": ["phone-review.txt", "regionales-sondage.txt"],
+    }.items():
         (src / day).mkdir(parents=True)
         for name in names:
             found = next(samples.glob(f"*/{name}"))
@@ -44,8 +46,12 @@ def _landing(samples: Path, root: Path) -> Path:
 
 def _ids(out: Path, day: str) -> set[str]:
     manifest = json.loads((out / "_manifests" / f"{day}.json").read_text())
-    return {aid for rel in manifest["files"] if rel.startswith("articles/")
-            for aid in pq.read_table(out / rel, columns=["article_id"]).column("article_id").to_pylist()}
+    return {
+        aid
+        for rel in manifest["files"]
+        if rel.startswith("articles/")
+        for aid in pq.read_table(out / rel, columns=["article_id"]).column("article_id").to_pylist()
+    }
 
 
 def _all_rows(out: Path) -> list[tuple]:
@@ -82,8 +88,13 @@ def _suites(tmp_path: Path, expectation: dict) -> Path:
 
 
 def test_nothing_is_dropped_as_a_duplicate_of_a_date_that_failed(landing, tmp_path):
-    suites = _suites(tmp_path, {"type": "expect_column_values_to_not_be_in_set",
-                                "kwargs": {"column": "source_path", "value_set": ["2016-12-05/poison.txt"]}})
+    suites = _suites(
+        tmp_path,
+        {
+            "type": "expect_column_values_to_not_be_in_set",
+            "kwargs": {"column": "source_path", "value_set": ["2016-12-05/poison.txt"]},
+        },
+    )
     out = tmp_path / "out"
     with pytest.raises(BatchValidationError, match="2016-12-05"):
         run(_config(landing, out, run_id="r1", validate=ValidateConfig(expectations_dir=suites)))
@@ -94,7 +105,10 @@ def test_nothing_is_dropped_as_a_duplicate_of_a_date_that_failed(landing, tmp_pa
     assert "2016-12-06/copy.txt" in paths
     assert report["duplicates"] == 0
     assert report["documents_seen"] == report["articles_written"] + report["quarantined"] + report["duplicates"]
-    ledger = {r["source_uri"].rsplit("/src/", 1)[-1]: r for r in pq.read_table(out / "_runs" / "r1.ledger.parquet").to_pylist()}
+    ledger = {
+        r["source_uri"].rsplit("/src/", 1)[-1]: r
+        for r in pq.read_table(out / "_runs" / "r1.ledger.parquet").to_pylist()
+    }
     assert ledger["2016-12-06/copy.txt"]["outcome"] == "written"
     for name in ("poison.txt", "council-transport.txt", "marche-de-noel.txt"):  # the failed date: none written
         assert ledger[f"2016-12-05/{name}"]["outcome"] == "quarantined"
@@ -128,8 +142,10 @@ def test_a_stray_parquet_file_is_reported_and_never_taken_for_published(landing,
     shutil.copy(published, stray)
     statuses = _check(out)
     assert not all(s.ok for s in statuses)
-    assert f"not in any manifest: articles/{stray.parent.relative_to(out / 'articles').as_posix()}/{stray.name}" \
+    assert (
+        f"not in any manifest: articles/{stray.parent.relative_to(out / 'articles').as_posix()}/{stray.name}"
         in table(statuses)
+    )
     report = run(_config(landing, out, date=DAYS[2]))  # the rerun reads what the manifests name
     assert report.duplicates == 0 and report.articles_written == len(before)  # not duplicates of the stray
     assert _ids(out, DAYS[2]) == before
@@ -194,8 +210,9 @@ def test_a_parquet_file_of_another_schema_version_is_reported(landing, tmp_path)
     manifest_path = out / "_manifests" / f"{DAYS[0]}.json"
     manifest = json.loads(manifest_path.read_text())
     rel = victim.relative_to(out).as_posix()
-    manifest["files"][rel].update(bytes=victim.stat().st_size,
-                                  sha256=__import__("hashlib").sha256(victim.read_bytes()).hexdigest())
+    manifest["files"][rel].update(
+        bytes=victim.stat().st_size, sha256=__import__("hashlib").sha256(victim.read_bytes()).hexdigest()
+    )
     manifest_path.unlink()
     manifest_path.write_text(json.dumps(manifest))
     assert any("schema version 99" in p for p in _check(out)[0].problems)
@@ -205,8 +222,10 @@ def test_a_parquet_file_of_another_schema_version_is_reported(landing, tmp_path)
 
 def test_a_dead_run_s_staging_is_removed_by_the_next_run(landing, tmp_path):
     out = tmp_path / "out"
-    script = (f"from pipeline.config import RunConfig\nfrom pipeline.run import run\n"
-              f"run(RunConfig(source={str(landing)!r}, output={str(out)!r}, date={DAYS[0]!r}, workers=1, run_id='dies'))")
+    script = (
+        f"from pipeline.config import RunConfig\nfrom pipeline.run import run\n"
+        f"run(RunConfig(source={str(landing)!r}, output={str(out)!r}, date={DAYS[0]!r}, workers=1, run_id='dies'))"
+    )
     env = dict(os.environ, NEWS_ETL_FAULT_AT="shard:before_summary")
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
     assert proc.returncode == -9
@@ -231,6 +250,7 @@ def test_disk_full_is_one_line_with_the_path_and_free_space_and_the_date_is_inta
 
     def full(src, dst):  # the OS boundary: the publish's hard links find the disk full
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
     monkeypatch.setattr(snap, "_link", full)
     with pytest.raises(PublishError, match=r"cannot write .*: No space left on device; [\d,.]+ MB free on") as caught:
         run(_config(landing, out, date=DAYS[0]))
@@ -258,8 +278,10 @@ def test_a_date_being_published_cannot_be_run_again_at_once(landing, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     with date_locks(out, [DAYS[0]], "holder", str(out)):
-        script = (f"from pipeline.config import RunConfig\nfrom pipeline.run import run\n"
-                  f"run(RunConfig(source={str(landing)!r}, output={str(out)!r}, date={DAYS[0]!r}, workers=1))")
+        script = (
+            f"from pipeline.config import RunConfig\nfrom pipeline.run import run\n"
+            f"run(RunConfig(source={str(landing)!r}, output={str(out)!r}, date={DAYS[0]!r}, workers=1))"
+        )
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1
         assert f"landing date {DAYS[0]} is being published by another run (run holder, pid {os.getpid()}" in proc.stderr
@@ -267,9 +289,11 @@ def test_a_date_being_published_cannot_be_run_again_at_once(landing, tmp_path):
         report = run(_config(landing, out, date=DAYS[1]))
         assert report.status == "succeeded"
     # An owner that dies (SIGKILL) releases its lock: the next run goes ahead.
-    code = (f"import os, signal, pathlib\nfrom pipeline.locks import date_locks\n"
-            f"with date_locks(pathlib.Path({str(out)!r}), [{DAYS[0]!r}], 'crashed', 'x'):\n"
-            f"    os.kill(os.getpid(), signal.SIGKILL)")
+    code = (
+        f"import os, signal, pathlib\nfrom pipeline.locks import date_locks\n"
+        f"with date_locks(pathlib.Path({str(out)!r}), [{DAYS[0]!r}], 'crashed', 'x'):\n"
+        f"    os.kill(os.getpid(), signal.SIGKILL)"
+    )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == -9
     assert "run crashed" in (out / ".locks" / f"{DAYS[0]}.lock").read_text()
     assert run(_config(landing, out, date=DAYS[0])).status == "succeeded"
@@ -282,9 +306,28 @@ def test_a_date_being_published_cannot_be_run_again_at_once(landing, tmp_path):
 
 
 def _cli_run(landing, out, day, run_id):
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--source", str(landing), "--output", str(out),
-                             "--date", day, "--workers", "1", "--run-id", run_id, "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "run",
+            "--source",
+            str(landing),
+            "--output",
+            str(out),
+            "--date",
+            day,
+            "--workers",
+            "1",
+            "--run-id",
+            run_id,
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_concurrent_runs_same_date_never_mix_and_different_dates_both_publish(landing, tmp_path):
@@ -319,9 +362,26 @@ def test_concurrent_runs_same_date_never_mix_and_different_dates_both_publish(la
 
 def test_sigterm_stops_a_run_with_one_line_and_removes_its_staging(landing, tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--source", str(landing), "--output", str(out),
-                             "--workers", "2", "--run-id", "term", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "run",
+            "--source",
+            str(landing),
+            "--output",
+            str(out),
+            "--workers",
+            "2",
+            "--run-id",
+            "term",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (out / ".staging" / "term").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

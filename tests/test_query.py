@@ -30,10 +30,17 @@ def test_views_hold_what_was_published(published):
     out = str(root / "output")
     assert query.query(out, "SELECT count(*) FROM articles").rows == [(report.articles_written,)]
     assert query.query(out, "SELECT count(*) FROM quarantine").rows == [(report.quarantined,)]
-    ledger = dict(query.query(out, "SELECT outcome, count(*) FROM ledger WHERE run_id = ? GROUP BY ALL"
-                                   .replace("?", f"'{report.run_id}'")).rows)
-    assert ledger == {"written": report.articles_written, "quarantined": report.quarantined,
-                      "duplicate": report.duplicates, "skipped": len(report.files_skipped)}
+    ledger = dict(
+        query.query(
+            out, "SELECT outcome, count(*) FROM ledger WHERE run_id = ? GROUP BY ALL".replace("?", f"'{report.run_id}'")
+        ).rows
+    )
+    assert ledger == {
+        "written": report.articles_written,
+        "quarantined": report.quarantined,
+        "duplicate": report.duplicates,
+        "skipped": len(report.files_skipped),
+    }
     cols = query.query(out, "SELECT year, month, landing_date FROM articles LIMIT 1").columns
     assert cols == ["year", "month", "landing_date"]
     assert query.query(out, "SELECT DISTINCT landing FROM quarantine ORDER BY 1").rows[0][0].isoformat() == "2016-12-05"
@@ -46,8 +53,11 @@ def test_daily_counts_view_once_written(published, tmp_path):
 
     out = tmp_path / "output"
     shutil.copytree(published[0] / "output", out, symlinks=True)
-    with pytest.raises(StageError, match=r"\[sql\] Catalog Error: Table with name daily_counts does not exist.*"
-                                         r"daily_counts appears once the news_etl_daily_counts DAG has run"):
+    with pytest.raises(
+        StageError,
+        match=r"\[sql\] Catalog Error: Table with name daily_counts does not exist.*"
+        r"daily_counts appears once the news_etl_daily_counts DAG has run",
+    ):
         query.query(str(out), "SELECT * FROM daily_counts")
     daily_counts(str(out), "2016-12-07")
     rows = query.query(str(out), "SELECT landing_date, sum(articles) FROM daily_counts GROUP BY ALL").rows
@@ -74,7 +84,10 @@ def test_cli_prints_a_table_csv_and_json(published, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["language", "n"] and set(lines[1]) == {"-", " "}
     assert lines[-1] == "(2 rows)" and re.fullmatch(r"en\s+\d+", lines[2])
-    assert main(["sql", "--output", out, "--format", "csv", "SELECT title, authors FROM articles ORDER BY title LIMIT 2"]) == 0
+    assert (
+        main(["sql", "--output", out, "--format", "csv", "SELECT title, authors FROM articles ORDER BY title LIMIT 2"])
+        == 0
+    )
     assert capsys.readouterr().out.splitlines()[0] == "title,authors"
     assert main(["sql", "--output", out, "--format", "json", "SELECT landing, reason FROM quarantine"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -86,14 +99,25 @@ def test_cli_table_cuts_long_output(published, capsys):
     assert main(["sql", "--output", out, "--max-rows", "3", "SELECT text FROM articles"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 + 3 + 1 and all(len(line) <= 60 for line in lines[2:5])
-    assert lines[-1] == f"({published[1].articles_written} rows, {published[1].articles_written - 3} not shown: " \
-                        "add a LIMIT or use --format csv)"
+    assert (
+        lines[-1] == f"({published[1].articles_written} rows, {published[1].articles_written - 3} not shown: "
+        "add a LIMIT or use --format csv)"
+    )
 
 
-@pytest.mark.parametrize("sql,message", [
-    ("SELEC 1", "news-etl: [sql] Parser Error: syntax error at or near \"SELEC\": the views are articles, quarantine, ledger"),
-    ("SELECT nope FROM articles", "news-etl: [sql] Binder Error: Referenced column \"nope\" not found in FROM clause"),
-])
+@pytest.mark.parametrize(
+    "sql,message",
+    [
+        (
+            "SELEC 1",
+            'news-etl: [sql] Parser Error: syntax error at or near "SELEC": the views are articles, quarantine, ledger',
+        ),
+        (
+            "SELECT nope FROM articles",
+            'news-etl: [sql] Binder Error: Referenced column "nope" not found in FROM clause',
+        ),
+    ],
+)
 def test_cli_sql_errors_are_one_line(published, capsys, sql, message):
     assert main(["sql", "--output", str(published[0] / "output"), sql]) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
@@ -103,7 +127,8 @@ def test_cli_sql_errors_are_one_line(published, capsys, sql, message):
 def test_cli_sql_on_nothing_published(tmp_path, capsys):
     assert main(["sql", "--output", str(tmp_path / "none"), "SELECT 1"]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"news-etl: [sql] no output folder at {tmp_path / 'none'}: pass --output with the folder news-etl run published to")
+        f"news-etl: [sql] no output folder at {tmp_path / 'none'}: pass --output with the folder news-etl run published to"
+    )
     assert main(["sql", "--output", str(tmp_path), "SELECT 1"]) == 1
     assert "nothing published at" in capsys.readouterr().err
     assert main(["sql", "--output", str(tmp_path), "  "]) == 2
@@ -116,7 +141,7 @@ def test_cli_sql_on_nothing_published(tmp_path, capsys):
 def _section(repo) -> str:
     text = (repo / "README.md").read_text(encoding="utf-8")
     start = text.index("\n## Reading the data")
-    return text[start:text.index("\n## ", start + 1)]
+    return text[start : text.index("\n## ", start + 1)]
 
 
 def _blocks(section: str, lang: str) -> list[str]:
@@ -125,8 +150,12 @@ def _blocks(section: str, lang: str) -> list[str]:
 
 def test_readme_news_etl_sql_commands_answer(published, repo, monkeypatch, capsys):
     monkeypatch.chdir(published[0])
-    commands = [line for block in _blocks(_section(repo), "bash") for line in block.splitlines()
-                if line.startswith(".venv/bin/news-etl sql") and "s3://" not in line]
+    commands = [
+        line
+        for block in _blocks(_section(repo), "bash")
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/news-etl sql") and "s3://" not in line
+    ]
     assert len(commands) >= 3
     for command in commands:
         argv = shlex.split(command.split("  #")[0])[1:]
@@ -145,9 +174,9 @@ def test_readme_python_snippets_run(published, repo, monkeypatch):
         scope: dict = {}
         exec(compile(code, "README.md", "exec"), scope)
         found.update({k: v for k, v in scope.items() if k in ("rows", "per_language", "articles", "quarantine")})
-    assert sum(r[-1] for r in found["rows"]) == report.articles_written                     # DuckDB
-    assert found["per_language"]["len"].sum() == report.articles_written                   # Polars
-    assert len(found["articles"]) == report.articles_written                               # pandas
+    assert sum(r[-1] for r in found["rows"]) == report.articles_written  # DuckDB
+    assert found["per_language"]["len"].sum() == report.articles_written  # Polars
+    assert len(found["articles"]) == report.articles_written  # pandas
     assert len(found["quarantine"]) == report.quarantined
 
 
@@ -176,14 +205,28 @@ def test_on_object_storage_the_views_are_the_manifests_files(s3, samples, tmp_pa
     fs = s3.filesystem()
     fs.put(str(samples / "2016-12-07"), "reading/landing/2016-12-07", recursive=True)
     out = "s3://reading/news"
-    report = run(RunConfig(source="s3://reading/landing", output=out, date="2016-12-07", workers=1,
-                           work_dir=str(tmp_path / "work")))
+    report = run(
+        RunConfig(
+            source="s3://reading/landing", output=out, date="2016-12-07", workers=1, work_dir=str(tmp_path / "work")
+        )
+    )
     listed = storage.published_files(out)
     # A file no manifest lists: what a glob reader sees while a rerun publishes.
-    fs.copy(listed[0][len("s3://"):], listed[0][len("s3://"):].rsplit("/", 1)[0] + "/stray.parquet")
+    fs.copy(listed[0][len("s3://") :], listed[0][len("s3://") :].rsplit("/", 1)[0] + "/stray.parquet")
 
-    assert main(["sql", "--output", out, "--format", "json",
-                 "SELECT count(*) AS n, count(DISTINCT landing_date) AS dates FROM articles"]) == 0
+    assert (
+        main(
+            [
+                "sql",
+                "--output",
+                out,
+                "--format",
+                "json",
+                "SELECT count(*) AS n, count(DISTINCT landing_date) AS dates FROM articles",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == [{"n": report.articles_written, "dates": 1}]
     ledger = query.query(out, "SELECT run_id, count(*) FROM ledger GROUP BY ALL").rows
     assert ledger == [(report.run_id, report.documents_seen + len(report.files_skipped))]  # skipped files too

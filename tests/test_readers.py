@@ -27,11 +27,17 @@ def test_duckdb(out):
     assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["repairs"] == "VARCHAR[]" and types["word_count"] == "INTEGER" and types["landing_date"] == "DATE"
     assert types["year"] in ("BIGINT", "INTEGER") and types["month"] in ("BIGINT", "INTEGER")
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}/articles/**/*.parquet', hive_partitioning=true)").fetchall()[0][0] == n
+    assert (
+        duckdb.sql(
+            f"SELECT count(*) FROM read_parquet('{path}/articles/**/*.parquet', hive_partitioning=true)"
+        ).fetchall()[0][0]
+        == n
+    )
     (mism,) = duckdb.sql(
         f"SELECT count(*) FROM read_parquet('{path}/articles/**/*.parquet', hive_partitioning=true) "
         "WHERE year != year(coalesce((published_at AT TIME ZONE 'UTC')::DATE, landing_date)) "
-        "OR month != month(coalesce((published_at AT TIME ZONE 'UTC')::DATE, landing_date))").fetchall()[0]
+        "OR month != month(coalesce((published_at AT TIME ZONE 'UTC')::DATE, landing_date))"
+    ).fetchall()[0]
     assert mism == 0  # the publication month, else (the document states no date) the landing month
 
 
@@ -42,7 +48,9 @@ def test_pandas(out):
     assert str(df["published_at"].dtype) == "datetime64[us, UTC]"
     assert pd.api.types.is_integer_dtype(df["word_count"])
     # pyarrow gives hive partition columns to pandas as categoricals of int32
-    assert pd.api.types.is_integer_dtype(df["year"].cat.categories) and pd.api.types.is_integer_dtype(df["month"].cat.categories)
+    assert pd.api.types.is_integer_dtype(df["year"].cat.categories) and pd.api.types.is_integer_dtype(
+        df["month"].cat.categories
+    )
     assert set(df["month"].astype(int)) == {12}
     assert isinstance(df["landing_date"].dropna().iloc[0], dt.date)
 

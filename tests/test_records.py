@@ -5,12 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import typing
 
+import factories
 import pyarrow as pa
 import pytest
 
-import factories
 from pipeline import records
-from pipeline.records import ARTICLE_SCHEMA, LEDGER_SCHEMA, QUARANTINE_SCHEMA, Article, LedgerEntry, Quarantined, to_batch
+from pipeline.records import (
+    ARTICLE_SCHEMA,
+    LEDGER_SCHEMA,
+    QUARANTINE_SCHEMA,
+    Article,
+    LedgerEntry,
+    Quarantined,
+    to_batch,
+)
 
 PY_TO_ARROW = {
     str: (pa.types.is_string, pa.types.is_large_string),
@@ -24,7 +32,9 @@ PY_TO_ARROW = {
 }
 
 
-@pytest.mark.parametrize("cls,schema", [(Article, ARTICLE_SCHEMA), (Quarantined, QUARANTINE_SCHEMA), (LedgerEntry, LEDGER_SCHEMA)])
+@pytest.mark.parametrize(
+    "cls,schema", [(Article, ARTICLE_SCHEMA), (Quarantined, QUARANTINE_SCHEMA), (LedgerEntry, LEDGER_SCHEMA)]
+)
 def test_dataclass_fields_match_the_schema(cls, schema):
     hints = typing.get_type_hints(cls, vars(records))
     assert list(hints) == schema.names
@@ -58,7 +68,9 @@ def test_the_batch_suite_lists_every_column_of_the_schema():
     from pipeline.config import DEFAULT_EXPECTATIONS_DIR
 
     suite = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_batch.json").read_text())
-    (columns,) = [e["kwargs"]["column_set"] for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set"]
+    (columns,) = [
+        e["kwargs"]["column_set"] for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set"
+    ]
     assert columns == [n for n in ARTICLE_SCHEMA.names if n != "text"] + ["is_duplicate"]
 
 
@@ -70,7 +82,7 @@ def test_the_document_steps_fill_every_article_column_once():
     from pipeline.readers import read_document
     from pipeline.steps import Work
 
-    data = "Title: Budget passes\nDate: 2016-12-07\n\nThe council adopted the budget on Monday after a long debate.\n".encode()
+    data = b"Title: Budget passes\nDate: 2016-12-07\n\nThe council adopted the budget on Monday after a long debate.\n"
     raw = RawDocument("file:///l/a.txt", "a.txt", dt.date(2016, 12, 7), data, "0" * 64)
     config = RunConfig(source="l", output="o")
     decoded, (doc,) = read_document(data)

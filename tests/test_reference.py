@@ -9,12 +9,12 @@ import datetime as dt
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import corpus
+
 from pipeline.config import RunConfig
+from pipeline.document import process_document
 from pipeline.fetch import RawDocument
 from pipeline.records import Article
-from pipeline.document import process_document
 from pipeline.run import run
 
 
@@ -48,7 +48,7 @@ def test_every_encoding_of_the_reference_gives_the_same_article(reference):
     assert len(texts) == 1, "all encodings must give the same text"
     for name, a in out.items():
         assert a.language == "fr", name
-        assert a.published_at == dt.datetime(2016, 12, 1, tzinfo=dt.timezone.utc), name
+        assert a.published_at == dt.datetime(2016, 12, 1, tzinfo=dt.UTC), name
         assert (a.date_precision, a.date_source) == ("month", "header"), name
         assert "Réagissez" not in a.text and (a.title is None or "Réagissez" not in a.title), name
         assert len(a.subheadings) == 2, (name, a.subheadings)

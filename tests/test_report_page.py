@@ -34,7 +34,9 @@ def page(output):
 
 def test_the_page_needs_no_network(page):
     assert "http" not in page.lower()
-    assert "<script" not in page.lower() and "<link" not in page.lower() and "@import" not in page and "url(" not in page
+    assert (
+        "<script" not in page.lower() and "<link" not in page.lower() and "@import" not in page and "url(" not in page
+    )
 
 
 def test_the_page_is_well_formed_html_with_one_plot_per_facet(page):
@@ -61,8 +63,15 @@ def test_the_page_is_well_formed_html_with_one_plot_per_facet(page):
     tags = Tags()
     tags.feed(page)
     assert tags.stack == []
-    facets = ["Quarantine reasons", "Languages", "Date sources", "Date precisions", "Encodings",
-              "Repairs (articles may have several)", "Words per article"]
+    facets = [
+        "Quarantine reasons",
+        "Languages",
+        "Date sources",
+        "Date precisions",
+        "Encodings",
+        "Repairs (articles may have several)",
+        "Words per article",
+    ]
     # once over all dates, once per landing date
     assert [tags.captions.count(f) for f in facets] == [1 + len(DATES)] * len(facets)
     assert tags.svgs >= 1 + (1 + len(DATES)) * 5  # the outcomes plot, and the facets that have data

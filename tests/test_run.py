@@ -14,8 +14,8 @@ import pytest
 
 from pipeline.config import RunConfig
 from pipeline.errors import BatchValidationError
-from pipeline.run import run
 from pipeline.output import open_output
+from pipeline.run import run
 from pipeline.snapshot import current_snapshot
 
 BAD = {
@@ -102,10 +102,16 @@ def test_articles_are_right(sample_run):
     ref = by["2016-12-05/valmont-budget.txt"]
     assert ref["title"] is None and ref["language"] == "fr" and ref["date_precision"] == "month"
     assert ref["published_at"].isoformat() == "2016-12-01T00:00:00+00:00" and ref["date_source"] == "header"
-    assert "Réagissez" not in ref["text"] and ref["subheadings"] == ["Les écoles d’abord", "Une dette sous surveillance"]
+    assert "Réagissez" not in ref["text"] and ref["subheadings"] == [
+        "Les écoles d’abord",
+        "Une dette sous surveillance",
+    ]
     assert by["2016-12-05/council-transport.txt"]["encoding"] == "utf-16le-bom"
     assert by["2016-12-05/marche-de-noel.txt"]["encoding"] == "cp1252"
-    assert by["2016-12-06/mediatheque.txt"]["encoding"] == "iso-8859-15" and "cœur" in by["2016-12-06/mediatheque.txt"]["text"]
+    assert (
+        by["2016-12-06/mediatheque.txt"]["encoding"] == "iso-8859-15"
+        and "cœur" in by["2016-12-06/mediatheque.txt"]["text"]
+    )
     assert by["2016-12-06/port-expansion.txt"]["repairs"] and "£240" in by["2016-12-06/port-expansion.txt"]["text"]
     assert len(by["2016-12-07/regionales-sondage.txt"]["repairs"]) == 2  # double mojibake, two passes
     undated = by["2016-12-06/riverbank-volunteers.txt"]  # states no date: null, filed under its landing month
@@ -196,7 +202,9 @@ def test_run_killed_mid_publish_leaves_no_partial_data_and_the_next_run_complete
 def test_keep_raw_publishes_every_input_byte_for_byte(samples, tmp_path):
     from pipeline.config import FetchConfig
 
-    config = RunConfig(source=str(samples), output=str(tmp_path), date="2016-12-06", workers=1, fetch=FetchConfig(keep_raw=True))
+    config = RunConfig(
+        source=str(samples), output=str(tmp_path), date="2016-12-06", workers=1, fetch=FetchConfig(keep_raw=True)
+    )
     report = run(config)
     raw = pq.read_table(tmp_path / "raw", partitioning="hive").to_pylist()
     assert len(raw) == report.documents_seen  # every document of the date, archive members included
@@ -232,6 +240,10 @@ def test_the_plan_lists_each_shard_s_files_in_parquet_and_the_shards_together_ma
     assert type(summaries[1]).from_json(on_disk) == summaries[1]
     report = finalize(config, "r-three-shards")
     single = run(RunConfig(source=str(samples), output=str(tmp_path / "single"), workers=1))
-    assert (report.documents_seen, report.articles_written, report.quarantined, report.duplicates) == \
-        (single.documents_seen, single.articles_written, single.quarantined, single.duplicates)
+    assert (report.documents_seen, report.articles_written, report.quarantined, report.duplicates) == (
+        single.documents_seen,
+        single.articles_written,
+        single.quarantined,
+        single.duplicates,
+    )
     assert _snapshot_rows(tmp_path / "out") == _snapshot_rows(tmp_path / "single")

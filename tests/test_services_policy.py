@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-
 import conftest
+import pytest
 
 
 @pytest.fixture
@@ -21,7 +20,9 @@ def closed_port(monkeypatch):
 
 def test_absent_service_skips_with_how_to_start_it(closed_port, monkeypatch):
     monkeypatch.setattr(conftest, "REQUIRE_SERVICES", False)
-    with pytest.raises(pytest.skip.Exception, match=f"redis is not listening on 127.0.0.1:{closed_port}; start it with: redis-server"):
+    with pytest.raises(
+        pytest.skip.Exception, match=f"redis is not listening on 127.0.0.1:{closed_port}; start it with: redis-server"
+    ):
         conftest.require_service("redis")
 
 

@@ -7,8 +7,8 @@ import json
 
 import pyarrow as pa
 import pytest
-
 from factories import article
+
 from pipeline.config import DEFAULT_EXPECTATIONS_DIR, ValidateConfig
 from pipeline.errors import StageError
 from pipeline.records import ARTICLE_SCHEMA, to_batch
@@ -42,7 +42,9 @@ def test_good_rows_pass(validator):
 
 
 def test_an_article_that_states_no_date_passes_with_a_null_date(validator):
-    undated = [dataclasses.replace(article(i), published_at=None, date_precision=None, date_source="none") for i in range(3)]
+    undated = [
+        dataclasses.replace(article(i), published_at=None, date_precision=None, date_source="none") for i in range(3)
+    ]
     assert validator.rows(table(undated)) == []
     assert validator.batch(batch_view(undated)).success
 
@@ -56,8 +58,11 @@ BAD_ROWS = {
     "expect_column_values_to_match_regex(language)": dict(language="French"),
     "expect_column_value_lengths_to_be_between(title)": dict(title="x" * 401),
     "expect_column_values_to_not_match_regex(warnings_text)": dict(
-        warnings=["a header date that could not be read", "invented characters: CJK script(s) that the source's bytes "
-                  "do not hold under any plain decode"]),
+        warnings=[
+            "a header date that could not be read",
+            "invented characters: CJK script(s) that the source's bytes do not hold under any plain decode",
+        ]
+    ),
 }
 
 
@@ -98,10 +103,18 @@ def test_good_batch_passes(validator):
 
 BAD_BATCHES = {
     "expect_table_row_count_to_be_between": lambda rows: [],
-    "expect_column_values_to_be_unique(article_id)": lambda rows: rows + [dataclasses.replace(rows[0], content_sha256="f" * 64)],
-    "expect_column_values_to_be_unique(content_sha256)": lambda rows: rows + [dataclasses.replace(rows[0], article_id="other")],
-    "expect_column_values_to_be_in_set(date_source)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], date_source="guess")],
-    "expect_column_values_to_be_between(reading_time_minutes)": lambda rows: rows[:-1] + [dataclasses.replace(rows[-1], reading_time_minutes=0)],
+    "expect_column_values_to_be_unique(article_id)": lambda rows: (
+        rows + [dataclasses.replace(rows[0], content_sha256="f" * 64)]
+    ),
+    "expect_column_values_to_be_unique(content_sha256)": lambda rows: (
+        rows + [dataclasses.replace(rows[0], article_id="other")]
+    ),
+    "expect_column_values_to_be_in_set(date_source)": lambda rows: (
+        rows[:-1] + [dataclasses.replace(rows[-1], date_source="guess")]
+    ),
+    "expect_column_values_to_be_between(reading_time_minutes)": lambda rows: (
+        rows[:-1] + [dataclasses.replace(rows[-1], reading_time_minutes=0)]
+    ),
 }
 
 
@@ -139,15 +152,24 @@ def test_row_suite_sees_the_columns_it_names_or_the_whole_table(tmp_path):
     """The row frame is cut to the suite's columns; a table-level expectation gets every column."""
     batch = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_batch.json").read_text())
     (tmp_path / "articles_batch.json").write_text(json.dumps(batch))
-    suite = {"name": "articles_rows", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "url"}, "meta": {"hint": "h"}}]}
+    suite = {
+        "name": "articles_rows",
+        "expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "url"}, "meta": {"hint": "h"}}
+        ],
+    }
     (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
     rows = [article(1, url="https://news.example/a"), article(2, url=None)]
     narrow = Validator(ValidateConfig(expectations_dir=tmp_path))
     assert [set(p.columns) for p in narrow._parts(table(rows).schema)] == [{"url"}]
     assert [f.index for f in narrow.rows(table(rows))] == [1]
-    suite["expectations"].append({"type": "expect_table_row_count_to_be_between",
-                                  "kwargs": {"min_value": 1, "max_value": 10}, "meta": {"hint": "h"}})
+    suite["expectations"].append(
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": 1, "max_value": 10},
+            "meta": {"hint": "h"},
+        }
+    )
     (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
     wide = Validator(ValidateConfig(expectations_dir=tmp_path))
     [part] = wide._parts(table(rows).schema)
@@ -155,19 +177,40 @@ def test_row_suite_sees_the_columns_it_names_or_the_whole_table(tmp_path):
     assert [f.index for f in wide.rows(table(rows))] == [1]
 
 
-PROSE = ["Le conseil municipal a voté le budget.", "Résumé du match ce soir à 20 h",
-         "Москва сегодня утром была спокойной", "東京 都 の 天気 は 晴れ", "Il a dit : « oui » merci bien",
-         "中国人民银行今天宣布，从下周一起下调存款准备金率。", "東京都は十五日、新しい交通計画を発表した。",
-         "กรุงเทพมหานครประกาศแผนการจราจรใหม่ในวันนี้", "서울시는 오늘 새로운 교통 계획을 발표했다.",
-         "أعلنت وزارة النقل اليوم عن خطة جديدة"]
-NOT_PROSE = ["12 34 56 78", "— — — —", "€ 12,50 € 13,00", "a b c d", "│ ── │ ── │ ── │", "ok ok", "",
-             "首页新闻体育财经娱乐", "北京市朝阳区建国路88号", "２０１９年１２月３１日，", "ไทย ๑๒๓ ไทย"]
+PROSE = [
+    "Le conseil municipal a voté le budget.",
+    "Résumé du match ce soir à 20 h",
+    "Москва сегодня утром была спокойной",
+    "東京 都 の 天気 は 晴れ",
+    "Il a dit : « oui » merci bien",
+    "中国人民银行今天宣布，从下周一起下调存款准备金率。",
+    "東京都は十五日、新しい交通計画を発表した。",
+    "กรุงเทพมหานครประกาศแผนการจราจรใหม่ในวันนี้",
+    "서울시는 오늘 새로운 교통 계획을 발표했다.",
+    "أعلنت وزارة النقل اليوم عن خطة جديدة",
+]
+NOT_PROSE = [
+    "12 34 56 78",
+    "— — — —",
+    "€ 12,50 € 13,00",
+    "a b c d",
+    "│ ── │ ── │ ── │",
+    "ok ok",
+    "",
+    "首页新闻体育财经娱乐",
+    "北京市朝阳区建国路88号",
+    "２０１９年１２月３１日，",
+    "ไทย ๑๒๓ ไทย",
+]
 
 
 def _text_regexes():
     suite = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_rows.json").read_text(encoding="utf-8"))
-    return [e["kwargs"]["regex"] for e in suite["expectations"]
-            if e["kwargs"].get("column") == "text" and "regex" in e["kwargs"]]
+    return [
+        e["kwargs"]["regex"]
+        for e in suite["expectations"]
+        if e["kwargs"].get("column") == "text" and "regex" in e["kwargs"]
+    ]
 
 
 @pytest.mark.parametrize("regex", _text_regexes())
@@ -210,9 +253,16 @@ def test_row_condition_may_mention_a_column_no_expectation_names(tmp_path):
     """The row frame carries the columns a row condition mentions, not only the named ones."""
     batch = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_batch.json").read_text())
     (tmp_path / "articles_batch.json").write_text(json.dumps(batch))
-    suite = {"name": "articles_rows", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "meta": {"hint": "h"},
-         "kwargs": {"column": "url", "row_condition": 'language == "fr"', "condition_parser": "pandas"}}]}
+    suite = {
+        "name": "articles_rows",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "meta": {"hint": "h"},
+                "kwargs": {"column": "url", "row_condition": 'language == "fr"', "condition_parser": "pandas"},
+            }
+        ],
+    }
     (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
     rows = [article(1, url=None, language="en"), article(2, url=None, language="fr")]
     validator = Validator(ValidateConfig(expectations_dir=tmp_path))
@@ -235,8 +285,13 @@ def test_text_expectations_get_a_frame_of_their_own_and_find_the_same_failures(v
     split = validator.rows(t)
     whole = Validator(validator.config)
     n = len(whole.row_json["expectations"])
-    whole._row_parts = [_RowPart("row", tuple(range(n)), frozenset(t.column_names) - {"authors", "topics", "places",
-                                 "subheadings", "repairs", "quotes", "warnings"})]
+    whole._row_parts = [
+        _RowPart(
+            "row",
+            tuple(range(n)),
+            frozenset(t.column_names) - {"authors", "topics", "places", "subheadings", "repairs", "quotes", "warnings"},
+        )
+    ]
     assert split == whole.rows(t)
     assert [f.index for f in split] == [1, 3, 4]
     assert split[0].expectations[0].startswith("expect_column_values_to_match_regex(text)")

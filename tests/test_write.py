@@ -9,8 +9,8 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from factories import article
+
 from pipeline.config import WriteConfig
 from pipeline.records import ARTICLE_SCHEMA, SCHEMA_VERSION, to_batch
 from pipeline.snapshot import LocalOutput, current_snapshot
@@ -23,8 +23,13 @@ def publish(out, files, manifests, config, **crash):
 
 def stage(out, run_id, key, n, month=12, text_suffix=""):
     """Stage n articles of one key as a run's shard would; returns publish()'s {key: [(file, rel)]}."""
-    rows = [dataclasses.replace(article(i, text=f"Texte numéro {i} {text_suffix} du jour {key} avec assez de mots pour passer."),
-                                published_at=dt.datetime(2016, month, 3, tzinfo=dt.timezone.utc)) for i in range(n)]
+    rows = [
+        dataclasses.replace(
+            article(i, text=f"Texte numéro {i} {text_suffix} du jour {key} avec assez de mots pour passer."),
+            published_at=dt.datetime(2016, month, 3, tzinfo=dt.UTC),
+        )
+        for i in range(n)
+    ]
     stager = Stager(out / ".staging" / run_id / "shard-00000", 0, WriteConfig())
     stager.add_articles(pa.Table.from_batches([to_batch(rows, ARTICLE_SCHEMA)]), [key] * n)
     stager.close()
@@ -42,7 +47,7 @@ def test_publish_creates_hive_layout_and_manifest(tmp_path):
     assert read(tmp_path).num_rows == 3
     manifest = LocalOutput(tmp_path).read_manifests()["2016-12-07"]
     assert manifest["run_id"] == "r1" and manifest["schema_version"] == SCHEMA_VERSION
-    (rel, info), = manifest["files"].items()
+    ((rel, info),) = manifest["files"].items()
     assert rel == "articles/year=2016/month=12/2016-12-07.part-00000.parquet" and len(info["sha256"]) == 64
     assert current_snapshot(tmp_path).name == snap
 
@@ -71,8 +76,13 @@ def test_publish_killed_before_the_swap_leaves_the_previous_version(tmp_path):
     publish(tmp_path, stage(tmp_path, "a", "2016-12-07", 2), {}, WriteConfig())
     before = read(tmp_path).sort_by("article_id")
     with pytest.raises(KeyboardInterrupt):
-        publish(tmp_path, stage(tmp_path, "b", "2016-12-07", 5, text_suffix="new"), {}, WriteConfig(),
-                _crash_after_links=True)
+        publish(
+            tmp_path,
+            stage(tmp_path, "b", "2016-12-07", 5, text_suffix="new"),
+            {},
+            WriteConfig(),
+            _crash_after_links=True,
+        )
     assert read(tmp_path).sort_by("article_id").equals(before)
     assert len(list((tmp_path / ".snapshots").iterdir())) == 2  # the orphan is still there
     publish(tmp_path, stage(tmp_path, "c", "2016-12-07", 4, text_suffix="new"), {}, WriteConfig())
@@ -82,7 +92,9 @@ def test_publish_killed_before_the_swap_leaves_the_previous_version(tmp_path):
 
 def test_old_snapshots_are_collected(tmp_path):
     for i in range(6):
-        publish(tmp_path, stage(tmp_path, f"r{i}", "2016-12-07", 1, text_suffix=str(i)), {}, WriteConfig(keep_snapshots=2))
+        publish(
+            tmp_path, stage(tmp_path, f"r{i}", "2016-12-07", 1, text_suffix=str(i)), {}, WriteConfig(keep_snapshots=2)
+        )
     assert len(list((tmp_path / ".snapshots").iterdir())) == 3
 
 
@@ -93,10 +105,14 @@ def test_output_folder_owned_by_someone_else_is_refused(tmp_path):
 
 
 def test_articles_are_partitioned_by_publication_date_else_by_landing_date(tmp_path):
-    stated = dataclasses.replace(article(0), published_at=dt.datetime(2004, 3, 31, 23, 30, tzinfo=dt.timezone.utc),
-                                 landing_date=dt.date(2026, 12, 1))
-    undated = dataclasses.replace(article(1), published_at=None, date_precision=None, date_source="none",
-                                  landing_date=dt.date(2026, 12, 1))
+    stated = dataclasses.replace(
+        article(0),
+        published_at=dt.datetime(2004, 3, 31, 23, 30, tzinfo=dt.UTC),
+        landing_date=dt.date(2026, 12, 1),
+    )
+    undated = dataclasses.replace(
+        article(1), published_at=None, date_precision=None, date_source="none", landing_date=dt.date(2026, 12, 1)
+    )
     stager = Stager(tmp_path / "shard", 0, WriteConfig())
     stager.add_articles(pa.Table.from_batches([to_batch([stated, undated], ARTICLE_SCHEMA)]), ["2026-12-01"] * 2)
     stager.close()

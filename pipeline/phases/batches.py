@@ -28,8 +28,8 @@ from ..output import Output
 from ..records import ARTICLE_SCHEMA
 from ..validate import Validator
 from .duplicates import Staged
-from .report import RunReport, tally
 from .memory import release_memory
+from .report import RunReport, tally
 
 log = logging.getLogger("news_etl")
 VIEW_COLUMNS = [n for n in ARTICLE_SCHEMA.names if n != "text"]
@@ -73,8 +73,11 @@ class _Docs:
 
 
 def _view(staged_files: list[Path], dropped_ids: pa.Array) -> pa.Table:
-    view = pq.read_table(staged_files, columns=VIEW_COLUMNS, schema=ARTICLE_SCHEMA) if staged_files \
+    view = (
+        pq.read_table(staged_files, columns=VIEW_COLUMNS, schema=ARTICLE_SCHEMA)
+        if staged_files
         else ARTICLE_SCHEMA.empty_table().select(VIEW_COLUMNS)
+    )
     return view.append_column("is_duplicate", pc.is_in(view.column("article_id"), dropped_ids))
 
 
@@ -86,8 +89,15 @@ def _count_kept(report: RunReport, view: pa.Table) -> None:
     report.repaired_documents += pc.sum(pc.greater(pc.list_value_length(kept.column("repairs")), 0)).as_py() or 0
 
 
-def validate_batches(config: RunConfig, out: Output, run_id: str, staged: Staged, dropped: set[str], report: RunReport,
-                     stage: collections.Counter) -> tuple[list[str], dict[str, list[str]]]:
+def validate_batches(
+    config: RunConfig,
+    out: Output,
+    run_id: str,
+    staged: Staged,
+    dropped: set[str],
+    report: RunReport,
+    stage: collections.Counter,
+) -> tuple[list[str], dict[str, list[str]]]:
     """Validate each key's batch view; returns the keys that passed and {key: failures}."""
     validator = Validator(config.validate) if config.validate.enabled else None
     docs = _Docs(out, run_id, stage) if validator else None
@@ -98,8 +108,12 @@ def validate_batches(config: RunConfig, out: Output, run_id: str, staged: Staged
         view = _view(staged.shard_files.get(key, []), pa.array(sorted(dropped), pa.string()))
         quarantined = sum(r for rel, r in staged.rows_by_file[key].items() if rel.startswith("quarantine/"))
         published_rows = view.num_rows - pc.sum(view.column("is_duplicate")).as_py() if view.num_rows else 0
-        info = {"articles": published_rows, "duplicates": view.num_rows - published_rows, "quarantined": quarantined,
-                "published": False}
+        info = {
+            "articles": published_rows,
+            "duplicates": view.num_rows - published_rows,
+            "quarantined": quarantined,
+            "published": False,
+        }
         _count_kept(report, view)
         stage["batch views"] += time.perf_counter() - t0
         report.batches[key] = info

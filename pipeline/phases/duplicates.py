@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import collections
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,9 +26,9 @@ from ..config import RunConfig
 from ..dedup import Duplicate, find_duplicates, published_batches
 from ..output import Output
 from ..records import ARTICLE_SCHEMA, LEDGER_SCHEMA
+from .memory import release_memory
 from .report import Ledger, RunReport
 from .shard import ShardSummary
-from .memory import release_memory
 
 
 @dataclass
@@ -39,8 +39,9 @@ class Staged:
     shard_files: dict[str, list[Path]]  # landing key -> the shards' article files, duplicates included
 
 
-def index_batches(paths: list[Path], columns: list[str], exclude_keys: frozenset[str] = frozenset()
-                  ) -> Iterator[pa.RecordBatch]:
+def index_batches(
+    paths: list[Path], columns: list[str], exclude_keys: frozenset[str] = frozenset()
+) -> Iterator[pa.RecordBatch]:
     """The index's rows in input order; without those of ``exclude_keys`` (dates that failed)."""
     excluded = pa.array(sorted(exclude_keys), pa.string())
     for path in paths:
@@ -51,8 +52,14 @@ def index_batches(paths: list[Path], columns: list[str], exclude_keys: frozenset
             yield batch
 
 
-def drop_duplicates(config: RunConfig, out: Output, keys: list[str], index_paths: list[Path],
-                    report: RunReport, exclude_keys: frozenset[str] = frozenset()) -> dict[int, Duplicate]:
+def drop_duplicates(
+    config: RunConfig,
+    out: Output,
+    keys: list[str],
+    index_paths: list[Path],
+    report: RunReport,
+    exclude_keys: frozenset[str] = frozenset(),
+) -> dict[int, Duplicate]:
     """Find the duplicates (input order; the first wins) among the articles of every date but
     ``exclude_keys`` (dates that failed: never published, so nothing is a duplicate of them) and
     the published articles of other dates; count them. Returns {position among the rows not
@@ -60,7 +67,9 @@ def drop_duplicates(config: RunConfig, out: Output, keys: list[str], index_paths
     published = published_batches(out, set(keys)) if config.dedup_against_published else None
     report.published_indexed, found = find_duplicates(
         lambda: index_batches(index_paths, ["article_id", "content_sha256", "minhash"], exclude_keys),
-        config.near_duplicate_jaccard, published)
+        config.near_duplicate_jaccard,
+        published,
+    )
     report.duplicates = len(found)
     report.duplicate_kinds = dict(collections.Counter(d.kind for d in found.values()))
     release_memory()
@@ -149,8 +158,9 @@ def _filter_file(src: Path, dst: Path, dropped_ids: pa.Array, config: RunConfig)
     dst.parent.mkdir(parents=True, exist_ok=True)
     pending: list[pa.RecordBatch] = []
     buffered = 0
-    with pq.ParquetWriter(dst, ARTICLE_SCHEMA, compression=config.write.compression,
-                          compression_level=config.write.compression_level) as writer:
+    with pq.ParquetWriter(
+        dst, ARTICLE_SCHEMA, compression=config.write.compression, compression_level=config.write.compression_level
+    ) as writer:
         for batch in pq.ParquetFile(src).iter_batches(batch_size=1000):
             batch = batch.filter(pc.invert(pc.is_in(batch.column("article_id"), dropped_ids)))
             pending.append(batch)

@@ -18,10 +18,10 @@ import pyarrow as pa
 
 from ..config import RunConfig
 from ..errors import BatchValidationError, StageError
-from ..output import Output, output_for
-from ..records import LEDGER_SCHEMA, LedgerEntry
 from ..faults import fault_point
 from ..locks import date_locks
+from ..output import Output, output_for
+from ..records import LEDGER_SCHEMA, LedgerEntry
 from .batches import validate_batches
 from .duplicates import drop_duplicates, dropped_ids, final_files, write_ledger
 from .plan import Plan, load_plan
@@ -35,14 +35,19 @@ def load_summaries(out: Output, planned: Plan) -> list[ShardSummary]:
     for index in range(len(planned.shards)):
         path = out.staging(planned.run_id) / f"shard-{index:05d}" / "summary.json"
         if not path.exists():
-            raise StageError("run", f"shard {index} of run {planned.run_id} has not been processed", source=str(path),
-                             hint="rerun its process_shard task, then finalize again")
+            raise StageError(
+                "run",
+                f"shard {index} of run {planned.run_id} has not been processed",
+                source=str(path),
+                hint="rerun its process_shard task, then finalize again",
+            )
         summaries.append(ShardSummary.from_json(path.read_text(encoding="utf-8")))
     return summaries
 
 
-def merge_summaries(report: RunReport, planned: Plan, summaries: list[ShardSummary], stage: collections.Counter,
-                    ledger: Ledger) -> None:
+def merge_summaries(
+    report: RunReport, planned: Plan, summaries: list[ShardSummary], stage: collections.Counter, ledger: Ledger
+) -> None:
     report.files_skipped = list(planned.skipped)
     report.files_seen = sum(s.files for s in summaries)
     for s in summaries:
@@ -57,16 +62,27 @@ def merge_summaries(report: RunReport, planned: Plan, summaries: list[ShardSumma
             stage[k] += v
         rows, s.quarantine_ledger = s.quarantine_ledger, []  # written, then freed: one row per record
         for i in range(0, len(rows), 10_000):  # columns a chunk at a time, never an object per row
-            chunk = rows[i:i + 10_000]
-            ledger.write(pa.record_batch([[r[0] for r in chunk], ["quarantined"] * len(chunk), [r[1] for r in chunk],
-                                          [None] * len(chunk), [r[2] for r in chunk]], schema=LEDGER_SCHEMA))
+            chunk = rows[i : i + 10_000]
+            ledger.write(
+                pa.record_batch(
+                    [
+                        [r[0] for r in chunk],
+                        ["quarantined"] * len(chunk),
+                        [r[1] for r in chunk],
+                        [None] * len(chunk),
+                        [r[2] for r in chunk],
+                    ],
+                    schema=LEDGER_SCHEMA,
+                )
+            )
         del rows
     # Files left out (listing or reading: links, FIFOs, unreadable folders) are in the ledger too.
     ledger.add([LedgerEntry(k["source_uri"], "skipped", None, None, k["reason"]) for k in report.files_skipped])
 
 
-def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, stage: collections.Counter,
-           ledger: Ledger) -> RunReport:
+def _merge(
+    config: RunConfig, out: Output, planned: Plan, report: RunReport, stage: collections.Counter, ledger: Ledger
+) -> RunReport:
     summaries = load_summaries(out, planned)
     merge_summaries(report, planned, summaries, stage, ledger)
     if report.documents_seen == 0:
@@ -111,8 +127,9 @@ def _merge(config: RunConfig, out: Output, planned: Plan, report: RunReport, sta
     out.drop_staging(planned.run_id)
     if failed:
         details = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failed.items()))
-        raise BatchValidationError([details], source=planned.source,
-                                   report_path=f"{planned.output.rstrip('/')}/_runs/{planned.run_id}.json")
+        raise BatchValidationError(
+            [details], source=planned.source, report_path=f"{planned.output.rstrip('/')}/_runs/{planned.run_id}.json"
+        )
     report.status = "succeeded"
     return report
 
@@ -133,8 +150,15 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
     out = output_for(config)
     out.fetch_all(run_id)  # every shard's staged files, wherever they ran
     planned = load_plan(out, run_id)
-    report = RunReport(run_id=run_id, status="failed", source=planned.source, output=planned.output,
-                       date=planned.date, started_at=planned.planned_at, shards=len(planned.shards))
+    report = RunReport(
+        run_id=run_id,
+        status="failed",
+        source=planned.source,
+        output=planned.output,
+        date=planned.date,
+        started_at=planned.planned_at,
+        shards=len(planned.shards),
+    )
     stage: collections.Counter = collections.Counter()
     ledger = Ledger(out.work / "_runs" / f"{run_id}.ledger.parquet")
     try:
@@ -147,11 +171,14 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
         report.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         report.finished_at = now.isoformat(timespec="seconds")
         # Called by run(): time since run() started. Called on its own (the DAG's publish task): time
         # since the plan was made, so that the report covers every shard, wherever it ran.
-        report.seconds = round(time.perf_counter() - started, 3) if started_given \
+        report.seconds = (
+            round(time.perf_counter() - started, 3)
+            if started_given
             else round((now - dt.datetime.fromisoformat(planned.planned_at)).total_seconds(), 3)
+        )
         report.stage_seconds = {k: round(v, 3) for k, v in stage.items()}
         write_report(out, report, ledger)

@@ -13,19 +13,19 @@ import datetime as dt
 import json
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import RunConfig
 from ..errors import PublishError, StageError
+from ..faults import fault_point
 from ..fetch import FetchItem, Source, list_items
 from ..output import Output, output_for
 from ..records import PLAN_SCHEMA
 from ..write import key_of
-from ..faults import fault_point
 from .memory import release_memory
 
 SHARD_LIST = "plan-shard-{:05d}.parquet"
@@ -59,7 +59,7 @@ class Plan:
 
 
 def new_run_id(date: str | None) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{date or 'all'}-{secrets.token_hex(3)}"
 
 
@@ -92,11 +92,14 @@ def plan(config: RunConfig, shards: int = 1) -> Plan:
     fault_point("plan:after_list")
     cuts = _cut(items, shards)
     planned = Plan(
-        run_id=run_id, source=config.source, output=out.location, date=config.date,
+        run_id=run_id,
+        source=config.source,
+        output=out.location,
+        date=config.date,
         keys=sorted({key_of(i.landing_date) for i in items}),
         skipped=[{"source_uri": s.source_uri, "reason": s.reason} for s in skipped],
         shards=[ShardPlan(len(c), sum(max(i.size, 0) for i in c), SHARD_LIST.format(k)) for k, c in enumerate(cuts)],
-        planned_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        planned_at=dt.datetime.now(dt.UTC).isoformat(),
     )
     del items
     staging = out.staging(run_id)
@@ -106,16 +109,30 @@ def plan(config: RunConfig, shards: int = 1) -> Plan:
     # Each shard's file list is its own Parquet file, read a batch at a time: a plan of millions
     # of files must not be an object per file in every task that reads it.
     for k, c in enumerate(cuts):
-        pq.write_table(pa.table({"uri": [i.uri for i in c], "path": [i.path for i in c], "rel": [i.rel for i in c],
-                                 "size": [i.size for i in c], "landing_date": [i.landing_date for i in c]},
-                                schema=PLAN_SCHEMA), staging / SHARD_LIST.format(k), compression="zstd")
+        pq.write_table(
+            pa.table(
+                {
+                    "uri": [i.uri for i in c],
+                    "path": [i.path for i in c],
+                    "rel": [i.rel for i in c],
+                    "size": [i.size for i in c],
+                    "landing_date": [i.landing_date for i in c],
+                },
+                schema=PLAN_SCHEMA,
+            ),
+            staging / SHARD_LIST.format(k),
+            compression="zstd",
+        )
     (staging / "plan.json").write_text(planned.to_json(), encoding="utf-8")
     try:  # the first write to the output: where a missing bucket or a read-only key shows
         out.share(run_id, [staging / s.list for s in planned.shards] + [staging / "plan.json"])
     except Exception as exc:
-        raise PublishError(f"cannot write to the output: {type(exc).__name__}: {exc}", source=config.output,
-                           hint="check that the bucket exists and that the credentials may write to it "
-                                "(the news_etl_storage connection, the AWS_* variables or --storage-option)") from exc
+        raise PublishError(
+            f"cannot write to the output: {type(exc).__name__}: {exc}",
+            source=config.output,
+            hint="check that the bucket exists and that the credentials may write to it "
+            "(the news_etl_storage connection, the AWS_* variables or --storage-option)",
+        ) from exc
     fault_point("plan:after_write")
     del cuts
     release_memory()  # the listing was an object per file: give it back before the shards run
@@ -127,8 +144,12 @@ def load_plan(out: Output, run_id: str) -> Plan:
     try:
         return Plan.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StageError("run", f"no plan for run {run_id}", source=str(path),
-                         hint="run plan() first (the DAG's plan task), or rerun the whole date") from None
+        raise StageError(
+            "run",
+            f"no plan for run {run_id}",
+            source=str(path),
+            hint="run plan() first (the DAG's plan task), or rerun the whole date",
+        ) from None
 
 
 def shard_items(out: Output, planned: Plan, index: int) -> Iterator[FetchItem]:

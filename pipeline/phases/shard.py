@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from ..config import RunConfig
 from ..faults import fault_point
@@ -59,8 +59,9 @@ class ShardSummary:
         return cls(**json.loads(text))
 
 
-def process_shard(config: RunConfig, run_id: str, index: int,
-                  on_progress: Callable[[dict], None] | None = None) -> ShardSummary:
+def process_shard(
+    config: RunConfig, run_id: str, index: int, on_progress: Callable[[dict], None] | None = None
+) -> ShardSummary:
     """Process shard ``index`` of the plan of ``run_id``; returns its summary."""
     started = time.perf_counter()
     out = output_for(config)
@@ -79,8 +80,16 @@ def process_shard(config: RunConfig, run_id: str, index: int,
         now = time.perf_counter()
         if on_progress and (now - last > 1.0 or files_done == n_files):
             last = now
-            on_progress({"files_done": files_done, "files": n_files, "documents": summary.documents,
-                         "articles": writer.seq, "quarantined": summary.quarantined, "seconds": now - started})
+            on_progress(
+                {
+                    "files_done": files_done,
+                    "files": n_files,
+                    "documents": summary.documents,
+                    "articles": writer.seq,
+                    "quarantined": summary.quarantined,
+                    "seconds": now - started,
+                }
+            )
     writer.flush()
     writer.stage["process (wall)"] = time.perf_counter() - t_process
     writer.close()

@@ -39,8 +39,9 @@ class ShardStager:
         self.summary = summary
         self.stager = Stager(root, index, config.write)
         self.validator = Validator(config.validate) if config.validate.enabled else None
-        self.gx_loading = self.validator.load_in_background(ARTICLE_SCHEMA) \
-            if self.validator and summary.workers > 1 else None
+        self.gx_loading = (
+            self.validator.load_in_background(ARTICLE_SCHEMA) if self.validator and summary.workers > 1 else None
+        )
         self.stage: collections.Counter = collections.Counter()
         # Written as it grows, in row groups whose landing_key statistics let finalize read one date.
         self.index = pq.ParquetWriter(root / "index.parquet", INDEX_SCHEMA, compression="zstd")
@@ -93,13 +94,25 @@ class ShardStager:
             return table
         bad = {f.index: f for f in failures}
         rows = table.take(pa.array(list(bad), pa.int64())).to_pylist()
-        self.quarantine([
-            Quarantined(source_uri=r["source_uri"], source_path=r["source_path"], landing_date=r["landing_date"],
-                        stage="validate", reason=f.reason, expectation=", ".join(f.expectations),
-                        article_id=r["article_id"], encoding=r["encoding"], size_bytes=len(r["text"].encode()),
-                        raw_sha256=r["raw_sha256"], raw=None, text_excerpt=r["text"][:2000])
-            for f, r in zip(bad.values(), rows)
-        ])
+        self.quarantine(
+            [
+                Quarantined(
+                    source_uri=r["source_uri"],
+                    source_path=r["source_path"],
+                    landing_date=r["landing_date"],
+                    stage="validate",
+                    reason=f.reason,
+                    expectation=", ".join(f.expectations),
+                    article_id=r["article_id"],
+                    encoding=r["encoding"],
+                    size_bytes=len(r["text"].encode()),
+                    raw_sha256=r["raw_sha256"],
+                    raw=None,
+                    text_excerpt=r["text"][:2000],
+                )
+                for f, r in zip(bad.values(), rows)
+            ]
+        )
         return table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
 
     def flush(self) -> None:
@@ -114,11 +127,20 @@ class ShardStager:
         keys = [key_of(d) for d in table.column("landing_date").to_pylist()]
         self.keys.update(keys)
         self.stager.add_articles(table, keys)
-        self.index.write_table(pa.Table.from_pydict({
-            "seq": list(range(self.seq, self.seq + table.num_rows)), "article_id": table.column("article_id"),
-            "source_uri": table.column("source_uri"), "landing_key": keys,
-            "content_sha256": table.column("content_sha256"), "minhash": table.column("minhash"),
-            "raw_sha256": table.column("raw_sha256")}, schema=INDEX_SCHEMA))
+        self.index.write_table(
+            pa.Table.from_pydict(
+                {
+                    "seq": list(range(self.seq, self.seq + table.num_rows)),
+                    "article_id": table.column("article_id"),
+                    "source_uri": table.column("source_uri"),
+                    "landing_key": keys,
+                    "content_sha256": table.column("content_sha256"),
+                    "minhash": table.column("minhash"),
+                    "raw_sha256": table.column("raw_sha256"),
+                },
+                schema=INDEX_SCHEMA,
+            )
+        )
         self.seq += table.num_rows
         del table
         release_memory()

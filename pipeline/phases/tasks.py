@@ -19,9 +19,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 
@@ -50,9 +50,18 @@ class TaskResult:
 
 def _failed(got: FetchFailure | RawDocument, stage: str, reason: str, **kept) -> Quarantined:
     """A document that never became an article: quarantined with what is known of it."""
-    return Quarantined(source_uri=got.source_uri, source_path=got.source_path, landing_date=got.landing_date,
-                       stage=stage, reason=reason, expectation=None, article_id=article_id(got.source_path),
-                       encoding=None, text_excerpt=None, **kept)
+    return Quarantined(
+        source_uri=got.source_uri,
+        source_path=got.source_path,
+        landing_date=got.landing_date,
+        stage=stage,
+        reason=reason,
+        expectation=None,
+        article_id=article_id(got.source_path),
+        encoding=None,
+        text_excerpt=None,
+        **kept,
+    )
 
 
 def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> TaskResult:
@@ -66,23 +75,35 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
     for item in items:
         for got in read_item(source, item, config.fetch):
             if config.fetch.keep_raw and isinstance(got, RawDocument):
-                raw.setdefault(key_of(got.landing_date), []).append((got.source_uri, got.source_path, got.raw_sha256, got.data))
+                raw.setdefault(key_of(got.landing_date), []).append(
+                    (got.source_uri, got.source_path, got.raw_sha256, got.data)
+                )
             if isinstance(got, Skipped):
                 skipped.append(got)
                 continue
             documents += 1
             if isinstance(got, FetchFailure):
-                quarantined.append(_failed(got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=got.raw_sha256,
-                                           raw=got.data))
+                quarantined.append(
+                    _failed(
+                        got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=got.raw_sha256, raw=got.data
+                    )
+                )
                 continue
             nbytes += len(got.data)
             try:
                 results = process_document(got, config)
             except Exception as exc:  # a bug must not lose the document: quarantine it, say so
                 log.exception("unexpected error on %s", got.source_uri)
-                results = [_failed(got, "internal", f"unexpected error ({type(exc).__name__}: {exc}); please report it",
-                                   size_bytes=len(got.data), raw_sha256=got.raw_sha256,
-                                   raw=got.data if len(got.data) <= QUARANTINE_KEEP_RAW_BYTES else None)]
+                results = [
+                    _failed(
+                        got,
+                        "internal",
+                        f"unexpected error ({type(exc).__name__}: {exc}); please report it",
+                        size_bytes=len(got.data),
+                        raw_sha256=got.raw_sha256,
+                        raw=got.data if len(got.data) <= QUARANTINE_KEEP_RAW_BYTES else None,
+                    )
+                ]
             documents += len(results) - 1
             for out in results:
                 (articles if isinstance(out, Article) else quarantined).append(out)
@@ -161,8 +182,9 @@ def results(source: Source, tasks: Iterable[list[FetchItem]], config: RunConfig,
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     window = 2 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+    ) as pool:
         pending: collections.deque[Future] = collections.deque()
         it = iter(tasks)
         try:

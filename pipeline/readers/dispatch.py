@@ -32,7 +32,9 @@ _TAG_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?\s*<[!a-zA-Z]")  # a text that start
 _HTML_TAG = re.compile(
     r"</?(?:html|head|body|meta|title|link|script|style|noscript|form|input|select|option|textarea|button|div|span|"
     r"table|tbody|thead|tr|td|th|ul|ol|li|p|a|img|br|hr|h[1-6]|iframe|center|font|b|i|strong|em|nav|header|footer|"
-    r"section|article|aside|label|map|area|object|embed|param)(?=[\s/>])", re.I)
+    r"section|article|aside|label|map|area|object|embed|param)(?=[\s/>])",
+    re.I,
+)
 _HTML_LEAD = re.compile(r"(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
 _MARKUP_TAGS = 12  # tags in the first 8 KB of a text that starts with a tag; prose quoting tags has a few
 
@@ -81,7 +83,9 @@ def sniff(head: bytes, text: str) -> Rejected | None:
     sample = text[:4096]
     controls = len(_CONTROLS.findall(sample))
     if controls > max(2, len(sample) // 50):
-        return Rejected("binary", f"binary file ({controls} control characters in the first {len(sample)}), not an article")
+        return Rejected(
+            "binary", f"binary file ({controls} control characters in the first {len(sample)}), not an article"
+        )
     return None
 
 
@@ -94,8 +98,10 @@ def kind(head: bytes, text_: str) -> str | Rejected:
     if feed.looks_like_feed(text_):
         return "feed"
     if text_.lstrip()[:5].lower() == "<?xml":
-        return Rejected("xml", "XML document: not an article format news-etl reads "
-                               "(the XML it reads: RSS 2.0, RSS 1.0 and Atom feeds)")
+        return Rejected(
+            "xml",
+            "XML document: not an article format news-etl reads (the XML it reads: RSS 2.0, RSS 1.0 and Atom feeds)",
+        )
     if sgml.is_container(text_):
         return "sgml"
     if looks_like_html(text_):
@@ -113,7 +119,9 @@ def read_document(
 ) -> tuple[Decoded, list[Parsed | Rejected]]:
     head = data[:8192]
     is_sgml = b"<REUTERS" in head or head.lstrip()[:15].lower() == b"<!doctype lewis"
-    declared = html.declared_charset(head) if not is_sgml and (_HTML_BYTES.search(head) or _TAG_BYTES.match(head)) else None
+    declared = (
+        html.declared_charset(head) if not is_sgml and (_HTML_BYTES.search(head) or _TAG_BYTES.match(head)) else None
+    )
     decoded = decode(data, decode_config, declared=declared)
     what = kind(data[:16], decoded.text)
     if isinstance(what, Rejected):

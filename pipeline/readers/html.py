@@ -33,13 +33,34 @@ from .base import Header, Parsed, Rejected, read_date
 
 _CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
 _JSONLD = re.compile(r"""<script[^>]+type\s*=\s*["']application/ld\+json["'][^>]*>(.*?)</script>""", re.I | re.S)
-_META = re.compile(r"""<meta\s+[^>]*?(?:property|name|itemprop)\s*=\s*["']([^"']+)["'][^>]*?content\s*=\s*["']([^"']*)["']""", re.I)
-_META_REV = re.compile(r"""<meta\s+[^>]*?content\s*=\s*["']([^"']*)["'][^>]*?(?:property|name|itemprop)\s*=\s*["']([^"']+)["']""", re.I)
-_CANONICAL = re.compile(r"""<link[^>]+rel\s*=\s*["']canonical["'][^>]*href\s*=\s*["']([^"']+)["']|<link[^>]+href\s*=\s*["']([^"']+)["'][^>]*rel\s*=\s*["']canonical["']""", re.I)
+_META = re.compile(
+    r"""<meta\s+[^>]*?(?:property|name|itemprop)\s*=\s*["']([^"']+)["'][^>]*?content\s*=\s*["']([^"']*)["']""", re.I
+)
+_META_REV = re.compile(
+    r"""<meta\s+[^>]*?content\s*=\s*["']([^"']*)["'][^>]*?(?:property|name|itemprop)\s*=\s*["']([^"']+)["']""", re.I
+)
+_CANONICAL = re.compile(
+    r"""<link[^>]+rel\s*=\s*["']canonical["'][^>]*href\s*=\s*["']([^"']+)["']|<link[^>]+href\s*=\s*["']([^"']+)["'][^>]*rel\s*=\s*["']canonical["']""",
+    re.I,
+)
 _PUBLISHED_META = (
-    "article:published_time", "og:article:published_time", "datepublished", "publishdate", "pubdate",
-    "publish-date", "publication_date", "date.issued", "dc.date.issued", "dcterms.date", "dc.date", "sailthru.date",
-    "parsely-pub-date", "article.published", "published_time", "date", "og:published_time",
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "publishdate",
+    "pubdate",
+    "publish-date",
+    "publication_date",
+    "date.issued",
+    "dc.date.issued",
+    "dcterms.date",
+    "dc.date",
+    "sailthru.date",
+    "parsely-pub-date",
+    "article.published",
+    "published_time",
+    "date",
+    "og:published_time",
 )
 
 # Dates in the names of images, scripts and other assets are file dates, never publication dates;
@@ -48,11 +69,12 @@ _PUBLISHED_META = (
 # src/srcset-like attributes, links to asset files, image meta tags and non-canonical <link>s.
 _ASSET_EXTENSIONS = r"(?:jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|css|js|mjs|woff2?|ttf|otf|mp3|mp4|webm)"
 _ASSET_SRC = re.compile(
-    r"""(\s(?:src|srcset|data-src|data-srcset|data-lazy-src|data-original|poster)\s*=\s*)(["'])[^"'<>]*\2""", re.I)
-_ASSET_HREF = re.compile(
-    r"""(\shref\s*=\s*)(["'])[^"'<>]*?\.""" + _ASSET_EXTENSIONS + r"""(?:[?#][^"'<>]*)?\2""", re.I)
+    r"""(\s(?:src|srcset|data-src|data-srcset|data-lazy-src|data-original|poster)\s*=\s*)(["'])[^"'<>]*\2""", re.I
+)
+_ASSET_HREF = re.compile(r"""(\shref\s*=\s*)(["'])[^"'<>]*?\.""" + _ASSET_EXTENSIONS + r"""(?:[?#][^"'<>]*)?\2""", re.I)
 _ASSET_TAG = re.compile(
-    r"""<meta\s[^>]*?(?:og|twitter):image[^>]*>|<link\s(?![^>]*rel\s*=\s*["']?canonical)[^>]*>""", re.I)
+    r"""<meta\s[^>]*?(?:og|twitter):image[^>]*>|<link\s(?![^>]*rel\s*=\s*["']?canonical)[^>]*>""", re.I
+)
 
 
 def without_asset_urls(text: str) -> str:
@@ -68,9 +90,14 @@ def _states_new_year(text: str, year: str) -> bool:
     """Whether the page writes the 1st of January of ``year`` (2020-01-01, 2020年1月1日, 1.1.2020,
     1 January 2020, Jan. 1, 2020), the day htmldate gives when all it found is a bare year."""
     y = re.escape(year)
-    return bool(re.search(
-        rf"(?<!\d){y}\s*[-/.年]\s*0?1\s*[-/.月]\s*0?1(?!\d)|(?<![\d.])0?1\s*[-/.]\s*0?1\s*[-/.]\s*{y}(?!\d)"
-        rf"|(?<!\d)1(?:st|er|\.)?\s+(?:jan\w*|janv\w*|jän\w*)\.?,?\s+{y}|jan\w*\.?\s+1(?:st)?,?\s+{y}", text, re.I))
+    return bool(
+        re.search(
+            rf"(?<!\d){y}\s*[-/.年]\s*0?1\s*[-/.月]\s*0?1(?!\d)|(?<![\d.])0?1\s*[-/.]\s*0?1\s*[-/.]\s*{y}(?!\d)"
+            rf"|(?<!\d)1(?:st|er|\.)?\s+(?:jan\w*|janv\w*|jän\w*)\.?,?\s+{y}|jan\w*\.?\s+1(?:st)?,?\s+{y}",
+            text,
+            re.I,
+        )
+    )
 
 
 _INVISIBLE = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
@@ -103,8 +130,9 @@ def _htmldate(text: str, dates: DateConfig, warnings: list[str]) -> dict:
     except Exception:  # htmldate raises on odd trees; the dateline and URL remain
         return {}
     if found and found.endswith("-01-01") and not _states_new_year(text, found[:4]):
-        warnings.append(f"htmldate gave {found}, a bare year (the page does not write that day): "
-                        "not taken as the publication date")
+        warnings.append(
+            f"htmldate gave {found}, a bare year (the page does not write that day): not taken as the publication date"
+        )
         return {}
     date = read_date(found, dates)
     return {**date, "date_source": "htmldate"} if date else {}
@@ -175,8 +203,16 @@ def structured_date(text: str, meta: dict[str, str], dates: DateConfig) -> tuple
     return first[0], first[1], p0
 
 
-_AUTHOR_META = ("author", "article:author", "dc.creator", "dcterms.creator", "parsely-author", "sailthru.author",
-                "byl", "twitter:creator:name")
+_AUTHOR_META = (
+    "author",
+    "article:author",
+    "dc.creator",
+    "dcterms.creator",
+    "parsely-author",
+    "sailthru.author",
+    "byl",
+    "twitter:creator:name",
+)
 
 
 def _names(value) -> list[str]:
@@ -280,14 +316,13 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
     meta = _meta(text)
     canonical = _CANONICAL.search(text[:300_000])
     url = (canonical.group(1) or canonical.group(2)) if canonical else meta.get("og:url") or url_hint
-    doc = trafilatura.bare_extraction(text, url=url, with_metadata=True, include_comments=False,
-                                      deduplicate=False)
+    doc = trafilatura.bare_extraction(text, url=url, with_metadata=True, include_comments=False, deduplicate=False)
     body = (doc.text if doc is not None else "") or ""
     if len(body.strip()) < 25:  # a menu word or two is what an index or error page leaves (CJK has no spaces)
         reason = "no article text found in the HTML page"
         if truncated:
             reason += " (the page looks truncated: no closing </body> or </html>)"
-        elif "http-equiv=\"refresh\"" in text.lower() or "location.replace" in text:
+        elif 'http-equiv="refresh"' in text.lower() or "location.replace" in text:
             reason += " (a redirect stub)"
         return Rejected("html", reason)
     warnings: list[str] = []
@@ -302,9 +337,11 @@ def read(data: bytes, text: str, dates: DateConfig = DateConfig(), url_hint: str
     # re-spells ("Dana A. Ford" becomes "Dana A Ford", "www.x.de" "Www X De"): each name is
     # taken back as the page writes it, or dropped when the page does not; else a Chinese byline
     # in the text.
-    authors = attribution.authors(said["authors"], said["sites"] + [doc.sitename]) or \
-        [n for a in re.split(r";|,| and ", doc.author or "") if (n := _as_spelled(a, text))] or \
-        _cjk_byline(body)
+    authors = (
+        attribution.authors(said["authors"], said["sites"] + [doc.sitename])
+        or [n for a in re.split(r";|,| and ", doc.author or "") if (n := _as_spelled(a, text))]
+        or _cjk_byline(body)
+    )
     extra = []
     if found:
         extra.append(("date_found_in", json.dumps(found[1])))

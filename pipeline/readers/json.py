@@ -28,8 +28,20 @@ from .base import Header, Parsed, Rejected, read_date
 
 TITLE = ("title", "headline", "name")
 TEXT = ("maintext", "text", "content", "body", "article", "articleBody", "article_body", "full_text", "fulltext")
-DATE = ("date_publish", "published", "date", "datePublished", "pubDate", "published_at", "publish_date",
-        "date_published", "publication_date", "created_at", "date_modify", "date_download")
+DATE = (
+    "date_publish",
+    "published",
+    "date",
+    "datePublished",
+    "pubDate",
+    "published_at",
+    "publish_date",
+    "date_published",
+    "publication_date",
+    "created_at",
+    "date_modify",
+    "date_download",
+)
 AUTHORS = ("authors", "author", "byline", "creator")
 LANGUAGE = ("language", "lang", "inLanguage")
 URL = ("url", "link", "canonical_url", "canonical_link", "source_url")
@@ -104,7 +116,13 @@ def record(rec: Any, position: int | None, dates: DateConfig = DateConfig()) -> 
     if not isinstance(text, str) or not text.strip():
         return Rejected("json", "record has no text field (maintext, text, content, body, article ...)", position)
     title, date, authors = take(TITLE), take(DATE), take(AUTHORS)
-    language, url, source, description, topics = take(LANGUAGE), take(URL), take(SOURCE), take(DESCRIPTION), take(TOPICS)
+    language, url, source, description, topics = (
+        take(LANGUAGE),
+        take(URL),
+        take(SOURCE),
+        take(DESCRIPTION),
+        take(TOPICS),
+    )
     section = _text(take(SECTION))
     image_key, image = _first(rec, IMAGE)
     image = _text(image)
@@ -152,7 +170,12 @@ def _read(text: str, dates: DateConfig) -> list[Parsed | Rejected]:
     except json.JSONDecodeError as whole_error:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if len(lines) <= 1 or not _parses(lines[0][1]):  # JSONL only if its first line is a record
-            return [Rejected("json", f"JSON syntax error at line {whole_error.lineno}, column {whole_error.colno}: {whole_error.msg}")]
+            return [
+                Rejected(
+                    "json",
+                    f"JSON syntax error at line {whole_error.lineno}, column {whole_error.colno}: {whole_error.msg}",
+                )
+            ]
         out: list[Parsed | Rejected] = []
         for n, line in lines:  # JSONL: one record per line; a bad line costs only itself
             try:
@@ -165,6 +188,8 @@ def _read(text: str, dates: DateConfig) -> list[Parsed | Rejected]:
     if isinstance(data, dict):
         for key in ("articles", "items", "results", "data", "documents", "docs"):
             if isinstance(data.get(key), list) and all(isinstance(r, dict) for r in data[key]):
-                return [record(r, i, dates) for i, r in enumerate(data[key], start=1)] or [Rejected("json", f"empty {key!r} list")]
+                return [record(r, i, dates) for i, r in enumerate(data[key], start=1)] or [
+                    Rejected("json", f"empty {key!r} list")
+                ]
         return [record(data, None, dates)]
     return [Rejected("json", f"JSON {type(data).__name__} is not a record")]

@@ -69,7 +69,11 @@ def read(text: str, dates: DateConfig = DateConfig()) -> list[Parsed | Rejected]
             raw_body = re.sub(r"<[^>]+>", "", _field(doc, "TEXT") or "")
         body = _text(raw_body)
         if text_type == "BRIEF" or body.lower().strip(". ") == "blah blah blah":
-            out.append(Rejected("sgml", "headline-only brief: the collection's body is the placeholder 'Blah blah blah.'", position))
+            out.append(
+                Rejected(
+                    "sgml", "headline-only brief: the collection's body is the placeholder 'Blah blah blah.'", position
+                )
+            )
             continue
         if not body:
             out.append(Rejected("sgml", "no <BODY> text", position))

@@ -37,16 +37,32 @@ _HEADER_LINE = re.compile(
     re.I,
 )
 _KEYS = {
-    "date": "date", "dateline": "date", "published": "date", "title": "title", "titre": "title",
-    "url": "url", "link": "url", "source": "source_name", "author": "authors", "auteur": "authors",
-    "by": "authors", "language": "language", "lang": "language",
+    "date": "date",
+    "dateline": "date",
+    "published": "date",
+    "title": "title",
+    "titre": "title",
+    "url": "url",
+    "link": "url",
+    "source": "source_name",
+    "author": "authors",
+    "auteur": "authors",
+    "by": "authors",
+    "language": "language",
+    "lang": "language",
 }
 
 
 def _attrs(raw: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in _ATTR.finditer(raw):
-        value = m.group("dq") if m.group("dq") is not None else m.group("sq") if m.group("sq") is not None else m.group("bare")
+        value = (
+            m.group("dq")
+            if m.group("dq") is not None
+            else m.group("sq")
+            if m.group("sq") is not None
+            else m.group("bare")
+        )
         out[m.group("k").lower()] = html.unescape(value).strip()
     return out
 
@@ -66,7 +82,7 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
                 fields[name] = (value,) if name == "authors" else value
             elif not name:
                 extra.append((key, json.dumps(value, ensure_ascii=False)))
-        body = _CLOSE.sub("", text[m.end():])
+        body = _CLOSE.sub("", text[m.end() :])
         return Parsed("text", Header(**fields, extra=tuple(extra)), body)
 
     lines = text.split("\n")
@@ -94,7 +110,7 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
                 raw = value.split()[0]
                 if "date_text" not in fields:
                     fields.update(date=None, date_text=raw)
-                rest = value[len(raw):].strip(" \t|-–—,;")
+                rest = value[len(raw) :].strip(" \t|-–—,;")
                 if rest:
                     leftovers.append(rest)
                 consumed = True
@@ -104,11 +120,14 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
                 break
             if "date_text" not in fields:
                 fields.update(date=parsed, date_text=value[: parsed.end].strip())
-            rest = value[parsed.end:].strip(" \t|-–—,;")
+            rest = value[parsed.end :].strip(" \t|-–—,;")
             if rest:
                 leftovers.append(rest)
         elif hm.group("colon") and value:
-            fields.setdefault(key, tuple(a.strip() for a in re.split(r",| and | et ", value) if a.strip()) if key == "authors" else value)
+            fields.setdefault(
+                key,
+                tuple(a.strip() for a in re.split(r",| and | et ", value) if a.strip()) if key == "authors" else value,
+            )
         else:
             break
         consumed = True
