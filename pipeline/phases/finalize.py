@@ -14,70 +14,17 @@ import collections
 import datetime as dt
 import time
 
-import pyarrow as pa
-
 from ..config import RunConfig
 from ..errors import BatchValidationError, StageError
 from ..faults import fault_point
 from ..locks import date_locks
 from ..output import Output, output_for
-from ..records import LEDGER_SCHEMA, LedgerEntry
 from .batches import validate_batches
 from .duplicates import drop_duplicates, dropped_ids, final_files, write_ledger
 from .plan import Plan, load_plan
 from .publish import publish_dates
-from .report import Ledger, RunReport, add_counts, write_report
-from .shard import ShardSummary
-
-
-def load_summaries(out: Output, planned: Plan) -> list[ShardSummary]:
-    summaries = []
-    for index in range(len(planned.shards)):
-        path = out.staging(planned.run_id) / f"shard-{index:05d}" / "summary.json"
-        if not path.exists():
-            raise StageError(
-                "run",
-                f"shard {index} of run {planned.run_id} has not been processed",
-                source=str(path),
-                hint="rerun its process_shard task, then finalize again",
-            )
-        summaries.append(ShardSummary.from_json(path.read_text(encoding="utf-8")))
-    return summaries
-
-
-def merge_summaries(
-    report: RunReport, planned: Plan, summaries: list[ShardSummary], stage: collections.Counter, ledger: Ledger
-) -> None:
-    report.files_skipped = list(planned.skipped)
-    report.files_seen = sum(s.files for s in summaries)
-    for s in summaries:
-        report.documents_seen += s.documents
-        report.quarantined += s.quarantined
-        report.bytes_read += s.bytes_read
-        report.files_skipped.extend(s.skipped)
-        report.workers = max(report.workers, s.workers)
-        for name in ("quarantine_reasons", "quarantine_by_stage", "encodings", "formats"):
-            add_counts(getattr(report, name), getattr(s, name))
-        for k, v in s.stage_seconds.items():
-            stage[k] += v
-        rows, s.quarantine_ledger = s.quarantine_ledger, []  # written, then freed: one row per record
-        for i in range(0, len(rows), 10_000):  # columns a chunk at a time, never an object per row
-            chunk = rows[i : i + 10_000]
-            ledger.write(
-                pa.record_batch(
-                    [
-                        [r[0] for r in chunk],
-                        ["quarantined"] * len(chunk),
-                        [r[1] for r in chunk],
-                        [None] * len(chunk),
-                        [r[2] for r in chunk],
-                    ],
-                    schema=LEDGER_SCHEMA,
-                )
-            )
-        del rows
-    # Files left out (listing or reading: links, FIFOs, unreadable folders) are in the ledger too.
-    ledger.add([LedgerEntry(k["source_uri"], "skipped", None, None, k["reason"]) for k in report.files_skipped])
+from .report import Ledger, RunReport, write_report
+from .summaries import load_summaries, merge_summaries
 
 
 def _merge(

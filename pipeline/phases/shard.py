@@ -6,7 +6,7 @@ Out: the shard's staged Parquet (``write.Stager``), its index (``records.INDEX_S
      ``ShardSummary`` (``summary.json``, shared last: its presence says the shard is complete).
      Idempotent: a retry starts the shard over.
 
-Worker processes run the tasks (``tasks.results``); this process validates, stages and indexes
+Worker processes run the tasks (``pool.results``); this process validates, stages and indexes
 their results in chunks (``stage.ShardStager``).
 """
 
@@ -23,8 +23,9 @@ from ..faults import fault_point
 from ..fetch import Source
 from ..output import output_for
 from .plan import load_plan, shard_items
+from .pool import results
 from .stage import ShardStager
-from .tasks import make_tasks, results
+from .tasks import make_tasks
 
 
 @dataclass
