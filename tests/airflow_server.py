@@ -42,6 +42,9 @@ def airflow_env(home: Path, **extra: str) -> dict:
         }
     )
     env.update(extra)
+    if not env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+        # The busy timeout is SQLite's: psycopg2 refuses an unknown "timeout" option ("invalid dsn").
+        env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS")
     return env
 
 
