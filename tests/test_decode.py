@@ -194,7 +194,11 @@ SPACED = {"ko", "ru", "ar", "th", "el", "he"}
 @st.composite
 def news_in_a_script(draw):
     language = draw(st.sampled_from(sorted(WORDS)))
-    words = draw(st.lists(st.sampled_from(WORDS[language].split()), min_size=8, max_size=40))
+    # At least eight different words: a code page is recognised by its letters, and a few words
+    # repeated (four Hebrew words, say) can read as plausibly in a neighbouring code page.
+    vocabulary = sorted(set(WORDS[language].split()))
+    words = draw(st.lists(st.sampled_from(vocabulary), min_size=8, max_size=20, unique=True))
+    words += draw(st.lists(st.sampled_from(words), max_size=20))  # and repeats
     glue = " " if language in SPACED else ""
     end = "." if language in SPACED else "。"
     pieces = [w + (draw(st.sampled_from(["", "", "", ",", end, " 2024"])) if language in SPACED else "") for w in words]
