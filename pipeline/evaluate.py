@@ -31,13 +31,13 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import RunConfig, default_workers
+from .decode import scripts_of
 
 MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|â€|Â[«»°©®\u00a0]")
 LANDING = "2030-01-01"  # a landing date none of the corpora's documents carries
@@ -106,45 +106,7 @@ def _people(value) -> set[str]:
 
 # --- characters and dates the source does not hold -------------------------------------------
 
-_SCRIPTS = {
-    "CJK",
-    "HANGUL",
-    "HIRAGANA",
-    "KATAKANA",
-    "ARABIC",
-    "CYRILLIC",
-    "GREEK",
-    "HEBREW",
-    "THAI",
-    "SAMARITAN",
-    "DEVANAGARI",
-    "BENGALI",
-    "ARMENIAN",
-    "GEORGIAN",
-    "ETHIOPIC",
-    "TIBETAN",
-    "SYRIAC",
-    "THAANA",
-    "NKO",
-    "MANDAIC",
-    "YI",
-    "BOPOMOFO",
-    "HALFWIDTH",
-    "FULLWIDTH",
-    "UNNAMED",
-}
 _ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "shift-jis": "shift_jis", "sjis": "shift_jis"}
-
-
-def _scripts(text: str) -> set[str]:
-    out = set()
-    for ch in set(text):
-        if ord(ch) >= 0x250:
-            name = unicodedata.name(ch, "")
-            word = name.split(" ")[0] if name else "UNNAMED"
-            if word in _SCRIPTS:
-                out.add(word)
-    return out
 
 
 def _plain_decodes(raw: bytes) -> list[str]:
@@ -180,7 +142,7 @@ def invented_scripts(text: str, raw: bytes, encoding: str | None = None) -> set[
     published row names (``encoding``: anyone can check it by decoding the bytes so; a page that
     declares no charset has no other plain reading in its code page). A script-level check,
     independent of the decode stage's own."""
-    found = _scripts(text)
+    found = scripts_of(text)
     if not found:
         return found
     readings = _plain_decodes(raw)
@@ -190,7 +152,7 @@ def invented_scripts(text: str, raw: bytes, encoding: str | None = None) -> set[
         except LookupError:
             pass
     for decoded in readings:
-        found -= _scripts(decoded)
+        found -= scripts_of(decoded)
         if not found:
             break
     return found
