@@ -25,9 +25,6 @@ ARTICLES = Asset(name="news_etl_articles", uri="file:///news-etl/articles", grou
     catchup=False,
     # Unpaused from the start: it runs on news_etl's asset events, with no one to unpause it.
     is_paused_upon_creation=False,
-    # One run at a time: each run computes the dates still stale, so two at once (a retried run
-    # beside a new one) would both count the same date.
-    max_active_runs=1,
     # A run queued before the scheduler's first start (the demo's asset events) can be handed to a
     # worker before the API server listens, and fail on "connection refused": try again. Safe:
     # the task recomputes only what is stale.
