@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -115,6 +116,16 @@ def test_truncated_html_page():
     assert isinstance(q, Quarantined) and "truncated" in q.reason
     (a,) = process_document(doc(page(truncated=True).encode()), CONFIG)  # cut after the article: kept, warned
     assert isinstance(a, Article) and any("truncated" in w for w in a.warnings)
+
+
+@pytest.mark.parametrize("page_bytes", [b"<html>", b"<!DOCTYPE html>", b"<html><body>\n</body></html>"])
+def test_an_unreadable_page_is_one_quarantine_reason_not_library_error_lines(page_bytes, caplog):
+    # trafilatura logs "empty HTML tree" and "lxml parsing failed" at ERROR for such pages; the
+    # quarantine row says it once, with the file: their lines are noise on the terminal and task log.
+    with caplog.at_level(logging.DEBUG):
+        (q,) = process_document(doc(page_bytes), CONFIG)
+    assert isinstance(q, Quarantined) and "no article text" in q.reason
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 RECORD = {

@@ -82,8 +82,11 @@ def without_asset_urls(text: str) -> str:
     return _ASSET_HREF.sub(r"\1\2\2", _ASSET_SRC.sub(r"\1\2\2", _ASSET_TAG.sub("", text)))
 
 
+# A page these libraries cannot read is a quarantine row with our reason ("no article text found in
+# the HTML page"); their own ERROR lines about it ("empty HTML tree", "parsed tree length: 1") would
+# only repeat it, unattributed, on the run's terminal and in the task log.
 for _name in ("trafilatura", "htmldate", "courlan", "justext"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 
 def _states_new_year(text: str, year: str) -> bool:
