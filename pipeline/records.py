@@ -204,6 +204,17 @@ INDEX_SCHEMA = pa.schema(
     ]
 )
 
+# One row per quarantined document of a shard, in the order the shard met them: the ledger rows
+# finalize streams into the run's ledger (never held as a list: a file of broken JSON lines is
+# one row per line).
+QUARANTINE_LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("source_uri", pa.string(), nullable=False),
+        pa.field("article_id", pa.string()),
+        pa.field("reason", pa.string()),
+    ]
+)
+
 # One row per input file of a shard, in path order: the plan's file list of that shard.
 PLAN_SCHEMA = pa.schema(
     [

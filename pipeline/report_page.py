@@ -22,7 +22,6 @@ import collections
 import datetime as dt
 import html
 import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import __version__
+from .phases.report import reason_group
 from .storage import local_path, open_store, published_files, read_manifests
 
 PAGE = "_report/index.html"
@@ -44,15 +44,6 @@ WORD_BINS = (0, 50, 100, 200, 500, 1000, 2000, 5000)
 
 # ---------------------------------------------------------------------------------------------
 # What the page shows, computed from the output
-
-
-def _reason_key(stage: str | None, reason: str | None, expectation: str | None) -> str:
-    """The same grouping as the run report's quarantine reasons: the expectation, else the stage
-    and the reason's first words (the file-specific details dropped)."""
-    if expectation:
-        return expectation
-    # Positions vary from file to file ("line 2, column 41"): one bar for the kind of error.
-    return re.sub(r"\d+", "N", f"{stage}: {(reason or '').split(':')[0].split('(')[0].strip()}")
 
 
 def _repair_key(repair: str) -> str:
@@ -142,7 +133,7 @@ def collect(output: str, storage_options: Mapping[str, Any] | None = None) -> di
         overall.update(_facets(articles))
     if quarantine is not None and quarantine.num_rows:
         keys = [
-            _reason_key(s, r, e)
+            reason_group(s, r, e)
             for s, r, e in zip(
                 quarantine.column("stage").to_pylist(),
                 quarantine.column("reason").to_pylist(),

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
+import subprocess
+import sys
+import textwrap
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline.config import RunConfig
 from pipeline.document import process_document
@@ -54,3 +61,45 @@ def test_a_fetch_failure_keeps_the_digest_of_what_was_read(samples, tmp_path):
     assert (
         row.stage == "fetch" and row.raw_sha256 == hashlib.sha256((src / "truncated.txt.gz").read_bytes()).hexdigest()
     )
+
+
+# The run in a child process, so that its peak RSS (the run's process and its pool workers) is its own.
+RUN_CHILD = textwrap.dedent("""
+    import json, resource, sys
+    from pipeline.config import RunConfig
+    from pipeline.run import run
+
+    report = run(RunConfig(source=sys.argv[1], output=sys.argv[2], date="2016-12-07", workers=2))
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    print(json.dumps({"run_id": report.run_id, "peak_rss_kb": peak}))
+""")
+
+
+def test_a_run_over_1_mb_of_broken_jsonl_lines_accounts_for_each_in_bounded_memory(samples, tmp_path):
+    """``printf '{"a": "x\\n%.0s' {1..N}`` sized to 1 MB (after one line that parses, so that it is
+    read as JSON lines), beside one good article: 116,500 quarantine rows. It took 539-551 MB
+    (the shard summary carried a ledger row and a reason per line as JSON; the reasons counted
+    one key per line number); with the shard's quarantine ledger on disk as Parquet, 451-464 MB
+    (a run of the good article alone: 373 MB, Great Expectations included)."""
+    day = tmp_path / "src" / "2016-12-07"
+    day.mkdir(parents=True)
+    shutil.copy(samples / "2016-12-05" / "council-transport.txt", day)
+    first = b'{"text": "A first record that parses, so the file is read as JSON lines."}\n'
+    broken = (1 << 20) // len(b'{"a": "x\n')
+    (day / "b.jsonl").write_bytes(first + b'{"a": "x\n' * broken)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_CHILD, str(tmp_path / "src"), str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads((out / "_runs" / f"{result['run_id']}.json").read_text())
+    assert report["documents_seen"] == broken + 2 == report["articles_written"] + report["quarantined"]
+    ledger = pq.read_table(report["ledger"])
+    assert ledger.num_rows == report["documents_seen"]
+    assert pc.sum(pc.equal(ledger.column("outcome"), "quarantined")).as_py() == report["quarantined"] >= broken
+    # One count per kind of error, not one per line number.
+    assert report["quarantine_reasons"] == {"parse: JSON syntax error on line N, column N": broken}
+    peak_mb = result["peak_rss_kb"] / 1024
+    print(f"\npeak RSS of a run over 1 MB of broken JSON lines: {peak_mb:.0f} MB")
+    assert peak_mb < 500

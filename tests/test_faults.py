@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from outputs import leftovers
 
 from pipeline.check import check
 from pipeline.config import RunConfig
@@ -59,15 +60,6 @@ def _published(out: Path) -> list[tuple]:
                 cols = [c for c in COLUMNS + ["reason"] if c in t.column_names]
                 rows += [(rel.split("/", 1)[0], *r.values()) for r in t.select(cols).to_pylist()]
     return sorted(rows, key=repr)
-
-
-def _leftovers(out: Path) -> list[str]:
-    left = [f".staging/{p.name}" for p in (out / ".staging").iterdir()] if (out / ".staging").exists() else []
-    left += [p.name for p in out.glob(".current.swap-*")]
-    left += [f"_runs/{p.name}" for p in (out / "_runs").glob(".*")]
-    live = os.readlink(out / "current").rsplit("/", 1)[-1]
-    left += [f".snapshots/{p.name}" for p in (out / ".snapshots").iterdir() if p.name > live]
-    return left
 
 
 def _survivors(marker: str) -> list[int]:
@@ -143,4 +135,4 @@ def test_a_run_killed_at_any_point_loses_nothing(point, landing, seeded, referen
     assert _published(out) == reference
     statuses = check(out, dt.date.fromisoformat(DAYS[0]), dt.date.fromisoformat(DAYS[-1]))
     assert all(s.ok for s in statuses), [s.problems for s in statuses]
-    assert _leftovers(out) == []
+    assert leftovers(out) == []

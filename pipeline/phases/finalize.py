@@ -31,7 +31,7 @@ def _merge(
     config: RunConfig, out: Output, planned: Plan, report: RunReport, stage: collections.Counter, ledger: Ledger
 ) -> RunReport:
     summaries = load_summaries(out, planned)
-    merge_summaries(report, planned, summaries, stage, ledger)
+    merge_summaries(report, planned, summaries, stage, ledger, out.staging(planned.run_id))
     if report.documents_seen == 0:
         report.status = "empty"
         out.drop_staging(planned.run_id)

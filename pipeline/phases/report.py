@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -75,11 +76,17 @@ class RunReport:
         return cls(**json.loads(text))
 
 
+def reason_group(stage: str | None, reason: str | None, expectation: str | None) -> str:
+    """The quarantine reason counted in reports and plotted: the expectation, else the stage and
+    the reason's first words, numbers replaced by N. Positions vary from record to record ("line
+    2, column 7", "item 12"): one count per kind of error, never one per broken line of a file."""
+    if expectation:
+        return expectation
+    return re.sub(r"\d+", "N", f"{stage}: {(reason or '').split(':')[0].split('(')[0].strip()}")
+
+
 def reason_key(q: Quarantined) -> str:
-    """The quarantine reason counted in reports: the expectation, or the stage and the reason's head."""
-    if q.expectation:
-        return q.expectation
-    return f"{q.stage}: {q.reason.split(':')[0].split('(')[0].strip()}"
+    return reason_group(q.stage, q.reason, q.expectation)
 
 
 def tally(counter: dict[str, int], values) -> None:

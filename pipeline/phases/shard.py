@@ -40,7 +40,6 @@ class ShardSummary:
     skipped: list[dict] = field(default_factory=list)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     quarantine_by_stage: dict[str, int] = field(default_factory=dict)
-    quarantine_ledger: list[list] = field(default_factory=list)  # [source_uri, article_id, reason]
     encodings: dict[str, int] = field(default_factory=dict)
     formats: dict[str, int] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # landing dates with a staged row
@@ -77,6 +76,7 @@ def process_shard(
     for result in results(Source(planned.source, config.storage_options), tasks, config, summary.workers):
         files_done += result.files
         writer.add(result)
+        del result  # its quarantine rows are staged: not held while the next task or the last chunk runs
         fault_point("shard:task")
         now = time.perf_counter()
         if on_progress and (now - last > 1.0 or files_done == n_files):

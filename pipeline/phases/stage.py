@@ -20,7 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import RunConfig
-from ..records import ARTICLE_SCHEMA, INDEX_SCHEMA, QUARANTINE_SCHEMA, Quarantined, to_batch
+from ..records import (
+    ARTICLE_SCHEMA,
+    INDEX_SCHEMA,
+    QUARANTINE_LEDGER_SCHEMA,
+    QUARANTINE_SCHEMA,
+    Quarantined,
+    to_batch,
+)
 from ..validate import Validator
 from ..write import Stager, key_of
 from .memory import release_memory
@@ -29,6 +36,9 @@ from .tasks import TaskResult
 
 if TYPE_CHECKING:
     from .shard import ShardSummary
+
+
+QUARANTINE_LEDGER = "quarantine_ledger.parquet"  # in the shard's folder
 
 
 class ShardStager:
@@ -45,6 +55,11 @@ class ShardStager:
         self.stage: collections.Counter = collections.Counter()
         # Written as it grows, in row groups whose landing_key statistics let finalize read one date.
         self.index = pq.ParquetWriter(root / "index.parquet", INDEX_SCHEMA, compression="zstd")
+        # One row per quarantined document, on disk as it grows (``summaries.merge_summaries``
+        # streams it into the run's ledger): the summary stays small whatever the shard quarantines.
+        self.quarantine_ledger = pq.ParquetWriter(
+            root / QUARANTINE_LEDGER, QUARANTINE_LEDGER_SCHEMA, compression="zstd"
+        )
         self.buffer: list[pa.RecordBatch] = []
         self.buffered = 0
         self.seq = 0
@@ -61,7 +76,9 @@ class ShardStager:
             reason = reason_key(q)
             s.quarantine_reasons[reason] = s.quarantine_reasons.get(reason, 0) + 1
             s.quarantine_by_stage[q.stage] = s.quarantine_by_stage.get(q.stage, 0) + 1
-            s.quarantine_ledger.append([q.source_uri, q.article_id, q.reason])
+        self.quarantine_ledger.write_batch(to_batch(rows, QUARANTINE_LEDGER_SCHEMA))
+        if len(rows) > 10_000:  # a file of many broken records: hand its rows' memory back once staged
+            release_memory()
 
     def add(self, result: TaskResult) -> None:
         s = self.summary
@@ -153,6 +170,7 @@ class ShardStager:
             self.stage["gx import (background)"] = self.validator.load_seconds
         self.stager.close()
         self.index.close()
+        self.quarantine_ledger.close()
         s = self.summary
         s.articles = self.seq
         s.keys = sorted(self.keys)

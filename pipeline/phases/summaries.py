@@ -3,14 +3,17 @@
 In:  the run's ``Output`` and ``Plan``; each shard's ``ShardSummary`` (saved by ``process_shard``).
 Out: the summaries (``load_summaries``: a missing one is a clear error naming the shard), and the
      ``RunReport`` counts and the ledger rows of quarantined and skipped inputs
-     (``merge_summaries``).
+     (``merge_summaries``; the quarantined ones streamed from each shard's
+     ``quarantine_ledger.parquet`` a batch at a time).
 """
 
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..errors import StageError
 from ..output import Output
@@ -18,6 +21,7 @@ from ..records import LEDGER_SCHEMA, LedgerEntry
 from .plan import Plan
 from .report import Ledger, RunReport, add_counts
 from .shard import ShardSummary
+from .stage import QUARANTINE_LEDGER
 
 
 def load_summaries(out: Output, planned: Plan) -> list[ShardSummary]:
@@ -25,18 +29,18 @@ def load_summaries(out: Output, planned: Plan) -> list[ShardSummary]:
     for index in range(len(planned.shards)):
         path = out.staging(planned.run_id) / f"shard-{index:05d}" / "summary.json"
         if not path.exists():
-            raise StageError(
-                "run",
-                f"shard {index} of run {planned.run_id} has not been processed",
-                source=str(path),
-                hint="rerun its process_shard task, then finalize again",
-            )
+            raise _rerun_shard(f"shard {index} of run {planned.run_id} has not been processed", path)
         summaries.append(ShardSummary.from_json(path.read_text(encoding="utf-8")))
     return summaries
 
 
 def merge_summaries(
-    report: RunReport, planned: Plan, summaries: list[ShardSummary], stage: collections.Counter, ledger: Ledger
+    report: RunReport,
+    planned: Plan,
+    summaries: list[ShardSummary],
+    stage: collections.Counter,
+    ledger: Ledger,
+    staging: Path,
 ) -> None:
     report.files_skipped = list(planned.skipped)
     report.files_seen = sum(s.files for s in summaries)
@@ -50,21 +54,36 @@ def merge_summaries(
             add_counts(getattr(report, name), getattr(s, name))
         for k, v in s.stage_seconds.items():
             stage[k] += v
-        rows, s.quarantine_ledger = s.quarantine_ledger, []  # written, then freed: one row per record
-        for i in range(0, len(rows), 10_000):  # columns a chunk at a time, never an object per row
-            chunk = rows[i : i + 10_000]
-            ledger.write(
-                pa.record_batch(
-                    [
-                        [r[0] for r in chunk],
-                        ["quarantined"] * len(chunk),
-                        [r[1] for r in chunk],
-                        [None] * len(chunk),
-                        [r[2] for r in chunk],
-                    ],
-                    schema=LEDGER_SCHEMA,
-                )
-            )
-        del rows
+        _quarantine_ledger(staging / f"shard-{s.shard:05d}" / QUARANTINE_LEDGER, s, ledger)
     # Files left out (listing or reading: links, FIFOs, unreadable folders) are in the ledger too.
     ledger.add([LedgerEntry(k["source_uri"], "skipped", None, None, k["reason"]) for k in report.files_skipped])
+
+
+def _rerun_shard(what: str, path: Path) -> StageError:
+    return StageError("run", what, source=str(path), hint="rerun its process_shard task, then finalize again")
+
+
+def _quarantine_ledger(path: Path, summary: ShardSummary, ledger: Ledger) -> None:
+    """A shard's quarantined documents into the run's ledger, a batch at a time (a shard may
+    quarantine millions: one per broken JSON line)."""
+    if not summary.quarantined:
+        return
+    rows = pq.ParquetFile(path).metadata.num_rows if path.exists() else 0
+    if rows != summary.quarantined:  # missing, or of another attempt of the shard: never a silent gap
+        raise _rerun_shard(
+            f"shard {summary.shard} quarantined {summary.quarantined:,} documents but its ledger has {rows:,}", path
+        )
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+        n = batch.num_rows
+        ledger.write(
+            pa.record_batch(
+                [
+                    batch.column("source_uri"),
+                    pa.array(["quarantined"] * n, pa.string()),
+                    batch.column("article_id"),
+                    pa.nulls(n, pa.string()),
+                    batch.column("reason"),
+                ],
+                schema=LEDGER_SCHEMA,
+            )
+        )
