@@ -56,7 +56,11 @@ def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quar
     decoded, documents = read_document(raw.data, config.decode, config.dates)
     out: list[Article | Quarantined] = []
     keep_raw = True  # the input's bytes go on its first quarantine row only
-    for doc in documents:
+    # Each document is let go once it has its result: a JSONL file of 100,000 broken lines must
+    # not hold its rejections and their quarantine rows at the same time.
+    documents.reverse()
+    while documents:
+        doc = documents.pop()
         if isinstance(doc, Rejected):
             out.append(_quarantine(raw, "parse", doc.reason, decoded.encoding, None, doc.position, keep_raw))
             keep_raw = False

@@ -31,7 +31,7 @@ from ..records import (
 from ..validate import Validator
 from ..write import Stager, key_of
 from .memory import release_memory
-from .report import reason_key, tally
+from .report import reason_group, tally
 from .tasks import TaskResult
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 
 QUARANTINE_LEDGER = "quarantine_ledger.parquet"  # in the shard's folder
+_QUARANTINE_SLICE = 10_000
 
 
 class ShardStager:
@@ -65,20 +66,35 @@ class ShardStager:
         self.seq = 0
         self.keys: set[str] = set()
 
-    def quarantine(self, rows: list[Quarantined]) -> None:
-        if not rows:
+    def quarantine(self, rows: list[Quarantined] | pa.Table) -> None:
+        """Stage, count and ledger quarantine rows (``QUARANTINE_SCHEMA``), a slice at a time: a
+        file of many broken records is one row per record, never copied all at once."""
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([to_batch(rows, QUARANTINE_SCHEMA)])
+        for start in range(0, table.num_rows, _QUARANTINE_SLICE):
+            self._quarantine(table.slice(start, _QUARANTINE_SLICE))
+        if table.num_rows > _QUARANTINE_SLICE:  # hand that memory back once staged
+            release_memory()
+
+    def _quarantine(self, part: pa.Table) -> None:
+        if part.num_rows == 0:
             return
         s = self.summary
-        self.stager.add_quarantine(to_batch(rows, QUARANTINE_SCHEMA), [key_of(q.landing_date) for q in rows])
-        s.quarantined += len(rows)
-        for q in rows:
-            self.keys.add(key_of(q.landing_date))
-            reason = reason_key(q)
-            s.quarantine_reasons[reason] = s.quarantine_reasons.get(reason, 0) + 1
-            s.quarantine_by_stage[q.stage] = s.quarantine_by_stage.get(q.stage, 0) + 1
-        self.quarantine_ledger.write_batch(to_batch(rows, QUARANTINE_LEDGER_SCHEMA))
-        if len(rows) > 10_000:  # a file of many broken records: hand its rows' memory back once staged
-            release_memory()
+        keys = [key_of(d) for d in part.column("landing_date").to_pylist()]
+        self.stager.add_quarantine(part, keys)
+        s.quarantined += part.num_rows
+        self.keys.update(keys)
+        stages = part.column("stage").to_pylist()
+        for stage, reason, expectation in zip(
+            stages, part.column("reason").to_pylist(), part.column("expectation").to_pylist()
+        ):
+            key = reason_group(stage, reason, expectation)
+            s.quarantine_reasons[key] = s.quarantine_reasons.get(key, 0) + 1
+        tally(s.quarantine_by_stage, stages)
+        self.quarantine_ledger.write_table(
+            pa.Table.from_arrays(
+                [part.column(name) for name in QUARANTINE_LEDGER_SCHEMA.names], schema=QUARANTINE_LEDGER_SCHEMA
+            )
+        )
 
     def add(self, result: TaskResult) -> None:
         s = self.summary

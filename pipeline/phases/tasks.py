@@ -21,7 +21,7 @@ from ..config import RunConfig
 from ..document import process_document
 from ..fetch import FetchFailure, FetchItem, RawDocument, Skipped, Source, read_item
 from ..metadata import article_id
-from ..records import ARTICLE_SCHEMA, QUARANTINE_KEEP_RAW_BYTES, Article, Quarantined, to_batch
+from ..records import ARTICLE_SCHEMA, QUARANTINE_KEEP_RAW_BYTES, QUARANTINE_SCHEMA, Article, Quarantined, to_batch
 from ..write import key_of
 from .memory import release_memory
 
@@ -31,7 +31,9 @@ log = logging.getLogger("news_etl")
 @dataclass
 class TaskResult:
     articles: pa.RecordBatch
-    quarantined: list[Quarantined]
+    # Quarantine rows as Arrow (``QUARANTINE_SCHEMA``): a file of 100,000 broken records crosses
+    # to the run's process as columns, not as 100,000 Python objects.
+    quarantined: pa.Table
     raw: dict[str, list]  # landing key -> [(source_uri, source_path, sha256, bytes)] when keep_raw
     skipped: list[Skipped]
     files: int
@@ -101,9 +103,17 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
                 (articles if isinstance(out, Article) else quarantined).append(out)
     batch = to_batch(articles, ARTICLE_SCHEMA)
     del articles
+    rejected = _quarantine_table(quarantined)
+    del quarantined
     if multiprocessing.parent_process() is not None:  # a pool worker: keep its footprint flat
         release_memory()
-    return TaskResult(batch, quarantined, raw, skipped, len(items), documents, nbytes, time.perf_counter() - t0)
+    return TaskResult(batch, rejected, raw, skipped, len(items), documents, nbytes, time.perf_counter() - t0)
+
+
+def _quarantine_table(rows: list[Quarantined], slice_rows: int = 10_000) -> pa.Table:
+    """Quarantine rows as one Arrow table, converted a slice at a time (bounded temporaries)."""
+    batches = [to_batch(rows[i : i + slice_rows], QUARANTINE_SCHEMA) for i in range(0, len(rows), slice_rows)]
+    return pa.Table.from_batches(batches, schema=QUARANTINE_SCHEMA)
 
 
 def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> Iterator[list[FetchItem]]:
