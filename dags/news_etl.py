@@ -76,15 +76,17 @@ def _uri(location: str) -> str:
 
 
 def _lineage(ti, source: str, published: str) -> None:
-    """Report the landing zone read and the dataset published to Airflow's hook-lineage collector:
-    with the OpenLineage provider enabled (a transport configured), the task's run events name
-    them as input and output datasets (``file`` namespace for local paths; an ``s3://`` dataset
-    needs the Amazon provider's converter)."""
+    """Report the landing zone read and the dataset published to Airflow's hook-lineage collector,
+    and to the OpenLineage provider with their schema facets (news_etl_lineage.py): with a
+    transport configured, the task's run events name them as input and output datasets (``file``
+    namespace for local paths; an ``s3://`` dataset needs the Amazon provider's converter)."""
     from airflow.sdk.lineage import get_hook_lineage_collector
+    from news_etl_lineage import declare
 
     collector = get_hook_lineage_collector()
     collector.add_input_asset(ti.task if ti else None, uri=_uri(source))
     collector.add_output_asset(ti.task if ti else None, uri=_uri(published))
+    declare(ti.task if ti else None, _uri(source), _uri(published))
 
 
 def notify_failure(context) -> None:

@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -277,11 +278,12 @@ class LocalOutput:
     def write_atomic(self, rel: str, data: bytes) -> None:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        # Per process and thread: two writers of one file never share a temporary file.
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
     def add_record(self, folder: str, name: str, record: str) -> None:
-        """One line appended to ``folder.jsonl``."""
-        with open(self.root / f"{folder}.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(record + "\n")
+        """One small file ``folder/name.json``, replaced atomically: a record written again under
+        its name is one record (as on an object store)."""
+        self.write_atomic(f"{folder}/{name}.json", record.encode())

@@ -1,5 +1,6 @@
 """Lineage: a real `airflow dags test` with the OpenLineage provider's file transport; the run events
-name the landing zone as input and the published articles dataset as output. No server."""
+name the landing zone as input and the published articles dataset as output, each with the schema
+facet of its Arrow schema (pipeline/records.py). No server."""
 
 from __future__ import annotations
 
@@ -45,5 +46,12 @@ def test_openlineage_events_name_the_landing_zone_and_the_published_dataset(samp
     assert event["job"]["namespace"] == "news-etl-test"
     assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("file", str(samples.resolve()))]
     assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [("file", str((out / "articles").resolve()))]
+    # The schema facets: the columns and Arrow types of the published articles and of the inputs read.
+    from pipeline.records import ARTICLE_SCHEMA, RAW_SCHEMA
+
+    for (d,), schema in ((event["outputs"], ARTICLE_SCHEMA), (event["inputs"], RAW_SCHEMA)):
+        fields = d["facets"]["schema"]["fields"]
+        assert [(f["name"], f["type"]) for f in fields] == [(f.name, str(f.type)) for f in schema]
+        assert len(fields) == len(schema) > 3
     # The DAG run's own event is there too.
     assert "COMPLETE" in {e["eventType"] for e in sent if e["job"]["name"] == "news_etl"}
