@@ -18,6 +18,7 @@ import pytest
 from pipeline.check import check
 from pipeline.cli import main as cli
 from pipeline.errors import OutputError
+from pipeline.faults import MIGRATE_POINTS
 from pipeline.migrate import migrate, upgrade
 from pipeline.output import unversioned
 from pipeline.records import ARTICLE_SCHEMA, SCHEMA_CHANGES, SCHEMA_VERSION
@@ -135,7 +136,7 @@ def test_a_run_after_migrate_publishes_beside_the_migrated_dates(old, samples, c
     assert "nothing to migrate" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("point", ["migrate:after_date#1", "migrate:before_publish#2", "publish:after_build#3"])
+@pytest.mark.parametrize("point", [f"{MIGRATE_POINTS[1]}#1", f"{MIGRATE_POINTS[0]}#2", "publish:after_build#3"])
 def test_a_migration_killed_midway_leaves_whole_dates_and_a_rerun_completes(old, tmp_path, point):
     clean = tmp_path / "clean"
     shutil.copytree(GOLDEN, clean, symlinks=True)
