@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 
 from .errors import OutputError
-from .output import file_key, open_output, parquet_schema_version, parse_manifest
+from .output import file_key, open_output, parquet_schema_version, parse_manifest, version_problem
 from .records import SCHEMA_VERSION
 
 
@@ -79,6 +79,7 @@ def check(
     for key in sorted(day_keys):
         manifest = out.read_text(f"_manifests/{key}.json") if f"_manifests/{key}.json" in files else None
         status = _check_key(
+            out.location,
             key,
             manifest,
             f"_manifests/{key}.SUCCESS" in files,
@@ -96,23 +97,29 @@ DATA_PREFIXES = ("articles/", "quarantine/", "raw/")
 
 
 def _check_key(
-    key: str, manifest_text: str | None, success: bool, files: dict[str, int], of_key: list[str], digest, parquet=None
+    where: str,
+    key: str,
+    manifest_text: str | None,
+    success: bool,
+    files: dict[str, int],
+    of_key: list[str],
+    digest,
+    parquet=None,
 ) -> DateStatus:
     if manifest_text is None:
         status = DateStatus(key, False)
         if of_key:
             status.problems.append(f"{len(of_key)} files but no manifest")
         return status
+    status = DateStatus(key, True)
     try:
-        manifest = parse_manifest(f"_manifests/{key}.json", manifest_text, "")
+        manifest = parse_manifest(f"_manifests/{key}.json", manifest_text, where, check_version=False)
     except OutputError as exc:
-        status = DateStatus(key, True)
         status.problems.append(exc.message)
-        if not isinstance(_loads(manifest_text), dict):
-            return status
-        manifest = _loads(manifest_text)
-    else:
-        status = DateStatus(key, True)
+        return status
+    version = version_problem(manifest.get("schema_version"), [key], where)
+    if version is not None:
+        status.problems.append(f"{version.message}: {version.hint}")
     status.articles, status.quarantined = manifest.get("articles", 0), manifest.get("quarantined", 0)
     status.run_id = manifest.get("run_id")
     if not success:
@@ -140,13 +147,6 @@ def _check_key(
     if rows != status.articles:
         status.problems.append(f"manifest says {status.articles} articles, its files hold {rows}")
     return status
-
-
-def _loads(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def table(statuses: list[DateStatus]) -> str:

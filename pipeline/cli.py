@@ -31,6 +31,7 @@ examples:
   news-etl sql --output out "SELECT language, count(*) FROM articles GROUP BY ALL"
   news-etl report --output out                        # rewrite out/_report/index.html
   news-etl files --output s3://bucket/news --sql      # what to read, atomically, from DuckDB
+  news-etl migrate out                                # older schema versions to the current one
 
 The source is a landing zone: files under SRC/YYYY-MM-DD/ (or SRC/YYYY/MM/DD/), any encoding,
 optionally compressed (.gz .bz2 .xz) or archived (.zip .tar .tgz). Output:
@@ -134,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--sql", action="store_true", help="print a DuckDB query (with its S3 secret) instead of the list")
     _storage_arg(f)
     _add_sql(sub)
+    m = sub.add_parser(
+        "migrate",
+        help="rewrite every published date of an older schema version to the current one",
+        description="Rewrite every published date of OUTPUT written with an older schema version "
+        "(columns added since are null in the old rows), one date at a time, each in one atomic "
+        "publish. Safe to stop and rerun: a date is old or new, never mixed; dates already at the "
+        "current version are skipped. A date of a newer version stops it before anything changes.",
+    )
+    m.add_argument("output", help="the output folder or URL news-etl publishes to")
+    _storage_arg(m)
     p = sub.add_parser(
         "report",
         help="(re)write OUT/_report/index.html: plots of every published date and run",
@@ -273,7 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: the run cleans up and says so
-    handlers = {"run": _run, "check": _check, "files": _files, "sql": _sql, "report": _report, "evaluate": _evaluate}
+    handlers = {
+        "run": _run,
+        "check": _check,
+        "files": _files,
+        "sql": _sql,
+        "report": _report,
+        "evaluate": _evaluate,
+        "migrate": _migrate,
+    }
     try:
         return handlers[args.command](args)
     except UsageError as exc:
@@ -442,6 +461,27 @@ def _check(args) -> int:
     else:
         print(table(statuses))
     return 0 if all(s.ok for s in statuses) else 1
+
+
+def _migrate(args) -> int:
+    from .migrate import migrate
+    from .records import SCHEMA_VERSION
+
+    options = _storage_options(args.storage_option)
+    _local_output("output", args.output)
+
+    def said(done) -> None:
+        size = f"{plural(done.files, 'file')}, {plural(done.rows, 'row')}"
+        print(f"  {done.key}: schema version {done.from_version} -> {SCHEMA_VERSION} ({size})")
+
+    done = migrate(args.output, options, on_date=said)
+    if not done:
+        print(f"every published date of {args.output} is at schema version {SCHEMA_VERSION}: nothing to migrate")
+        return 0
+    keys = sorted(d.key for d in done)
+    print(f"migrated {plural(len(done), 'date')} to schema version {SCHEMA_VERSION}; verify with:")
+    print(f"  news-etl check --output {_shell_quote(args.output)} --start {keys[0]} --end {keys[-1]}")
+    return 0
 
 
 def _nothing_published(output: str, options: dict) -> str | None:

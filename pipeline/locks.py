@@ -10,7 +10,8 @@ Out: ``date_locks``: an exclusive ``flock`` per landing date, ``OUT/.locks/<key>
 
 ``flock`` is released by the kernel when its owner dies (SIGKILL included), so a crashed run
 never blocks the next one. It holds on one machine and on NFS v4; it does not hold between
-machines that share a bucket: object-store outputs are not locked (see the README).
+machines that share a bucket: object-store outputs add a lock object per date on the store
+(``store_locks``; ``Output.date_locks`` takes both).
 """
 
 from __future__ import annotations

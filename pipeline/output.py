@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow.parquet as pq
 
 from .errors import OutputError
-from .records import SCHEMA_VERSION
+from .records import MIGRATES_FROM, SCHEMA_VERSION
 
 DATA_DATASETS = ("articles", "quarantine", "raw")
 MANIFESTS = "_manifests"
@@ -62,10 +64,10 @@ def manifest_document(manifest: dict, listing: dict[str, dict], staged_name=lamb
     return manifest
 
 
-def parse_manifest(rel: str, text: str | None, where: str) -> dict:
-    """A published manifest, or an ``OutputError`` in one line when it is not valid JSON or was
-    written by another schema version (mixing versions in one output is refused, never migrated
-    silently)."""
+def parse_manifest(rel: str, text: str | None, where: str, check_version: bool = True) -> dict:
+    """A published manifest, or an ``OutputError`` in one line when it is not valid JSON or (with
+    ``check_version``) was written by another schema version (mixing versions in one output is
+    refused; an older one is migrated by ``news-etl migrate``, never silently)."""
     try:
         manifest = json.loads(text or "")
         if not isinstance(manifest, dict):
@@ -77,15 +79,74 @@ def parse_manifest(rel: str, text: str | None, where: str) -> dict:
             hint=f"delete it and rerun its date (news-etl run --date {file_key(rel)}); "
             "news-etl check lists every problem",
         ) from None
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise OutputError(
-            f"manifest {rel} was written with schema version {version}, this news-etl writes version {SCHEMA_VERSION}",
-            source=where,
-            hint="publish to a new output folder, or rerun every date of this one with the news-etl "
-            "version that wrote it; versions are never mixed in one output",
-        )
+    if check_version:
+        problem = version_problem(manifest.get("schema_version"), [file_key(rel)], where)
+        if problem is not None:
+            raise problem
     return manifest
+
+
+def parse_manifests(texts: Mapping[str, str | None], where: str, migrating: bool = False) -> dict[str, dict]:
+    """Every manifest of ``texts`` (path -> text) by key; one ``OutputError`` for all the dates of
+    another schema version (the worst such version: how many dates, and what to do). With
+    ``migrating``, dates of a version ``news-etl migrate`` can bring up to date are no problem."""
+    manifests = {file_key(rel): parse_manifest(rel, text, where, check_version=False) for rel, text in texts.items()}
+    by_version: dict[Any, list[str]] = {}
+    for key, manifest in sorted(manifests.items()):
+        by_version.setdefault(manifest.get("schema_version"), []).append(key)
+    # The worst first: a newer version (migrating would not help), one that cannot be migrated.
+    problems = [
+        version_problem(version, keys, where)
+        for version, keys in by_version.items()
+        if not (migrating and migratable(version))
+    ]
+    problems = [p for p in problems if p is not None]
+    if problems:
+        raise min(problems, key=lambda p: ("newer" not in p.message, "cannot migrate" not in p.message))
+    return manifests
+
+
+def migratable(version: Any) -> bool:
+    """Whether ``news-etl migrate`` can bring files of schema ``version`` to this one."""
+    return isinstance(version, int) and not isinstance(version, bool) and MIGRATES_FROM <= version < SCHEMA_VERSION
+
+
+def unversioned(rel: str) -> str:
+    """A published file's name without the version an object-store publish puts in it
+    (``2016-12-07.v1a2b3c4d5e6f.part-00000.parquet`` -> ``2016-12-07.part-00000.parquet``)."""
+    folder, name = rel.rsplit("/", 1)
+    parts = name.split(".")
+    if len(parts) >= 3 and re.fullmatch(r"v[0-9a-f]{12}", parts[1]):  # remote.StoreOutput.publish's
+        del parts[1]
+    return f"{folder}/{'.'.join(parts)}"
+
+
+def version_problem(version: Any, keys: list[str], where: str) -> OutputError | None:
+    """Why dates ``keys`` of schema ``version`` cannot be read or published over as they are, or
+    None for this news-etl's version."""
+    if version == SCHEMA_VERSION:
+        return None
+    span = ", ".join(keys) if len(keys) <= 3 else f"{keys[0]}..{keys[-1]}"
+    dates = f"{len(keys)} published date{'s' if len(keys) != 1 else ''} ({span})"
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        return OutputError(
+            f"{dates} of schema version {version}, newer than this news-etl's ({SCHEMA_VERSION})",
+            source=where,
+            hint="use the news-etl that wrote them or a newer one; an output is never downgraded",
+        )
+    if migratable(version):
+        return OutputError(
+            f"{dates} of schema version {version}, this news-etl writes version {SCHEMA_VERSION}",
+            source=where,
+            hint=f"migrate them first with: news-etl migrate {where}",
+        )
+    return OutputError(
+        f"{dates} of schema version {version}, which this news-etl cannot migrate (it writes version "
+        f"{SCHEMA_VERSION}, migrates from {MIGRATES_FROM})",
+        source=where,
+        hint="publish to a new output folder, or rerun every date of this one with the news-etl version "
+        "that wrote it; versions are never mixed in one output",
+    )
 
 
 def parquet_schema_version(file: pq.ParquetFile) -> str | None:
@@ -122,6 +183,7 @@ class Output(Protocol):
     def drop_staging(self, run_id: str) -> None: ...
 
     # Publishing a run's results.
+    def date_locks(self, keys: Iterable[str], run_id: str) -> AbstractContextManager[None]: ...
     def publish(self, files: Files, manifests: dict[str, dict], run_id: str) -> str: ...
     def save(self, local: Path, rel: str) -> str: ...
     def save_dir(self, folder: Path, rel: str) -> str: ...

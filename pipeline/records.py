@@ -16,7 +16,31 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """What changed in one dataset's columns from schema version ``version`` to ``version + 1``:
+    ``pipeline.migrate`` applies these, in order, to the published files of an older version.
+    Added columns take the type of the current schema and are null in the rows written before."""
+
+    version: int  # files of this version become version + 1
+    dataset: str  # articles | quarantine | raw
+    added: tuple[str, ...] = ()  # null in older rows
+    renamed: tuple[tuple[str, str], ...] = ()  # (old name, new name)
+    dropped: tuple[str, ...] = ()
+
+
+# Every change since the oldest version that can be migrated (MIGRATES_FROM). Adding a column:
+# bump SCHEMA_VERSION, declare the change here, and freeze an output of the old version under
+# tests/golden/ (CONTRIBUTING.md, "Add a column").
+MIGRATES_FROM = 2
+SCHEMA_CHANGES = (
+    # Version 2 gained these columns without a bump (commits 07a7597 and b77162d): a version-2 file
+    # holds 32, 33 or all 37 article columns. Migration keeps those it has and adds the others.
+    SchemaChange(2, "articles", added=("reading_time_minutes", "section", "image", "license", "hostname")),
+)
 
 TS_UTC = pa.timestamp("us", tz="UTC")
 

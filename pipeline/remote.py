@@ -19,9 +19,11 @@ A reader that goes through the manifests (``Output.published``; ``news-etl files
 one whole version of each date. A reader that globs ``OUT/articles/**/*.parquet`` sees the same
 once a publish has finished; during the seconds between steps 1 and 3 it may see a date twice.
 
-Not guaranteed: two publishes of one date at once from two machines are not locked (``flock``
-does not reach a bucket). Each manifest lists one run's whole files, so a date is never mixed;
-the last commit wins, and the files of the other are deleted by its step 3 or the next publish.
+Two runs of one date from two machines: each takes the date's lock object
+``OUT/_locks/<date>.json`` (``store_locks``: a conditional create on S3, an owner, an expiry
+refreshed while the run lives) before it plans; the second fails at once naming the owner, or waits
+up to ``NEWS_ETL_LOCK_TIMEOUT``. ``store_locks`` says what that guarantees on which stores. Even
+without it a date is never mixed: each manifest lists one run's whole files.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from .locks import date_locks
 from .output import (
     DATA_DATASETS,
     MANIFESTS,
@@ -44,10 +48,12 @@ from .output import (
     file_key,
     listed_files,
     manifest_document,
-    parse_manifest,
+    parse_manifests,
     sha256_file,
+    unversioned,
 )
 from .storage import ObjectStore
+from .store_locks import store_locks
 
 log = logging.getLogger("news_etl.storage")
 
@@ -56,14 +62,6 @@ def _versioned(rel: str, version: str) -> str:
     folder, name = rel.rsplit("/", 1)
     key, rest = name.split(".", 1)
     return f"{folder}/{key}.{version}.{rest}"
-
-
-def _unversioned(rel: str) -> str:
-    folder, name = rel.rsplit("/", 1)
-    parts = name.split(".")
-    if len(parts) >= 4 and parts[1].startswith("v"):
-        del parts[1]
-    return f"{folder}/{'.'.join(parts)}"
 
 
 class StoreOutput:
@@ -112,6 +110,14 @@ class StoreOutput:
         shutil.rmtree(self.staging(run_id), ignore_errors=True)
         self.store.rm_prefix(self._remote(run_id))
 
+    @contextmanager
+    def date_locks(self, keys: Iterable[str], run_id: str) -> Iterator[None]:
+        """One run per landing date: a ``flock`` in the local work folder (runs of this machine),
+        then a lock object per date on the store (runs of any machine, ``store_locks``)."""
+        keys = sorted(set(keys))
+        with date_locks(self.work, keys, run_id, self.location), store_locks(self.store, keys, run_id, self.location):
+            yield
+
     def publish(
         self, files: Files, manifests: dict[str, dict], run_id: str, *, _crash_after_upload: bool = False
     ) -> str:
@@ -127,7 +133,7 @@ class StoreOutput:
                 listing[dst] = {"sha256": sha256_file(src), "bytes": Path(src).stat().st_size}
             if _crash_after_upload:  # tests: a publish that dies before its commit
                 raise KeyboardInterrupt("simulated crash before the manifest is written")
-            manifest = manifest_document(manifests.get(key, {}), listing, _unversioned)
+            manifest = manifest_document(manifests.get(key, {}), listing, unversioned)
             manifest["version"] = version
             store.write_text(f"{MANIFESTS}/{key}.json", json.dumps(manifest, indent=2, sort_keys=True, default=str))
             store.write_text(f"{MANIFESTS}/{key}.SUCCESS", manifest.get("run_id", "") + "\n")
@@ -155,12 +161,8 @@ class StoreOutput:
     # Reading what is published: through the manifests.
     def read_manifests(self) -> dict[str, dict]:
         self.store.fs.invalidate_cache()
-        out: dict[str, dict] = {}
-        for rel in self.store.find(MANIFESTS):
-            if rel.endswith(".json"):
-                text = self.store.read_text(rel)
-                out[rel.rsplit("/", 1)[-1][:-5]] = parse_manifest(rel, text, self.location)
-        return out
+        texts = {rel: self.store.read_text(rel) for rel in self.store.find(MANIFESTS) if rel.endswith(".json")}
+        return parse_manifests(texts, self.location)
 
     def verify_layout(self) -> None:
         pass  # no link to lose: the manifests are the layout

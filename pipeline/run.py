@@ -34,7 +34,7 @@ from contextlib import ExitStack
 
 from .config import RunConfig
 from .errors import PublishError, StageError
-from .locks import alive, clean_dead_staging, date_locks
+from .locks import alive, clean_dead_staging
 from .output import output_for
 from .phases.finalize import finalize
 from .phases.plan import Plan, new_run_id, plan
@@ -84,7 +84,7 @@ def run(config: RunConfig, on_progress: Callable[[dict], None] | None = None) ->
                 clean_dead_staging(staging_root, lambda dead: _drop_dead(out, dead))
                 planned = plan(config, shards=1)  # the first write: where a missing bucket shows
                 out.verify()  # a lost `current`, a garbage or foreign manifest: stop, touch nothing
-                stack.enter_context(date_locks(out.work, planned.keys, run_id, out.location))
+                stack.enter_context(out.date_locks(planned.keys, run_id))
                 process_shard(config, run_id, 0, on_progress)
             except StageError as exc:
                 report = RunReport(

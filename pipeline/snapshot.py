@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from .config import WriteConfig
 from .errors import OutputError, PublishError
 from .faults import fault_point
+from .locks import date_locks
 from .output import (
     DATA_DATASETS,
     MANIFESTS,
@@ -41,7 +42,7 @@ from .output import (
     file_key,
     listed_files,
     manifest_document,
-    parse_manifest,
+    parse_manifests,
     sha256_file,
 )
 
@@ -157,6 +158,10 @@ class LocalOutput:
     def drop_staging(self, run_id: str) -> None:
         shutil.rmtree(self.staging(run_id), ignore_errors=True)
 
+    def date_locks(self, keys: Iterable[str], run_id: str):
+        """One run per landing date: an exclusive ``flock`` per date (``locks.date_locks``)."""
+        return date_locks(self.work, keys, run_id, self.location)
+
     def publish(
         self, files: Files, manifests: dict[str, dict], run_id: str = "", *, _crash_after_links: bool = False
     ) -> str:
@@ -239,12 +244,13 @@ class LocalOutput:
         folder = live / MANIFESTS if live else None
         if folder is None or not folder.is_dir():
             return {}
-        return {
-            path.stem: parse_manifest(
-                f"{MANIFESTS}/{path.name}", path.read_text(encoding="utf-8", errors="replace"), self.location
-            )
-            for path in sorted(folder.glob("*.json"))
-        }
+        return parse_manifests(
+            {
+                f"{MANIFESTS}/{path.name}": path.read_text(encoding="utf-8", errors="replace")
+                for path in sorted(folder.glob("*.json"))
+            },
+            self.location,
+        )
 
     def published(self, dataset: str = "articles", keys: Iterable[str] | None = None) -> list[str]:
         return listed_files(self.read_manifests(), dataset, keys)

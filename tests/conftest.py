@@ -71,6 +71,18 @@ def python() -> str:
     return sys.executable
 
 
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server (moto, tests/s3_server.py) for the tests of one module."""
+    from s3_server import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def pytest_runtest_setup(item):
     marker = item.get_closest_marker("services")
     if marker is not None:

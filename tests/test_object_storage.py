@@ -12,7 +12,7 @@ import subprocess
 import pyarrow.parquet as pq
 import pytest
 from airflow_server import airflow_env
-from s3_server import S3Server, duckdb_with_httpfs
+from s3_server import duckdb_with_httpfs
 
 from pipeline import remote, storage
 from pipeline.check import check
@@ -24,13 +24,9 @@ DATE = "2016-12-07"
 COLS = ["article_id", "content_sha256", "title", "published_at", "language", "text"]
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    server = S3Server(tmp_path_factory.mktemp("moto"))
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def s3(s3_server):
+    return s3_server
 
 
 @pytest.fixture

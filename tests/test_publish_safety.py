@@ -21,6 +21,7 @@ from pipeline.check import check, table
 from pipeline.config import RunConfig, ValidateConfig
 from pipeline.errors import BatchValidationError, OutputError, PublishError
 from pipeline.locks import date_locks
+from pipeline.records import SCHEMA_VERSION
 from pipeline.run import run
 from pipeline.snapshot import current_snapshot
 
@@ -183,17 +184,21 @@ def test_a_garbage_manifest_is_a_broken_line_and_stops_a_run(landing, tmp_path, 
 
 
 def test_another_schema_version_stops_the_run_and_check_reports_it(landing, tmp_path):
-    """A small frozen 'older' output: a published date whose manifest and file say version 1."""
+    """A published date whose manifest says version 1, which cannot be migrated (older versions
+    that can are tests/test_migrate.py's)."""
     out = tmp_path / "out"
     run(_config(landing, out, date=DAYS[0]))
-    assert json.loads((out / "_manifests" / f"{DAYS[0]}.json").read_text())["schema_version"] == 2
+    assert json.loads((out / "_manifests" / f"{DAYS[0]}.json").read_text())["schema_version"] == SCHEMA_VERSION
     path = out / "_manifests" / f"{DAYS[0]}.json"
     manifest = json.loads(path.read_text())
     manifest["schema_version"] = 1
     path.unlink()
     path.write_text(json.dumps(manifest))
     before = current_snapshot(out)
-    with pytest.raises(OutputError, match="written with schema version 1, this news-etl writes version 2"):
+    with pytest.raises(
+        OutputError,
+        match=f"of schema version 1, which this news-etl cannot migrate .it writes version {SCHEMA_VERSION}",
+    ):
         run(_config(landing, out, date=DAYS[1]))
     assert current_snapshot(out) == before
     assert any("schema version 1" in p for p in _check(out)[0].problems)

@@ -184,15 +184,9 @@ def test_readme_python_snippets_run(published, repo, monkeypatch):
 # Object storage: a local S3-compatible server (moto)
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    from s3_server import S3Server
-
-    server = S3Server(tmp_path_factory.mktemp("moto"))
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def s3(s3_server):
+    return s3_server
 
 
 def test_on_object_storage_the_views_are_the_manifests_files(s3, samples, tmp_path, monkeypatch, capsys):

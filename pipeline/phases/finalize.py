@@ -17,7 +17,6 @@ import time
 from ..config import RunConfig
 from ..errors import BatchValidationError, StageError
 from ..faults import fault_point
-from ..locks import date_locks
 from ..output import Output, output_for
 from .batches import validate_batches
 from .duplicates import drop_duplicates, dropped_ids, final_files, write_ledger
@@ -109,7 +108,7 @@ def finalize(config: RunConfig, run_id: str, started: float | None = None) -> Ru
     stage: collections.Counter = collections.Counter()
     ledger = Ledger(out.work / "_runs" / f"{run_id}.ledger.parquet")
     try:
-        with date_locks(out.work, planned.keys, run_id, out.location):  # re-entrant: run() holds them already
+        with out.date_locks(planned.keys, run_id):  # re-entrant: run() holds them already
             return _merge(config, out, planned, report, stage, ledger)
     except StageError as exc:
         report.error = str(exc)
