@@ -12,6 +12,8 @@ ends it there, as a quarantine row naming the step's stage.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .config import RunConfig
 from .fetch import RawDocument
 from .metadata import article_id
@@ -53,16 +55,21 @@ STEPS: tuple[Step, ...] = (
 def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quarantined]:
     """Every per-document step, as a pure function of the bytes and the config. A container
     (SGML, a JSON array, JSONL, a feed) gives one result per document it holds."""
+    return list(iter_document(raw, config))
+
+
+def iter_document(raw: RawDocument, config: RunConfig) -> Iterator[Article | Quarantined]:
+    """``process_document``'s results one at a time: a caller can turn them into columns as they
+    come (a JSONL file of 100,000 broken lines is 100,000 quarantine rows)."""
     decoded, documents = read_document(raw.data, config.decode, config.dates)
-    out: list[Article | Quarantined] = []
     keep_raw = True  # the input's bytes go on its first quarantine row only
-    # Each document is let go once it has its result: a JSONL file of 100,000 broken lines must
-    # not hold its rejections and their quarantine rows at the same time.
+    # Each document is let go once it has its result: its rejection and its quarantine row are
+    # never both held for the whole file.
     documents.reverse()
     while documents:
         doc = documents.pop()
         if isinstance(doc, Rejected):
-            out.append(_quarantine(raw, "parse", doc.reason, decoded.encoding, None, doc.position, keep_raw))
+            yield _quarantine(raw, "parse", doc.reason, decoded.encoding, None, doc.position, keep_raw)
             keep_raw = False
             continue
         work = Work(raw, decoded, doc, config)
@@ -70,12 +77,11 @@ def process_document(raw: RawDocument, config: RunConfig) -> list[Article | Quar
             rejected = step(work)
             if rejected is not None:
                 stage, reason, text = rejected
-                out.append(_quarantine(raw, stage, reason, decoded.encoding, text, doc.position, keep_raw))
+                yield _quarantine(raw, stage, reason, decoded.encoding, text, doc.position, keep_raw)
                 keep_raw = False
                 break
         else:
-            out.append(Article(**work.row))
-    return out
+            yield Article(**work.row)
 
 
 def _quarantine(

@@ -81,9 +81,10 @@ def test_a_run_over_1_mb_of_broken_jsonl_lines_accounts_for_each_in_bounded_memo
     read as JSON lines), beside one good article: 116,500 quarantine rows. It took 539-551 MB
     (the shard summary carried a ledger row and a reason per line as JSON; the reasons counted
     one key per line number); with the shard's quarantine ledger on disk as Parquet, 451-464 MB;
-    with the rows crossing from the task as Arrow columns and staged in slices, 456-474 MB, of
-    which about 280 MB is Great Expectations' import and 70 MB py3langid's model (a run of the
-    good article alone: 373 MB)."""
+    with the rows turned into Arrow columns every 10,000 as they come and staged in slices,
+    459-470 MB, of which about 280 MB is Great Expectations' import and 70 MB py3langid's model
+    (loaded for the first record, too short for the fast path; a run of the good article alone:
+    373 MB)."""
     day = tmp_path / "src" / "2016-12-07"
     day.mkdir(parents=True)
     shutil.copy(samples / "2016-12-05" / "council-transport.txt", day)

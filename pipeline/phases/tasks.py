@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from ..config import RunConfig
-from ..document import process_document
+from ..document import iter_document
 from ..fetch import FetchFailure, FetchItem, RawDocument, Skipped, Source, read_item
 from ..metadata import article_id
 from ..records import ARTICLE_SCHEMA, QUARANTINE_KEEP_RAW_BYTES, QUARANTINE_SCHEMA, Article, Quarantined, to_batch
@@ -58,10 +58,68 @@ def _failed(got: FetchFailure | RawDocument, stage: str, reason: str, **kept) ->
     )
 
 
+class _Results:
+    """A task's (or one input's) results: articles as records, quarantine rows turned into Arrow
+    columns every ``slice_rows`` (a file of many broken records never sits as objects)."""
+
+    def __init__(self, slice_rows: int = 10_000):
+        self.slice_rows = slice_rows
+        self.articles: list[Article] = []
+        self.pending: list[Quarantined] = []
+        self.batches: list[pa.RecordBatch] = []
+        self.count = 0
+
+    def add(self, out: Article | Quarantined) -> None:
+        self.count += 1
+        if isinstance(out, Article):
+            self.articles.append(out)
+            return
+        self.pending.append(out)
+        if len(self.pending) >= self.slice_rows:
+            self._convert()
+
+    def extend(self, other: _Results) -> None:
+        self.count += other.count
+        self.articles.extend(other.articles)
+        self.batches.extend(other.batches)
+        self.pending.extend(other.pending)
+        if len(self.pending) >= self.slice_rows:
+            self._convert()
+
+    def _convert(self) -> None:
+        self.batches.append(to_batch(self.pending, QUARANTINE_SCHEMA))
+        self.pending = []
+
+    def quarantine_table(self) -> pa.Table:
+        batches = [*self.batches, to_batch(self.pending, QUARANTINE_SCHEMA)] if self.pending else self.batches
+        return pa.Table.from_batches(batches, schema=QUARANTINE_SCHEMA)
+
+
+def _document_results(got: RawDocument, config: RunConfig) -> _Results:
+    """One input's results; a bug must not lose the document: then one ``internal`` row saying so."""
+    results = _Results()
+    try:
+        for out in iter_document(got, config):
+            results.add(out)
+    except Exception as exc:
+        log.exception("unexpected error on %s", got.source_uri)
+        results = _Results()
+        results.add(
+            _failed(
+                got,
+                "internal",
+                f"unexpected error ({type(exc).__name__}: {exc}); please report it",
+                size_bytes=len(got.data),
+                raw_sha256=got.raw_sha256,
+                raw=got.data if len(got.data) <= QUARANTINE_KEEP_RAW_BYTES else None,
+            )
+        )
+    return results
+
+
 def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> TaskResult:
     t0 = time.perf_counter()
-    articles: list[Article] = []
-    quarantined: list[Quarantined] = []
+    results = _Results()
     skipped: list[Skipped] = []
     documents = 0
     nbytes = 0
@@ -75,45 +133,22 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
             if isinstance(got, Skipped):
                 skipped.append(got)
                 continue
-            documents += 1
             if isinstance(got, FetchFailure):
-                quarantined.append(
+                results.add(
                     _failed(
                         got, "fetch", got.reason, size_bytes=got.size_bytes, raw_sha256=got.raw_sha256, raw=got.data
                     )
                 )
                 continue
             nbytes += len(got.data)
-            try:
-                results = process_document(got, config)
-            except Exception as exc:  # a bug must not lose the document: quarantine it, say so
-                log.exception("unexpected error on %s", got.source_uri)
-                results = [
-                    _failed(
-                        got,
-                        "internal",
-                        f"unexpected error ({type(exc).__name__}: {exc}); please report it",
-                        size_bytes=len(got.data),
-                        raw_sha256=got.raw_sha256,
-                        raw=got.data if len(got.data) <= QUARANTINE_KEEP_RAW_BYTES else None,
-                    )
-                ]
-            documents += len(results) - 1
-            for out in results:
-                (articles if isinstance(out, Article) else quarantined).append(out)
-    batch = to_batch(articles, ARTICLE_SCHEMA)
-    del articles
-    rejected = _quarantine_table(quarantined)
-    del quarantined
+            results.extend(_document_results(got, config))
+    documents = results.count
+    batch = to_batch(results.articles, ARTICLE_SCHEMA)
+    rejected = results.quarantine_table()
+    del results
     if multiprocessing.parent_process() is not None:  # a pool worker: keep its footprint flat
         release_memory()
     return TaskResult(batch, rejected, raw, skipped, len(items), documents, nbytes, time.perf_counter() - t0)
-
-
-def _quarantine_table(rows: list[Quarantined], slice_rows: int = 10_000) -> pa.Table:
-    """Quarantine rows as one Arrow table, converted a slice at a time (bounded temporaries)."""
-    batches = [to_batch(rows[i : i + slice_rows], QUARANTINE_SCHEMA) for i in range(0, len(rows), slice_rows)]
-    return pa.Table.from_batches(batches, schema=QUARANTINE_SCHEMA)
 
 
 def make_tasks(items: Iterable[FetchItem], max_files: int, max_bytes: int) -> Iterator[list[FetchItem]]:
