@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -568,5 +569,23 @@ def _evaluate(args) -> int:
     return 0
 
 
+def entry() -> None:
+    """The ``news-etl`` command: ``main``, its output flushed, then the process ends without
+    Python's interpreter teardown. In one of 33 same-date concurrency trials a run that had
+    published and printed its summary then died at exit with SIGABRT ("terminate called without an
+    active exception": a native thread pool destroyed while still running, as in apache/arrow
+    issue 34314), so a scheduler saw a failed run. Nothing is left to do at that point: the run's
+    files are closed, its locks released, its pool shut down. ``main`` stays a plain function
+    for tests and callers."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed: `news-etl sql ... | head`
+            pass
+    logging.shutdown()
+    os._exit(int(code or 0))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
