@@ -71,8 +71,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from .config import FetchConfig
 from .errors import SourceError
+from .records import PLAN_SCHEMA
 
 log = logging.getLogger("news_etl")
 
@@ -464,15 +468,28 @@ def _is_hidden(rel: str) -> bool:
 
 
 def list_items(source: Source, date: dt.date | None, config: FetchConfig) -> tuple[list[FetchItem], list[Skipped]]:
-    """Every file of ``date`` (or of the whole source), sorted by path; hidden files, links,
-    special files and folders that cannot be listed as skipped, with the reason."""
+    """Every file of ``date`` (or of the whole source), sorted by path, as ``FetchItem``s (an object
+    per file: for tests and small sources; ``list_table`` is the columnar listing); and the
+    skipped entries."""
+    table, skipped = list_table(source, date, config)
+    columns = [table.column(name).to_pylist() for name in ("uri", "path", "rel", "size", "landing_date")]
+    return [FetchItem(*row) for row in zip(*columns)], skipped
+
+
+_LIST_CHUNK = 10_000  # files turned into Arrow columns at a time
+
+
+def list_table(source: Source, date: dt.date | None, config: FetchConfig) -> tuple[pa.Table, list[Skipped]]:
+    """Every file of ``date`` (or of the whole source), sorted by path, as one Arrow table of
+    ``records.PLAN_SCHEMA`` (uri, path, rel, size, landing_date: no Python object per file, so
+    that a listing of millions of files stays a few hundred bytes a file); and the hidden files,
+    links, special files and folders that cannot be listed as skipped, with the reason."""
     if not source.exists_dir(""):
         raise SourceError(
             "source folder does not exist or is not a folder",
             source=source.url,
             hint="pass --source with the landing zone's root (it holds YYYY-MM-DD/ folders)",
         )
-    items: list[FetchItem] = []
     skipped: dict[str, Skipped] = {}
     tops: list[str] = []
     if date:
@@ -485,24 +502,50 @@ def list_items(source: Source, date: dt.date | None, config: FetchConfig) -> tup
                 skipped[uri] = Skipped(uri, reason)
     else:
         tops = [""]
-    seen: set[str] = set()
+    # Only layouts that overlap can list a file twice; one top lists each file once.
+    seen: set[str] | None = set() if len(tops) > 1 else None
+    chunks: list[pa.Table] = []
     for top in tops:
         files, refused = source.walk(top)
         for uri, reason in refused:
             skipped[uri] = Skipped(uri, reason)
-        for real, size in files:
+        for start in range(0, len(files), _LIST_CHUNK):
+            chunks.append(_listed(source, files[start : start + _LIST_CHUNK], date, config, seen, skipped))
+        del files
+    table = pa.concat_tables(chunks).combine_chunks() if chunks else PLAN_SCHEMA.empty_table()
+    del chunks  # one copy of the listing at a time, then the sorted one
+    # Arrow orders strings by their UTF-8 bytes, which is the order of their code points: the
+    # order of Python's sort of the same names.
+    table = table.take(pc.sort_indices(table, [("rel", "ascending")]))
+    return table, sorted(skipped.values(), key=lambda s: s.source_uri)
+
+
+def _listed(
+    source: Source,
+    files: list[tuple[str, int]],
+    date: dt.date | None,
+    config: FetchConfig,
+    seen: set[str] | None,
+    skipped: dict[str, Skipped],
+) -> pa.Table:
+    """One chunk of a walk's files as a table of ``PLAN_SCHEMA``; hidden files as skipped."""
+    uris, paths, rels, sizes, days = [], [], [], [], []
+    for real, size in files:
+        if seen is not None:
             if real in seen:
                 continue
             seen.add(real)
-            rel = printable_name(real)
-            if config.skip_hidden and _is_hidden(rel):
-                uri = source.uri_of(real)
-                skipped[uri] = Skipped(uri, "hidden file")
-                continue
-            landing = date if date else landing_date_of(rel, config.layouts)
-            items.append(FetchItem(source.uri_of(real), source.full_path(rel), rel, size, landing))
-    items.sort(key=lambda it: it.rel)
-    return items, sorted(skipped.values(), key=lambda s: s.source_uri)
+        rel = printable_name(real)
+        if config.skip_hidden and _is_hidden(rel):
+            uri = source.uri_of(real)
+            skipped[uri] = Skipped(uri, "hidden file")
+            continue
+        uris.append(source.uri_of(real))
+        paths.append(source.full_path(rel))
+        rels.append(rel)
+        sizes.append(size)
+        days.append(date if date else landing_date_of(rel, config.layouts))
+    return pa.table([uris, paths, rels, sizes, days], schema=PLAN_SCHEMA)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import gc
+
 import pyarrow as pa
 
 _libc: object = None
 
 
-def release_memory() -> None:
+def release_memory(collect: bool = False) -> None:
     """Give freed memory back to the system between chunks: Arrow's pool keeps what it freed,
     and glibc's heap keeps freed blocks below its top, so a long run's peak would creep up with
-    every chunk's temporary tables and frames. A few milliseconds a call."""
+    every chunk's temporary tables and frames. A few milliseconds a call.
+
+    ``collect``: first free the garbage held in reference cycles (a full ``gc.collect``, 0.1 to
+    0.4 s with Great Expectations loaded). GX's validation results and Data Docs rendering leave
+    cycles that hold a date's pandas frame and its Arrow columns; with some 300,000 long-lived
+    objects in the process, Python's own full collections come seldom, so without this the frames
+    of several dates piled up (38 MB more Arrow memory after validating 6 dates than after 2)."""
     global _libc
+    if collect:
+        gc.collect()
     pa.default_memory_pool().release_unused()
     if _libc is None:
         import ctypes

@@ -16,13 +16,14 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-import pyarrow as pa
+import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import RunConfig
 from ..errors import PublishError, StageError
 from ..faults import fault_point
-from ..fetch import FetchItem, Source, list_items
+from ..fetch import FetchItem, Source, list_table
 from ..output import Output, output_for
 from ..records import PLAN_SCHEMA
 from ..write import key_of
@@ -72,15 +73,16 @@ def _parse_date(value: str | None) -> dt.date | None:
         raise StageError("fetch", f"--date {value!r} is not a date", hint="use YYYY-MM-DD") from None
 
 
-def _cut(items: list[FetchItem], shards: int) -> list[list[FetchItem]]:
-    n = max(1, min(shards, len(items) or 1))
-    total = sum(max(i.size, 1) for i in items) or 1
-    cuts: list[list[FetchItem]] = [[] for _ in range(n)]
-    acc = 0
-    for item in items:
-        cuts[min(n - 1, acc * n // total)].append(item)
-        acc += max(item.size, 1)
-    return [c for c in cuts if c] or [[]]
+def _cut(sizes: np.ndarray, shards: int) -> list[tuple[int, int]]:
+    """(start, stop) of each of at most ``shards`` contiguous runs of files, balanced by bytes (a
+    file counts at least one byte): a file goes to the shard its cumulative size before it falls in."""
+    n = max(1, min(shards, len(sizes) or 1))
+    weights = np.maximum(sizes, 1)
+    total = int(weights.sum()) or 1
+    which = np.minimum(n - 1, (np.cumsum(weights) - weights) * n // total)
+    starts = np.flatnonzero(np.concatenate(([True], which[1:] != which[:-1]))) if len(which) else []
+    bounds = [*map(int, starts), len(which)]
+    return [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)] or [(0, 0)]
 
 
 def plan(config: RunConfig, shards: int = 1) -> Plan:
@@ -88,41 +90,34 @@ def plan(config: RunConfig, shards: int = 1) -> Plan:
     run_id = config.run_id or new_run_id(config.date)
     out = output_for(config)
     date = _parse_date(config.date)
-    items, skipped = list_items(Source(config.source, config.storage_options), date, config.fetch)
+    # The listing is one Arrow table (``PLAN_SCHEMA``), never an object per file: a plan of
+    # millions of files must not hold them as Python objects, here or in the tasks that read it.
+    listed, skipped = list_table(Source(config.source, config.storage_options), date, config.fetch)
     fault_point("plan:after_list")
-    cuts = _cut(items, shards)
+    sizes = listed.column("size").to_numpy(zero_copy_only=False)
+    cuts = _cut(sizes, shards)
     planned = Plan(
         run_id=run_id,
         source=config.source,
         output=out.location,
         date=config.date,
-        keys=sorted({key_of(i.landing_date) for i in items}),
+        keys=sorted(key_of(d) for d in pc.unique(listed.column("landing_date")).to_pylist()),
         skipped=[{"source_uri": s.source_uri, "reason": s.reason} for s in skipped],
-        shards=[ShardPlan(len(c), sum(max(i.size, 0) for i in c), SHARD_LIST.format(k)) for k, c in enumerate(cuts)],
+        shards=[
+            ShardPlan(stop - start, int(np.maximum(sizes[start:stop], 0).sum()), SHARD_LIST.format(k))
+            for k, (start, stop) in enumerate(cuts)
+        ],
         planned_at=dt.datetime.now(dt.UTC).isoformat(),
     )
-    del items
+    del sizes
     staging = out.staging(run_id)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    # Each shard's file list is its own Parquet file, read a batch at a time: a plan of millions
-    # of files must not be an object per file in every task that reads it.
-    for k, c in enumerate(cuts):
-        pq.write_table(
-            pa.table(
-                {
-                    "uri": [i.uri for i in c],
-                    "path": [i.path for i in c],
-                    "rel": [i.rel for i in c],
-                    "size": [i.size for i in c],
-                    "landing_date": [i.landing_date for i in c],
-                },
-                schema=PLAN_SCHEMA,
-            ),
-            staging / SHARD_LIST.format(k),
-            compression="zstd",
-        )
+    # Each shard's file list is its own Parquet file, read a batch at a time (``shard_items``).
+    for k, (start, stop) in enumerate(cuts):
+        pq.write_table(listed.slice(start, stop - start), staging / SHARD_LIST.format(k), compression="zstd")
+    del listed
     (staging / "plan.json").write_text(planned.to_json(), encoding="utf-8")
     try:  # the first write to the output: where a missing bucket or a read-only key shows
         out.share(run_id, [staging / s.list for s in planned.shards] + [staging / "plan.json"])
@@ -134,8 +129,7 @@ def plan(config: RunConfig, shards: int = 1) -> Plan:
             "(the news_etl_storage connection, the AWS_* variables or --storage-option)",
         ) from exc
     fault_point("plan:after_write")
-    del cuts
-    release_memory()  # the listing was an object per file: give it back before the shards run
+    release_memory()  # what the listing held goes back before the shards run
     return planned
 
 
