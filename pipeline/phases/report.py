@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from .. import __version__
 from ..faults import fault_point
 from ..output import Output
-from ..records import LEDGER_SCHEMA, LedgerEntry, Quarantined, to_batch
+from ..records import LEDGER_SCHEMA, LedgerEntry, to_batch
 
 log = logging.getLogger("news_etl")
 
@@ -83,10 +83,6 @@ def reason_group(stage: str | None, reason: str | None, expectation: str | None)
     if expectation:
         return expectation
     return re.sub(r"\d+", "N", f"{stage}: {(reason or '').split(':')[0].split('(')[0].strip()}")
-
-
-def reason_key(q: Quarantined) -> str:
-    return reason_group(q.stage, q.reason, q.expectation)
 
 
 def tally(counter: dict[str, int], values) -> None:

@@ -121,7 +121,6 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
     t0 = time.perf_counter()
     results = _Results()
     skipped: list[Skipped] = []
-    documents = 0
     nbytes = 0
     raw: dict[str, list] = {}
     for item in items:
@@ -142,7 +141,7 @@ def process_task(source: Source, items: list[FetchItem], config: RunConfig) -> T
                 continue
             nbytes += len(got.data)
             results.extend(_document_results(got, config))
-    documents = results.count
+    documents = results.count  # fetch failures and every document of every input
     batch = to_batch(results.articles, ARTICLE_SCHEMA)
     rejected = results.quarantine_table()
     del results
