@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import subprocess
+import sys
+import textwrap
 
 import pyarrow as pa
 import pytest
@@ -270,29 +274,103 @@ def test_row_condition_may_mention_a_column_no_expectation_names(tmp_path):
     assert [f.index for f in validator.rows(table(rows))] == [1]
 
 
-def test_text_expectations_get_a_frame_of_their_own_and_find_the_same_failures(validator):
-    """The shipped row suite runs in two parts (text / the rest); the failures, and the order of
-    the expectations named in a reason, are those of the whole suite run at once."""
-    from pipeline.validate import _RowPart
+def test_regex_expectations_run_as_predicates_and_find_what_gx_finds_running_them(validator):
+    """The shipped row suite's regex expectations on text run in Arrow before GX (predicate
+    columns): one GX call a chunk, no text in its frame; the failures, and the expectations named
+    in a reason (as the suite writes them, in its order), are those of GX running the suite as it
+    is, text and regexes included."""
+    from pipeline.validate import PREDICATE_PREFIX, _RowPart
 
-    rows = [article(i) for i in range(6)]
-    rows[1] = dataclasses.replace(rows[1], text="12 34 56", word_count=3)  # fails in both parts
+    rows = [article(i) for i in range(7)]
+    rows[1] = dataclasses.replace(rows[1], text="12 34 56", word_count=3)  # no prose, too few words
     rows[3] = dataclasses.replace(rows[3], title="")
     rows[4] = dataclasses.replace(rows[4], text=rows[4].text + " Ã© broken")
+    rows[5] = dataclasses.replace(rows[5], text=rows[5].text + " \ufffd")
+    rows[6] = dataclasses.replace(rows[6], warnings=["invented characters: Han script(s) ..."])
     t = table(rows)
     parts = validator._parts(t.schema)
-    assert [set(p.columns) for p in parts][0] == {"text"} and "text" not in parts[1].columns
-    split = validator.rows(t)
-    whole = Validator(validator.config)
+    assert len(parts) == 1 and "text" not in parts[0].columns
+    assert {c for c in parts[0].columns if c.startswith(PREDICATE_PREFIX)} == {
+        f"{PREDICATE_PREFIX}{i}"
+        for i, e in enumerate(validator.row_json["expectations"])
+        if "regex" in e["kwargs"] and e["kwargs"]["column"] in ("text", "warnings_text", "language")
+    }
+    found = validator.rows(t)
+    whole = Validator(validator.config)  # the suite as written, whole, regexes run by GX
     n = len(whole.row_json["expectations"])
     whole._row_parts = [
         _RowPart(
             "row",
             tuple(range(n)),
-            frozenset(t.column_names) - {"authors", "topics", "places", "subheadings", "repairs", "quotes", "warnings"},
+            frozenset(t.column_names) - {"authors", "topics", "places", "subheadings", "repairs", "quotes", "warnings"}
+            | {"warnings_text"},
         )
     ]
-    assert split == whole.rows(t)
-    assert [f.index for f in split] == [1, 3, 4]
-    assert split[0].expectations[0].startswith("expect_column_values_to_match_regex(text)")
-    assert split[0].expectations[1].startswith("expect_column_values_to_be_between(word_count)")
+    assert found == whole.rows(t)
+    assert [f.index for f in found] == [1, 3, 4, 5, 6]
+    assert found[0].expectations[0].startswith("expect_column_values_to_match_regex(text)")
+    assert found[0].expectations[1].startswith("expect_column_values_to_be_between(word_count)")
+    assert found[4].expectations == ("expect_column_values_to_not_match_regex(warnings_text)",)
+    assert "no prose found" in found[0].reason
+
+
+def test_a_regex_re2_cannot_run_stays_in_gx_and_mostly_is_kept(tmp_path):
+    """A lookahead is not RE2: GX runs that expectation itself; a predicate keeps ``mostly``."""
+    from pipeline.validate import PREDICATE_PREFIX
+
+    (tmp_path / "articles_batch.json").write_text(json.dumps({"name": "b", "expectations": []}))
+    suite = {
+        "name": "articles_rows",
+        "expectations": [
+            {"type": "expect_column_values_to_not_match_regex", "kwargs": {"column": "text", "regex": "x(?=yz)"}},
+            {
+                "type": "expect_column_values_to_match_regex",
+                "kwargs": {"column": "title", "regex": "^T", "mostly": 0.5},
+                "meta": {"hint": "titles start with T"},
+            },
+        ],
+    }
+    (tmp_path / "articles_rows.json").write_text(json.dumps(suite))
+    validator = Validator(ValidateConfig(expectations_dir=tmp_path))
+    rows = [article(i) for i in range(4)]
+    rows[0] = dataclasses.replace(rows[0], text=rows[0].text + " xyz", title="Nope")
+    t = table(rows)
+    columns = set().union(*(p.columns for p in validator._parts(t.schema)))
+    assert "text" in columns and f"{PREDICATE_PREFIX}1" in columns and f"{PREDICATE_PREFIX}0" not in columns
+    # One title in four does not start with T: mostly 0.5 lets it pass; the lookahead finds row 0.
+    assert [(f.index, f.expectations) for f in validator.rows(t)] == [
+        (0, ("expect_column_values_to_not_match_regex(text)",))
+    ]
+    rows[1] = dataclasses.replace(rows[1], title="No")
+    rows[2] = dataclasses.replace(rows[2], title="Non")
+    failed = validator.rows(table(rows))
+    assert [f.index for f in failed] == [0, 1, 2]
+    assert failed[1].reason == "expect_column_values_to_match_regex(title): titles start with T"
+
+
+def test_gx_import_defers_scipy_stats_and_altair_and_they_work_when_used():
+    """GX imports scipy.stats and altair at its own import (half its import time) for expectations
+    our suites do not use: they stay stand-ins until used; then they are the real modules, for
+    GX's KL-divergence expectation as for anyone importing them."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import pandas as pd
+        from pipeline import validate
+        gx, batch_definition = validate._context()
+        print(type(sys.modules["scipy.stats"]).__name__, type(sys.modules["altair"]).__name__)
+        suite = gx.ExpectationSuite(name="kl", expectations=[gx.expectations.ExpectColumnKLDivergenceToBeLessThan(
+            column="x", partition_object={"values": [1, 2], "weights": [0.5, 0.5]}, threshold=0.1)])
+        frame = pd.DataFrame({"x": [1, 2, 1, 2, 1, 1, 1, 1]})
+        r = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+        print(r.success, round(r.results[0].result["observed_value"], 6), type(sys.modules["scipy.stats"]).__name__)
+        from scipy.stats import norm
+        import altair
+        print(norm.cdf(0), altair.Chart.__name__)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "_Deferred _Deferred"
+    # KL(0.75/0.25 || 0.5/0.5) = 0.75 ln 1.5 + 0.25 ln 0.5
+    assert out[1] == f"False {round(0.75 * math.log(1.5) + 0.25 * math.log(0.5), 6)} module"
+    assert out[2] == "0.5 Chart"

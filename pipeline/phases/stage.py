@@ -5,7 +5,7 @@ Out: the shard's staged Parquet (``write.Stager``): articles that pass the row s
      rows (the tasks' and the row suite's, with the failed expectations); its index
      (``records.INDEX_SCHEMA``, in input order); the ``ShardSummary`` counts.
 
-Chunks of about ``validate.chunk_rows`` articles: GX costs about 45 ms a call on top of its
+Chunks of about ``validate.chunk_rows`` articles: GX costs about 55 ms a call on top of its
 per-row cost, and a chunk's memory stays bounded whatever the shard's size.
 """
 
