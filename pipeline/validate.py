@@ -292,6 +292,22 @@ DERIVED: dict[str, tuple[str, Any]] = {
 }
 
 
+def _raised(info: Any) -> str | None:
+    """The message of an exception GX caught while running an expectation, else None. GX 1.x
+    gives ``{"raised_exception": ..., "exception_message": ...}`` when the expectation itself
+    raised, and one such entry per metric (keyed by the metric) when a metric did, such as one on
+    a column the data lacks: then the expectation is merely unsuccessful, with no failing row,
+    and a row suite that looked only at failing rows let every row through."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "an exception")
+    for value in info.values():
+        if isinstance(value, dict) and (value.get("raised_exception") or value.get("exception_message")):
+            return str(value.get("exception_message") or "an exception")
+    return None
+
+
 class Validator:
     """Holds the suites of one run; cheap to build (JSON only), GX is imported on first use."""
 
@@ -392,10 +408,11 @@ class Validator:
             for er in result.results:
                 position = self._position(er.expectation_config.to_json_dict(), unmatched)
                 cfg = self.row_json["expectations"][position]  # as the suite writes it, not its predicate
-                if er.exception_info and er.exception_info.get("raised_exception"):
+                error = _raised(er.exception_info)
+                if error is not None:
                     raise StageError(
                         "validate",
-                        f"expectation {describe(cfg)} could not run: {er.exception_info.get('exception_message')}",
+                        f"expectation {describe(cfg)} could not run: {error}",
                         hint="fix the suite in expectations/",
                     )
                 if er.success:
@@ -470,7 +487,10 @@ class Validator:
                     "unexpected_count": er.result.get("unexpected_count"),
                 }
             )
-            if not er.success:
+            error = _raised(er.exception_info)
+            if error is not None:
+                failures.append(f"{describe(cfg)} could not run: {error}")
+            elif not er.success:
                 failures.append(f"{describe(cfg)}: {hint}" if hint else describe(cfg))
         stats = dict(result.statistics) if result.statistics else {}
         return BatchResult(not failures, failures, len(result.results), stats, results, result)

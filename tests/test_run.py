@@ -12,8 +12,8 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import RunConfig
-from pipeline.errors import BatchValidationError
+from pipeline.config import DEFAULT_EXPECTATIONS_DIR, RunConfig, ValidateConfig
+from pipeline.errors import BatchValidationError, StageError
 from pipeline.output import open_output
 from pipeline.run import run
 from pipeline.snapshot import current_snapshot
@@ -247,3 +247,22 @@ def test_the_plan_lists_each_shard_s_files_in_parquet_and_the_shards_together_ma
         single.duplicates,
     )
     assert _snapshot_rows(tmp_path / "out") == _snapshot_rows(tmp_path / "single")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_row_expectation_that_cannot_run_stops_the_run_and_publishes_nothing(samples, tmp_path, workers):
+    """An expectation GX cannot run (a column the articles lack) is not a pass: the error raised
+    on the staging thread stops the run, naming it; nothing is published."""
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    shutil.copy(DEFAULT_EXPECTATIONS_DIR / "articles_batch.json", suites)
+    rows = json.loads((DEFAULT_EXPECTATIONS_DIR / "articles_rows.json").read_text())
+    rows["expectations"].append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such"}})
+    (suites / "articles_rows.json").write_text(json.dumps(rows))
+    out = tmp_path / "out"
+    config = RunConfig(
+        source=str(samples), output=str(out), workers=workers, validate=ValidateConfig(expectations_dir=suites)
+    )
+    with pytest.raises(StageError, match=r"expect_column_values_to_not_be_null\(no_such\) could not run"):
+        run(config)
+    assert not (out / "articles").exists()

@@ -374,3 +374,18 @@ def test_gx_import_defers_scipy_stats_and_altair_and_they_work_when_used():
     # KL(0.75/0.25 || 0.5/0.5) = 0.75 ln 1.5 + 0.25 ln 0.5
     assert out[1] == f"False {round(0.75 * math.log(1.5) + 0.25 * math.log(0.5), 6)} module"
     assert out[2] == "0.5 Chart"
+
+
+def test_an_expectation_on_a_missing_column_is_an_error_not_a_pass(tmp_path):
+    """GX reports a metric that raised (a column the data lacks) as an unsuccessful expectation
+    with no failing row: rows must not pass it silently, and a batch names why it failed."""
+    missing = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "nope"}}
+    for name in ("articles_rows", "articles_batch"):
+        suite = {"name": name, "expectations": [missing]}
+        (tmp_path / f"{name}.json").write_text(json.dumps(suite))
+    validator = Validator(ValidateConfig(expectations_dir=tmp_path))
+    t = table([article(i) for i in range(3)])
+    with pytest.raises(StageError, match=r"not_be_null\(nope\) could not run: .*nope"):
+        validator.rows(t)
+    result = validator.batch(t)
+    assert not result.success and "expect_column_values_to_not_be_null(nope) could not run" in result.failures[0]

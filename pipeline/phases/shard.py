@@ -76,7 +76,7 @@ def process_shard(
     for result in results(Source(planned.source, config.storage_options), tasks, config, summary.workers):
         files_done += result.files
         writer.add(result)
-        del result  # its quarantine rows are staged: not held while the next task or the last chunk runs
+        del result  # the stager holds it until staged (a bounded queue), not this loop
         fault_point("shard:task")
         now = time.perf_counter()
         if on_progress and (now - last > 1.0 or files_done == n_files):

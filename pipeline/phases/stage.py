@@ -7,12 +7,18 @@ Out: the shard's staged Parquet (``write.Stager``): articles that pass the row s
 
 Chunks of about ``validate.chunk_rows`` articles: GX costs about 55 ms a call on top of its
 per-row cost, and a chunk's memory stays bounded whatever the shard's size.
+
+Staging runs on a thread of its own, in the order results arrive, while the caller goes on with
+the next tasks (with one worker, the next articles): Parquet encoding and compression, Arrow's
+regexes and conversions release the GIL, so they use a second core. At most ``QUEUED_RESULTS``
+results wait for it (bounded memory); its first error is raised by the next call.
 """
 
 from __future__ import annotations
 
 import collections
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
 
 QUARANTINE_LEDGER = "quarantine_ledger.parquet"  # in the shard's folder
 _QUARANTINE_SLICE = 10_000
+QUEUED_RESULTS = 16  # task results waiting for the staging thread (a task: tens of articles)
 
 
 class ShardStager:
@@ -65,6 +72,34 @@ class ShardStager:
         self.buffered = 0
         self.seq = 0
         self.keys: set[str] = set()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="news-etl-stage")
+        self._queued: collections.deque[Future] = collections.deque()
+
+    def _submit(self, fn, *args) -> None:
+        """Run ``fn`` on the staging thread after what is queued; raise a queued call's error."""
+        while self._queued and (self._queued[0].done() or len(self._queued) >= QUEUED_RESULTS):
+            self._queued.popleft().result()
+        self._queued.append(self._thread.submit(fn, *args))
+
+    def _drain(self) -> None:
+        """Wait for everything queued; raise the first error."""
+        try:
+            while self._queued:
+                self._queued.popleft().result()
+        except BaseException:
+            for f in self._queued:
+                f.cancel()
+            self._queued.clear()
+            raise
+
+    def add(self, result: TaskResult) -> None:
+        """Stage one task's result (on the staging thread, in order)."""
+        self._submit(self._add, result)
+
+    def flush(self) -> None:
+        """Validate and stage what is buffered, and wait until everything queued is staged."""
+        self._submit(self._flush)
+        self._drain()
 
     def quarantine(self, rows: list[Quarantined] | pa.Table) -> None:
         """Stage, count and ledger quarantine rows (``QUARANTINE_SCHEMA``), a slice at a time: a
@@ -96,7 +131,7 @@ class ShardStager:
             )
         )
 
-    def add(self, result: TaskResult) -> None:
+    def _add(self, result: TaskResult) -> None:
         s = self.summary
         self.stage["process (workers, summed)"] += result.seconds
         s.documents += result.documents
@@ -114,7 +149,7 @@ class ShardStager:
             tally(s.encodings, batch.column("encoding").to_pylist())
             tally(s.formats, batch.column("format").to_pylist())
             if self.buffered >= self.config.validate.chunk_rows:
-                self.flush()
+                self._flush()
 
     def _failed_rows(self, table: pa.Table) -> pa.Table:
         """Quarantine the rows of ``table`` that break the row suite; the others."""
@@ -148,7 +183,7 @@ class ShardStager:
         )
         return table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         if not self.buffer:
             return
         table = pa.Table.from_batches(self.buffer, schema=ARTICLE_SCHEMA)
@@ -180,7 +215,10 @@ class ShardStager:
         self.stage["write"] += time.perf_counter() - t0
 
     def close(self) -> None:
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self._thread.shutdown(wait=True, cancel_futures=True)
         if self.gx_loading is not None:
             self.gx_loading.join()
             self.stage["gx import (background)"] = self.validator.load_seconds
