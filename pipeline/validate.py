@@ -17,6 +17,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -252,6 +253,23 @@ class Predicate:
     regex: str
 
 
+# Where RE2 and Python's re differ (pandas falls back to Python's re for these, so must we):
+# \w \d \b \s and their negations (ASCII-only in RE2), \Z \A, \u \U \N escapes, and $ (Python
+# also matches before a final new line).
+_NOT_RE2_ALIKE = re.compile(r"\\[wWdDbBsSZAuUN]|\$")
+
+
+def _same_in_re2(regex: str) -> bool:
+    """Whether RE2 compiles ``regex`` and matches what Python's ``re`` matches (conservatively)."""
+    if _NOT_RE2_ALIKE.search(regex.replace("\\\\", "")):
+        return False
+    try:
+        pc.match_substring_regex(pa.array([""]), regex)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # lookaround, back-reference ...
+        return False
+    return True
+
+
 def predicate_suite(suite: dict[str, Any], schema: pa.Schema) -> tuple[list[dict[str, Any]], dict[str, Predicate]]:
     """The row suite's expectations for GX, with each regex expectation on a string column of
     ``schema`` that RE2 compiles made into a set check of its predicate column; the predicates
@@ -266,9 +284,7 @@ def predicate_suite(suite: dict[str, Any], schema: pa.Schema) -> tuple[list[dict
         if wanted is None or not isinstance(regex, str) or field_type not in (pa.string(), pa.large_string()):
             out.append(expectation)
             continue
-        try:
-            pc.match_substring_regex(pa.array([""]), regex)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # not RE2: GX runs it as it is
+        if not _same_in_re2(regex):  # GX runs it as it is (pandas then picks Python's re)
             out.append(expectation)
             continue
         name = f"{PREDICATE_PREFIX}{position}"

@@ -293,8 +293,8 @@ def test_regex_expectations_run_as_predicates_and_find_what_gx_finds_running_the
     assert {c for c in parts[0].columns if c.startswith(PREDICATE_PREFIX)} == {
         f"{PREDICATE_PREFIX}{i}"
         for i, e in enumerate(validator.row_json["expectations"])
-        if "regex" in e["kwargs"] and e["kwargs"]["column"] in ("text", "warnings_text", "language")
-    }
+        if "regex" in e["kwargs"] and e["kwargs"]["column"] in ("text", "warnings_text")
+    }  # language's ^[a-z]{2,3}$ stays in GX: Python's $ also matches before a final new line
     found = validator.rows(t)
     whole = Validator(validator.config)  # the suite as written, whole, regexes run by GX
     n = len(whole.row_json["expectations"])
@@ -312,6 +312,27 @@ def test_regex_expectations_run_as_predicates_and_find_what_gx_finds_running_the
     assert found[0].expectations[1].startswith("expect_column_values_to_be_between(word_count)")
     assert found[4].expectations == ("expect_column_values_to_not_match_regex(warnings_text)",)
     assert "no prose found" in found[0].reason
+
+
+@pytest.mark.parametrize(
+    "regex, text",
+    [
+        (r"\w{3}", "été"),  # RE2's \w is ASCII
+        (r"^x$", "x\n"),  # Python's $ matches before a final new line
+        (r"a\s", "a\x0b"),  # RE2's \s misses the vertical tab
+        (r"(a)\1", "aa"),  # a back-reference: not RE2
+    ],
+)
+@pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression, and has match groups")
+def test_regexes_that_mean_otherwise_in_re2_stay_in_gx(tmp_path, regex, text):
+    """A pattern Python's re (what GX means) and RE2 would read differently is GX's to run."""
+    (tmp_path / "articles_batch.json").write_text(json.dumps({"name": "b", "expectations": []}))
+    expectation = {"type": "expect_column_values_to_not_match_regex", "kwargs": {"column": "title", "regex": regex}}
+    (tmp_path / "articles_rows.json").write_text(json.dumps({"name": "r", "expectations": [expectation]}))
+    validator = Validator(ValidateConfig(expectations_dir=tmp_path))
+    t = table([dataclasses.replace(article(0), title=text), dataclasses.replace(article(1), title="-")])
+    assert validator._parts(t.schema)[0].columns == {"title"}
+    assert [f.index for f in validator.rows(t)] == [0]
 
 
 def test_a_regex_re2_cannot_run_stays_in_gx_and_mostly_is_kept(tmp_path):
