@@ -28,7 +28,7 @@ from ..output import Output
 from ..records import ARTICLE_SCHEMA
 from ..validate import Validator
 from .duplicates import Staged
-from .memory import release_memory
+from .memory import collection_due, release_memory
 from .report import RunReport, tally
 
 log = logging.getLogger("news_etl")
@@ -124,9 +124,10 @@ def validate_batches(
             info["expectations"] = result.results
             docs.add(key, result)
             result.raw = None
+        rows = view.num_rows
         del view
         t0 = time.perf_counter()
-        release_memory(collect=True)  # the date's frame, held in GX's reference cycles
+        release_memory(collect=collection_due(rows))  # the date's frame, held in GX's reference cycles
         stage["validate batches"] += time.perf_counter() - t0
         if validator and not result.success:
             failed[key] = info["failures"] = result.failures

@@ -20,7 +20,7 @@ from ..faults import fault_point
 from ..output import Output, output_for
 from .batches import validate_batches
 from .duplicates import drop_duplicates, dropped_ids, final_files, write_ledger
-from .memory import release_memory
+from .memory import collection_due, release_memory
 from .plan import Plan, load_plan
 from .publish import publish_dates
 from .report import Ledger, RunReport, write_report
@@ -36,7 +36,8 @@ def _merge(
         report.status = "empty"
         out.drop_staging(planned.run_id)
         return report
-    release_memory(collect=True)  # what the shards' processing left in reference cycles
+    # What the shards' processing left in reference cycles.
+    release_memory(collect=collection_due(report.documents_seen))
     staging = out.staging(planned.run_id)
     index_paths = [staging / f"shard-{i:05d}" / "index.parquet" for i in range(len(planned.shards))]
     # A date that fails its batch expectations is not published, so nothing may be dropped as a
