@@ -522,14 +522,13 @@ def main(argv: list[str] | None = None) -> int:
                 results[name]["dated"] = detail.get("dated")
             if step == "news-etl":
                 stages = detail.get("stage_seconds", {})
-                gx = sum(
-                    v
-                    for k, v in stages.items()
-                    if k in ("validate rows", "validate batches", "data docs", "gx import (background)")
-                )
+                gx_work = sum(v for k, v in stages.items() if k in ("validate rows", "validate batches", "data docs"))
+                gx_import = sum(v for k, v in stages.items() if k in ("gx import", "gx import (background)"))
                 results[name].update(
                     {
-                        "gx_share_of_wall": round(gx / seconds, 4),
+                        "gx_share_of_wall": round((gx_work + gx_import) / seconds, 4),
+                        # the throughput issue's measure: row + batch validation + Data Docs
+                        "gx_share_of_wall_without_import": round(gx_work / seconds, 4),
                         "articles_written": detail["articles_written"],
                         "quarantined": detail["quarantined"],
                         "duplicates": detail["duplicates"],
@@ -562,7 +561,12 @@ def main(argv: list[str] | None = None) -> int:
     print_table(info["results"], args.rounds)
     for name, r in info["results"].items():
         if "stage_seconds" in r:
-            gx = f"GX {r['gx_share_of_wall']:.1%} of wall; " if "gx_share_of_wall" in r else ""
+            gx = (
+                f"GX {r['gx_share_of_wall']:.1%} of wall with its import, "
+                f"{r.get('gx_share_of_wall_without_import', 0):.1%} without (rows + batches + Data Docs); "
+                if "gx_share_of_wall" in r
+                else ""
+            )
             print(f"\n{name}: {gx}stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
     print()
     if args.rounds > 1:

@@ -344,19 +344,25 @@ class Validator:
         seconds at its first chunk. Errors are not lost: the first real use raises them again."""
 
         def load() -> None:
-            t0 = time.perf_counter()
             try:
-                if row_schema is not None:
-                    for part in self._parts(row_schema):
-                        self._suite(part.key)
-                self._suite("batch")
+                self.load(row_schema)
             except Exception:  # the foreground call raises it, with its context
                 pass
-            self.load_seconds = time.perf_counter() - t0
 
         thread = threading.Thread(target=load, name="news-etl-gx-import", daemon=True)
         thread.start()
         return thread
+
+    def load(self, row_schema: pa.Schema | None = None) -> None:
+        """Import GX and build the suites now (``load_seconds`` says how long it took)."""
+        t0 = time.perf_counter()
+        try:
+            if row_schema is not None:
+                for part in self._parts(row_schema):
+                    self._suite(part.key)
+            self._suite("batch")
+        finally:
+            self.load_seconds = time.perf_counter() - t0
 
     def _parts(self, schema: pa.Schema) -> list[_RowPart]:
         if self._row_parts is None:
