@@ -424,8 +424,9 @@ class Validator:
         failed: dict[int, list[tuple[int, str, str]]] = {}
         for part in self._parts(table.schema):
             result = self._validate(part.key, self._frame(table, part.columns))
-            # GX gives results in the suite's order (but puts an expectation that raised first:
-            # that one stops the run below, named by its own configuration).
+            # GX does not always give results in the suite's order (it runs them grouped by
+            # metric): each result's place in the suite comes from its configuration. One that
+            # raised stops the run, named as the suite writes it.
             unmatched = list(part.positions)
             for er in result.results:
                 position = self._position(er.expectation_config.to_json_dict(), unmatched)
