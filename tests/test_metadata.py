@@ -129,6 +129,15 @@ def test_minhash_tokens_are_the_byte_word_regex_matches(text):
     assert data.translate(_NOT_WORD_BYTE).split() == _BYTE_WORD.findall(data)
 
 
+def test_word_count_is_its_definition_for_every_character():
+    """Each code point of the Basic Multilingual Plane (and one beyond it) inside and around words,
+    after joiners, in runs: the class-byte count (a Latin-1 path and a UTF-16 one) is the regex's."""
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF] + ["😀"]
+    for c in chars:
+        for text in (c, f"a{c}b", f"{c}{c}x", f"’{c}-{c}", f"x-{c}\u0301{c} 中{c}ไ", f"é {c}"):
+            assert word_count(text) == word_count_definition(text), (hex(ord(c)), text)
+
+
 def test_word_count_counts_words_not_punctuation():
     assert word_count("L’ensemble du cessez-le-feu — « oui » ; 2016 !") == 5
     assert word_count("— … « » ; !") == 0
