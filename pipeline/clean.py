@@ -35,6 +35,7 @@ _NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _REMOVE = {c: None for c in list(range(0, 9)) + list(range(11, 32)) + [0x7F] + list(range(0x80, 0xA0))}
 _REMOVE.update({0x200B: None, 0x2060: None, 0xFEFF: None, 0x00AD: None, 0x180E: None, 0x09: " "})
 _REMOVE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff\u00ad\u180e\t]")
+_REMOVE_LATIN1 = bytes(c for c in range(256) if _REMOVE_RE.match(chr(c)))  # the same, as Latin-1 bytes
 
 TYPOGRAPHIC_SPACES = "\u00a0\u202f\u2009\u2007\u3000"
 _HSPACE = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
@@ -56,34 +57,36 @@ def _collapse(m: re.Match[str]) -> str:
     return " "
 
 
-# What _WS_RUN matches, found by literal searches: a lone odd space, or two of the others in a row.
+# What _WS_RUN matches, found faster. Its runs that hold a non-ASCII space start (but for ASCII
+# spaces before it) at a non-ASCII space that is followed by another space, or preceded by an
+# ASCII one, or is odd on its own: one character class first, so that the regex engine skips to
+# non-ASCII spaces at C speed instead of trying a class at every ASCII space. What is left, runs
+# of ASCII spaces only, str.replace halves.
 _ODD_SPACES = "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u205f"
-_RUN_SPACES = " \t\u00a0\u2007\u2009\u202f\u3000"
-# Without tabs, a run that is not only ASCII spaces holds a non-ASCII space: one that is odd, or
-# followed or preceded by another space. The pattern starts with one character class, so the
-# regex engine skips to non-ASCII spaces at C speed instead of trying a class at every position.
 _NB_SPACES = _HSPACE.replace(" \t", "")
-_NB_IN_RUN = re.compile(f"[{_NB_SPACES}](?:(?<=[{_ODD_SPACES}])|(?<=[{_HSPACE}].)|[{_HSPACE}])")
+_NB_RUN = re.compile(f"[{_NB_SPACES}](?:[{_HSPACE}]+|(?<= .)|(?<=[{_ODD_SPACES}]))")
 
 
-def _ws_runs(text: str) -> str | None:
-    """What _WS_RUN would match, found by literal searches: None (nothing), "spaces" (only runs
-    of ASCII spaces, which str.replace collapses) or "mixed" (anything else: the regex)."""
-    if text.isascii():
-        if "\t" in text and (" \t" in text or "\t " in text or "\t\t" in text):
-            return "mixed"
-        return "spaces" if "  " in text else None
-    if "\t" not in text:  # the usual case: one regex pass that skips to non-ASCII spaces
-        if _NB_IN_RUN.search(text):
-            return "mixed"
-        return "spaces" if "  " in text else None
-    if any(ch in text for ch in _ODD_SPACES):
-        return "mixed"
-    present = [ch for ch in _RUN_SPACES if ch in text]
-    pairs = [a + b for a in present for b in present if a + b in text]
-    if not pairs:
-        return None
-    return "spaces" if pairs == ["  "] else "mixed"
+def _collapse_spaces(text: str) -> str:
+    """``_WS_RUN.sub(_collapse, text)``: each run of horizontal white space as one character."""
+    if "\t" in text:  # normalize has made tabs spaces before: the definition itself
+        return _WS_RUN.sub(_collapse, text)
+    if not text.isascii():
+        parts: list[str] = []
+        pos = 0
+        for m in _NB_RUN.finditer(text):
+            start, end = m.span()
+            while start > pos and text[start - 1] == " ":
+                start -= 1
+            run = text[start:end]
+            parts += (text[pos:start], next((ch for ch in run if ch in TYPOGRAPHIC_SPACES), " "))
+            pos = end
+        if parts:
+            parts.append(text[pos:])
+            text = "".join(parts)
+    while "  " in text:  # runs of ASCII spaces: halved at C speed
+        text = text.replace("  ", " ")
+    return text
 
 
 def unescape_entities(text: str) -> str:
@@ -100,16 +103,15 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
     # position by position, which costs more than the rest of normalize on a long article.
     if any(ch in text for ch in _ODD_NEWLINES):
         text = _NEWLINES.sub("\n", text)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    if _REMOVE_RE.search(text):  # rare: a regex pass beats str.translate's per-character lookups
+    try:  # Latin-1 text (most of it): NFC as it is (tests/test_clean.py), controls found by bytes
+        removable = len(text.encode("latin-1").translate(None, _REMOVE_LATIN1)) != len(text)
+    except UnicodeEncodeError:
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        removable = _REMOVE_RE.search(text) is not None
+    if removable:  # rare: a regex pass beats str.translate's per-character lookups
         text = _REMOVE_RE.sub(_removed, text)
-    runs = _ws_runs(text)
-    if runs == "spaces":  # the usual case (a double space): halve runs at C speed
-        while "  " in text:
-            text = text.replace("  ", " ")
-    elif runs == "mixed":
-        text = _WS_RUN.sub(_collapse, text)
+    text = _collapse_spaces(text)
     text = "\n".join(line.strip(_HSPACE_CHARS) for line in text.split("\n"))
     if "\n\n\n" in text:
         text = _BLANKS.sub("\n\n", text)
