@@ -89,6 +89,8 @@ def test_language_fast_path_agrees_with_the_model_on_real_corpora():
 
 
 # word_count and minhash run without the regex engine; the regexes stay their definition.
+import re  # noqa: E402
+
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -98,6 +100,7 @@ from pipeline.metadata import (  # noqa: E402
     _mixed_tokens,
     minhash,
     mixed_tokens_definition,
+    quotes,
     word_count,
     word_count_definition,
 )
@@ -136,6 +139,21 @@ def test_word_count_is_its_definition_for_every_character():
     for c in chars:
         for text in (c, f"a{c}b", f"{c}{c}x", f"’{c}-{c}", f"x-{c}\u0301{c} 中{c}ไ", f"é {c}"):
             assert word_count(text) == word_count_definition(text), (hex(ord(c)), text)
+
+
+_QUOTES_DEFINITION = re.compile(
+    r"«\s*([^«»]{2,600}?)\s*»|“([^“”]{2,600}?)”|„([^„“”]{2,600}?)[“”]|\"([^\"\n]{2,600}?)\""
+)
+_QUOTY = st.lists(st.sampled_from(list('«»“”„"\n \u00a0\tab’.') + ["x" * 300, " " * 299, "ab" * 150]), max_size=30).map(
+    "".join
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_QUOTY | st.text(max_size=80))
+def test_quotes_are_those_of_the_lazy_definition(text):
+    expected = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTES_DEFINITION.finditer(text)]
+    assert quotes(text) == expected
 
 
 def test_word_count_counts_words_not_punctuation():
