@@ -231,15 +231,25 @@ SCRIPTS = frozenset(
 )
 
 
+# Characters below U+0250 (Latin, digits, punctuation) belong to no script of ``SCRIPTS``.
+_BELOW_SCRIPTS = re.compile("[\x00-\u024f]+")
+_name_word: dict[str, str] = {}  # character -> first word of its name (UNNAMED): one lookup each
+
+
 def scripts_of(text: str) -> set[str]:
     """The scripts (``SCRIPTS``) that characters of ``text`` belong to; unassigned ones are UNNAMED."""
     out: set[str] = set()
-    for ch in set(text):
-        if ch >= "\u0250":
+    if text.isascii():
+        return out
+    # The distinct characters from U+0250 on: runs below it cut out first, so that a Latin text
+    # makes a set of its few quotes and dashes, not of its every letter.
+    for ch in set(_BELOW_SCRIPTS.sub("", text)):
+        word = _name_word.get(ch)
+        if word is None:
             name = unicodedata.name(ch, "")
-            word = name.split(" ", 1)[0] if name else "UNNAMED"
-            if word in SCRIPTS:
-                out.add(word)
+            word = _name_word[ch] = name.split(" ", 1)[0] if name else "UNNAMED"
+        if word in SCRIPTS:
+            out.add(word)
     return out
 
 

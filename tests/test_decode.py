@@ -343,3 +343,33 @@ def test_decode_invents_no_script_in_any_corpus_file():
         have = set(_HAN.findall(got.text))
         assert len(want & have) >= 0.95 * len(want), (path.name, got.encoding, sorted(want - have)[:20])
     assert not unchecked, "\n".join(unchecked)
+
+
+def _scripts_of_definition(text: str) -> set[str]:
+    """``scripts_of`` as it reads: each distinct character from U+0250 on, by its Unicode name."""
+    import unicodedata
+
+    from pipeline.decode import SCRIPTS
+
+    names = (unicodedata.name(ch, "") for ch in set(text) if ch >= "\u0250")
+    return {word for word in (name.split(" ", 1)[0] if name else "UNNAMED" for name in names) if word in SCRIPTS}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=80) | st.lists(st.sampled_from(list("aé’ɐɏ中ыαא\u0378\ue000 ") + ["😀"]), max_size=30).map("".join)
+)
+def test_scripts_of_is_its_definition(text):
+    from pipeline.decode import scripts_of
+
+    assert scripts_of(text) == _scripts_of_definition(text)
+    assert scripts_of(text) == _scripts_of_definition(text)  # the second time from the names it keeps
+
+
+def test_scripts_of_every_character():
+    from pipeline.decode import scripts_of
+
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert scripts_of(text) == _scripts_of_definition(text)
+    for c in range(0x200, 0x3100):  # one at a time around the U+0250 boundary and through the scripts
+        assert scripts_of(chr(c)) == _scripts_of_definition(chr(c)), hex(c)
