@@ -40,17 +40,35 @@ _STOPWORDS = {
     "nach wie oder werden hat".split(),
 }
 _STOP_LOOKUP = {w: lang for lang, words in _STOPWORDS.items() for w in words}
+_STOP_LOOKUP_LATIN1 = {w.encode("latin-1"): lang for w, lang in _STOP_LOOKUP.items()}
 _FAST_WORD = re.compile(r"\w+")
 _FAST_WORDS = 150  # the first words are enough to be sure, or to know we are not
+# The first words as Latin-1 bytes: every byte that ``\w`` does not match becomes a space, so
+# bytes.split() gives exactly the matches of _FAST_WORD (five times faster than its findall).
+_NOT_WORD_LATIN1 = bytes(b if re.match(r"\w", chr(b)) else 0x20 for b in range(256))
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
+
+
+def _first_words(head: str) -> tuple[list[str] | list[bytes], dict]:
+    """(the matches of ``_FAST_WORD`` in ``head``, the stop-word lookup for them): as Latin-1
+    bytes when every word character of ``head`` is Latin-1 (punctuation beyond it, ’ “ — …,
+    becomes a ``?``, no word character either)."""
+    try:
+        data = head.encode("latin-1")
+    except UnicodeEncodeError:
+        if any(ch.isalnum() for ch in _BEYOND_LATIN1.findall(head)):  # what \w matches beyond
+            return _FAST_WORD.findall(head), _STOP_LOOKUP
+        data = head.encode("latin-1", "replace")
+    return data.translate(_NOT_WORD_LATIN1).split(), _STOP_LOOKUP_LATIN1
 
 
 def _fast_language(text: str) -> tuple[str, float] | None:
-    words = _FAST_WORD.findall(text[:1200].lower())[:_FAST_WORDS]
+    words, lookup = _first_words(text[:1200].lower())
+    words = words[:_FAST_WORDS]
     if len(words) < 40:
         return None
     hits: dict[str, int] = {}
-    for w in words:
-        lang = _STOP_LOOKUP.get(w)
+    for lang in map(lookup.get, words):
         if lang:
             hits[lang] = hits.get(lang, 0) + 1
     if not hits:

@@ -156,6 +156,20 @@ def test_quotes_are_those_of_the_lazy_definition(text):
     assert quotes(text) == expected
 
 
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_TRICKY | st.sampled_from(list("?’“…—ÿµºª²¼_")), max_size=40).map("".join) | st.text(max_size=60))
+def test_language_fast_path_words_are_the_regex_matches(text):
+    from pipeline.metadata import _FAST_WORD, _STOP_LOOKUP, _STOP_LOOKUP_LATIN1, _first_words
+
+    head = text.lower()
+    words, lookup = _first_words(head)
+    if lookup is _STOP_LOOKUP_LATIN1:
+        words = [w.decode("latin-1") for w in words]
+    else:
+        assert lookup is _STOP_LOOKUP
+    assert words == _FAST_WORD.findall(head)
+
+
 def test_word_count_counts_words_not_punctuation():
     assert word_count("L’ensemble du cessez-le-feu — « oui » ; 2016 !") == 5
     assert word_count("— … « » ; !") == 0
