@@ -373,3 +373,44 @@ def test_scripts_of_every_character():
     assert scripts_of(text) == _scripts_of_definition(text)
     for c in range(0x200, 0x3100):  # one at a time around the U+0250 boundary and through the scripts
         assert scripts_of(chr(c)) == _scripts_of_definition(chr(c)), hex(c)
+
+
+_CONTACTS = st.lists(
+    st.sampled_from(list("aZé ,.ßαΩάςюЖאםעسك\u200e\u200f\u0085─中ไ") + ["\u05d0\u200f\u05d1"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_CONTACTS | st.text(max_size=60))
+def test_code_page_scoring_regexes_match_their_definitions(text):
+    from pipeline import decode as d
+
+    assert [m.span() for m in d._WRONG_RE.finditer(text)] == [m.span() for m in re.finditer(d._WRONG_DEFINITION, text)]
+    assert len(d._AFTER_LATIN_RE.findall(text)) <= len(d._MIXED_RE.findall(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.binary(max_size=60)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"\xc3\xa9",
+                b"\xe2\x80\x99",
+                b"\xf0\x9f\x98\x80",
+                b"\xc3",
+                b"\xe2\x80",
+                b"\x80",
+                b"\xf5\x80",
+                b"\xc0\xaf",
+            ]
+        ),
+        max_size=30,
+    ).map(b"".join)
+)
+def test_utf8_sequence_regex_matches_the_plain_alternation(data):
+    from pipeline import decode as d
+
+    plain = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+    assert [m.span() for m in d._UTF8_MULTIBYTE_RE.finditer(data)] == [m.span() for m in plain.finditer(data)]
