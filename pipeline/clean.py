@@ -26,6 +26,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from .config import CleanConfig
 
@@ -118,17 +119,24 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
     return text.strip("\n")
 
 
-_compiled: dict[tuple[int, str], re.Pattern[str] | None] = {}
+class _Boilerplate(NamedTuple):
+    lines: re.Pattern[str]  # a whole boilerplate line, at a line start (multi-line ^)
+    # The same after a newline: a literal first, which the regex engine finds at C speed, where
+    # ``lines`` tries its ^ at every position. Nothing found by it nor by ``lines`` at the start
+    # of the text: ``lines`` finds nothing either.
+    after_newline: re.Pattern[str]
 
 
-def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | None) -> re.Pattern[str] | None:
+_compiled: dict[tuple[int, str], _Boilerplate | None] = {}
+
+
+def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | None) -> _Boilerplate | None:
     key = (id(patterns), language or "")
     if key not in _compiled:
         chosen = list(patterns.get("*", ())) + (list(patterns.get(language, ())) if language else [])
+        line = "(?:" + "|".join(f"(?:{p})" for p in chosen) + r")(?:[^\S\n]|[.!:…])*(?:\n|\Z)"
         _compiled[key] = (
-            re.compile(r"^(?:" + "|".join(f"(?:{p})" for p in chosen) + r")(?:[^\S\n]|[.!:…])*(?:\n|\Z)", re.I | re.M)
-            if chosen
-            else None
+            _Boilerplate(re.compile("^" + line, re.I | re.M), re.compile("\n" + line, re.I | re.M)) if chosen else None
         )
     return _compiled[key]
 
@@ -136,9 +144,9 @@ def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | Non
 def remove_boilerplate(text: str, language: str | None, config: CleanConfig = CleanConfig()) -> tuple[str, int]:
     """Drop whole boilerplate lines; (text, lines removed)."""
     pattern = _boilerplate_re(config.boilerplate, language)
-    if pattern is None:
+    if pattern is None or not (pattern.lines.match(text) or pattern.after_newline.search(text)):
         return text, 0
-    new, count = pattern.subn("", text)
+    new, count = pattern.lines.subn("", text)
     if not count:
         return text, 0
     if "\n\n\n" in new:

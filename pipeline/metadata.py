@@ -252,7 +252,7 @@ def minhash(text: str) -> bytes:
     # — lead with E2, which is not among them).
     if data.translate(None, _NOT_NOSPACE_LEAD) and _NOSPACE_CHAR.search(text) is not None:
         data = _mixed_tokens(text.lower())
-    words = data.translate(_NOT_WORD_BYTE).split()[:_MAX_WORDS]
+    words = data.translate(_NOT_WORD_BYTE).split(None, _MAX_WORDS)[:_MAX_WORDS]  # (the rest: one piece)
     a, b, powers = _params()
     if not words:
         return b"\xff" * (4 * MINHASH_PERMUTATIONS)

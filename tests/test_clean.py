@@ -151,3 +151,39 @@ def test_separate_paragraphs_only_adds_blank_lines(text):
     out = separate_paragraphs(text)
     assert out.replace("\n\n", "\n") == text.replace("\n\n", "\n")
     assert separate_paragraphs(out) == out
+
+
+_LINES = st.lists(
+    st.sampled_from(
+        [
+            "Partager",
+            "Réagissez",
+            "Lire aussi : la suite",
+            "Publicité.",
+            "Advertisement",
+            "Read more: x",
+            "Share",
+            "12 commentaires",
+            "Un texte.",
+            "",
+            " ",
+            "\u00a0",
+            "facebook | twitter",
+            "Imprimer",
+            "texte Partager",
+        ]
+    ),
+    max_size=12,
+).map("\n".join)
+
+
+@given(_LINES | TEXT, st.sampled_from(["fr", "en", "de", None]))
+@settings(max_examples=1000, deadline=None)
+def test_boilerplate_removal_is_the_plain_line_regex(text, language):
+    """The quick check (a newline first, or the first line) changes nothing: what one regex pass removes."""
+    from pipeline.clean import _BLANKS, _boilerplate_re
+
+    pattern = _boilerplate_re(CleanConfig().boilerplate, language)
+    new, count = pattern.lines.subn("", text)
+    expected = (_BLANKS.sub("\n\n", new).strip("\n"), count) if count else (text, 0)
+    assert remove_boilerplate(text, language) == expected

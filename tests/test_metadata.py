@@ -246,3 +246,14 @@ def jaccard_estimate(sig_a: bytes, sig_b: bytes) -> float:
     import numpy as np
 
     return float((np.frombuffer(sig_a, dtype="<u4") == np.frombuffer(sig_b, dtype="<u4")).mean())
+
+
+def test_minhash_reads_the_first_words_of_a_long_text():
+    """minhash splits at most _MAX_WORDS words off (the rest stays one piece): the same first words."""
+    from pipeline.metadata import _MAX_WORDS
+
+    for n in (_MAX_WORDS - 1, _MAX_WORDS, _MAX_WORDS + 1, 3 * _MAX_WORDS):
+        for data in (b" w" * n, b"w " * n, b"  w\n" * n + b"  "):
+            assert data.split(None, _MAX_WORDS)[:_MAX_WORDS] == data.split()[:_MAX_WORDS]
+    long = " ".join(f"mot{i}" for i in range(3 * _MAX_WORDS))
+    assert minhash(long) == minhash(" ".join(long.split()[:_MAX_WORDS]))
