@@ -705,13 +705,15 @@ def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, 
 # Long ASCII stretches (markup, English) say nothing about a code page: the sample a code page is
 # scored on keeps their first and last bytes (a Big5 or Shift-JIS trail byte, the Latin letters
 # an accented letter sits between) and drops the middle.
-_ASCII_STRETCH_RE = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
+# The middle of a stretch of 16 ASCII bytes or more, its first and last 4 bytes around it (in
+# lookarounds: a plain replacement, not a template expanded a match at a time).
+_ASCII_STRETCH_RE = re.compile(rb"(?<=[\x00-\x7f]{4})[\x00-\x7f]{8,}(?=[\x00-\x7f]{4})")
 _SAMPLE_BYTES = 4096
 
 
 def _sample(data: bytes) -> bytes:
     """At most ``_SAMPLE_BYTES`` of ``data`` rich in high bytes, cut at an ASCII byte."""
-    sample = _ASCII_STRETCH_RE.sub(rb"\1 \2", data)
+    sample = _ASCII_STRETCH_RE.sub(b" ", data)
     if len(sample) <= _SAMPLE_BYTES:
         return sample
     cut = sample.rfind(b" ", 0, _SAMPLE_BYTES)

@@ -414,3 +414,16 @@ def test_utf8_sequence_regex_matches_the_plain_alternation(data):
 
     plain = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
     assert [m.span() for m in d._UTF8_MULTIBYTE_RE.finditer(data)] == [m.span() for m in plain.finditer(data)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"abcd", b"x" * 11, b"y" * 16, b"\xe9", b"\x80\xff", b" ", b"\n"]), max_size=30
+    ).map(b"".join)
+)
+def test_code_page_sample_keeps_the_ends_of_ascii_stretches(data):
+    from pipeline.decode import _ASCII_STRETCH_RE
+
+    plain = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
+    assert _ASCII_STRETCH_RE.sub(b" ", data) == plain.sub(rb"\1 \2", data)
