@@ -94,6 +94,8 @@ def test_white_space_runs_collapse_as_the_regex_does(text):
     assert c._collapse_spaces(text) == c._WS_RUN.sub(c._collapse, text)
     no_tabs = text.replace("\t", "")
     assert c._collapse_spaces(no_tabs) == c._WS_RUN.sub(c._collapse, no_tabs)
+    latin1 = no_tabs.encode("latin-1", "replace").decode("latin-1")
+    assert c._collapse_spaces(latin1, latin1=True) == c._WS_RUN.sub(c._collapse, latin1)
 
 
 def test_white_space_runs_of_every_kind():
@@ -106,6 +108,8 @@ def test_white_space_runs_of_every_kind():
         for run in product(spaces, repeat=n):
             for text in ("".join(run), "a" + "".join(run) + "b", "a " + "".join(run) + "  b\u00a0c"):
                 assert c._collapse_spaces(text) == c._WS_RUN.sub(c._collapse, text), repr(text)
+                if text.isascii() or max(text) <= "\u00ff":
+                    assert c._collapse_spaces(text, latin1=True) == c._WS_RUN.sub(c._collapse, text), repr(text)
 
 
 def test_latin1_text_is_nfc_as_it_is():
