@@ -427,3 +427,23 @@ def test_code_page_sample_keeps_the_ends_of_ascii_stretches(data):
 
     plain = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
     assert _ASCII_STRETCH_RE.sub(b" ", data) == plain.sub(rb"\1 \2", data)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.sampled_from(list("aéÃÂô©€’«»\u00a0\u0080\u00bfõÁ中") + ["Ã©", "â€™", "Ã\u00a0"]), max_size=30).map(
+        "".join
+    )
+    | st.text(max_size=40)
+)
+def test_mojibake_pair_in_utf8_bytes_is_the_pair_in_text(text):
+    from pipeline.decode import MOJIBAKE_UTF8_RE
+
+    data = text.encode("utf-8", "surrogatepass")
+    assert bool(MOJIBAKE_UTF8_RE.search(data)) == bool(MOJIBAKE_RE.search(text))
+
+
+def test_plain_utf8_without_the_pair_is_left_as_it_is():
+    for text in ("Le café « noir »\u00a0!", "naïve façade", "plain", "中文", "São Paulo ©"):
+        got = decode(text.encode("utf-8"))
+        assert (got.text, list(got.repairs)) == repair_mojibake(text, 3, text.encode("utf-8")) == (text, [])
