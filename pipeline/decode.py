@@ -105,15 +105,25 @@ class Decoded:
     undecodable_bytes: int
 
 
-class _Counter:
-    """A codec error handler that counts what it had to drop or substitute."""
+class _TooManyErrors(Exception):
+    """Raised by a ``_Counter`` past its ``max_errors``: the decode is abandoned."""
 
-    def __init__(self, mode: str):
+
+class _Counter:
+    """A codec error handler that counts what it had to drop or substitute, and the times it was
+    called (one for each invalid sequence: what ``errors="replace"`` puts a U+FFFD for)."""
+
+    def __init__(self, mode: str, max_errors: float | None = None):
         self.mode = mode
         self.dropped = 0
         self.substituted = 0
+        self.errors = 0
+        self.max_errors = max_errors
 
     def __call__(self, exc: UnicodeDecodeError):
+        self.errors += 1
+        if self.max_errors is not None and self.errors > self.max_errors:
+            raise _TooManyErrors
         bad = exc.object[exc.start : exc.end]
         if self.mode == "cp1252":
             out = []
@@ -131,9 +141,13 @@ class _Counter:
 _handler_counter = 0
 
 
-def _decode_counting(data: bytes, encoding: str, mode: str = "drop") -> tuple[str, _Counter]:
+def _decode_counting(
+    data: bytes, encoding: str, mode: str = "drop", max_errors: float | None = None
+) -> tuple[str, _Counter]:
+    """``data`` decoded with a ``_Counter`` as its error handler; raises ``_TooManyErrors`` past
+    ``max_errors`` invalid sequences."""
     global _handler_counter
-    counter = _Counter(mode)
+    counter = _Counter(mode, max_errors)
     _handler_counter += 1
     name = f"news_etl_{mode}_{_handler_counter % 64}"
     codecs.register_error(name, counter)
@@ -703,10 +717,12 @@ def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, 
     except LookupError:
         return None
     allowed = max(2, max_invalid * _high_bytes(data))
-    # Each invalid sequence is at least one byte: rule a codec out at codec speed first.
-    if len(data.decode(codec, "replace")) - len(data.decode(codec, "ignore")) > allowed:
+    # Each invalid sequence is at least one byte: a codec with more of them than allowed is ruled
+    # out as soon as the decode meets one too many (often in the first lines).
+    try:
+        text, counter = _decode_counting(data, codec, max_errors=allowed)
+    except _TooManyErrors:
         return None
-    text, counter = _decode_counting(data, codec)
     if counter.dropped > allowed:
         return None
     return text, counter.dropped

@@ -447,3 +447,51 @@ def test_plain_utf8_without_the_pair_is_left_as_it_is():
     for text in ("Le café « noir »\u00a0!", "naïve façade", "plain", "中文", "São Paulo ©"):
         got = decode(text.encode("utf-8"))
         assert (got.text, list(got.repairs)) == repair_mojibake(text, 3, text.encode("utf-8")) == (text, [])
+
+
+def _decode_tolerant_reference(data: bytes, codec: str, max_invalid: float):
+    """``_decode_tolerant`` as it was written first: invalid sequences counted by two decodes."""
+    from pipeline.decode import _decode_counting, _high_bytes
+
+    try:
+        return data.decode(codec), 0
+    except UnicodeDecodeError:
+        pass
+    allowed = max(2, max_invalid * _high_bytes(data))
+    if len(data.decode(codec, "replace")) - len(data.decode(codec, "ignore")) > allowed:
+        return None
+    text, counter = _decode_counting(data, codec)
+    return None if counter.dropped > allowed else (text, counter.dropped)
+
+
+_CODEC_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b"a",
+            b" ",
+            b"\xe9",
+            b"\x80",
+            b"\xff",
+            b"\x81\x40",
+            b"\xa4\xa4",
+            b"\x82\xcd",
+            b"\xb0\xa1",
+            b"\xc3\xa9",
+            b"\x8e",
+            b"\x84\x31\xa4\x37",
+            b"\xa1",
+            b"\xfe",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_CODEC_BYTES | st.binary(max_size=60), st.sampled_from([0.0, 0.02, 0.1, 0.5]))
+def test_tolerant_decode_stops_early_with_the_same_answer(data, max_invalid):
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import _decode_tolerant
+
+    for codec in DecodeConfig().detect_encodings:
+        assert _decode_tolerant(data, codec, max_invalid) == _decode_tolerant_reference(data, codec, max_invalid)
