@@ -215,6 +215,9 @@ _BYTE_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # the definition; _NOT_WORD
 # gives exactly the runs _BYTE_WORD finds: the same tokens, three times faster.
 _NOT_WORD_BYTE = bytes(b if _BYTE_WORD.fullmatch(bytes([b])) else 0x20 for b in range(256))
 MINHASH_PERMUTATIONS = 64
+# str.lower() of each Latin-1 character, which is one Latin-1 character (tests check it); the
+# lower case of a Latin-1 text is its characters' (no context rule such as a final sigma applies).
+_LATIN1_LOWER = bytes(ord(chr(b).lower()) for b in range(256))
 _minhash_params = None
 
 
@@ -247,7 +250,10 @@ def minhash(text: str) -> bytes:
 
     # Words as byte runs of the lower-cased UTF-8 (any non-ASCII byte counts as a letter): no
     # per-word encode, and the same tokens in every process.
-    data = text.lower().encode("utf-8")
+    try:  # Latin-1 text: lower-cased by a bytes table (three times faster than str.lower)
+        data = text.encode("latin-1").translate(_LATIN1_LOWER).decode("latin-1").encode("utf-8")
+    except UnicodeEncodeError:
+        data = text.lower().encode("utf-8")
     # The lead bytes of those letters in UTF-8, a cheap test before the exact one (French ’ « »
     # — lead with E2, which is not among them).
     if data.translate(None, _NOT_NOSPACE_LEAD) and _NOSPACE_CHAR.search(text) is not None:

@@ -257,3 +257,12 @@ def test_minhash_reads_the_first_words_of_a_long_text():
             assert data.split(None, _MAX_WORDS)[:_MAX_WORDS] == data.split()[:_MAX_WORDS]
     long = " ".join(f"mot{i}" for i in range(3 * _MAX_WORDS))
     assert minhash(long) == minhash(" ".join(long.split()[:_MAX_WORDS]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=60))
+def test_latin1_lower_case_by_table_is_str_lower(text):
+    from pipeline.metadata import _LATIN1_LOWER
+
+    assert all(len(chr(b).lower()) == 1 and ord(chr(b).lower()) == _LATIN1_LOWER[b] for b in range(256))
+    assert text.encode("latin-1").translate(_LATIN1_LOWER).decode("latin-1") == text.lower()
