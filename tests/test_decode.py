@@ -495,3 +495,17 @@ def test_tolerant_decode_stops_early_with_the_same_answer(data, max_invalid):
 
     for codec in DecodeConfig().detect_encodings:
         assert _decode_tolerant(data, codec, max_invalid) == _decode_tolerant_reference(data, codec, max_invalid)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Ã©", "â€™", "a", "word ", "x" * 70, "é", "中", "α", "ɐ", "\u0085", "Å“", "–°", "’»", ". "]),
+        max_size=40,
+    ).map("".join)
+    | st.text(max_size=120)
+)
+def test_badness_of_a_long_text_is_its_regex_count(text):
+    from pipeline.decode import _BADNESS_RE, badness
+
+    assert badness(text) == len(_BADNESS_RE.findall(text))
