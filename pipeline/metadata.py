@@ -461,6 +461,7 @@ def extract(
     dates: DateConfig = DateConfig(),
 ) -> Extracted:
     lines = body.split("\n")
+    n_lines = len(lines)
     dateline: ParsedDate | None = None
     # A dateline among the first lines is metadata, not text.
     seen = 0
@@ -486,7 +487,7 @@ def extract(
         elif title is None and rest_nonempty and _is_title(line, config):
             title = line
             del lines[first]
-    text = "\n".join(lines).strip("\n")
+    text = ("\n".join(lines) if len(lines) < n_lines else body).strip("\n")  # (no line taken out: the body)
     if "\n\n\n" in text:
         text = re.sub(r"\n{3,}", "\n\n", text)
 

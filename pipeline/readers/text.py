@@ -98,7 +98,7 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
         body = _without_close(text[m.end() :])
         return Parsed("text", Header(**fields, extra=tuple(extra)), body)
 
-    lines = text.split("\n")
+    lines = text.split("\n", 12)  # a header is in the first 12 lines; the rest stays one piece
     i = 0
     consumed = False
     leftovers: list[str] = []
