@@ -33,9 +33,11 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import DecodeConfig
 
@@ -696,15 +698,57 @@ def _high_bytes(data: bytes) -> int:
     return len(data) - len(data.translate(None, _HIGH_BYTES))
 
 
-def _language_score(text: str, language: str, dropped: int, min_chars: int, floor: float) -> float | None:
+class _ByteCounts(NamedTuple):
+    """Bytes a single-byte code page reads as no scored character, and as no common letter of a
+    language: ``bytes.translate`` deletions that leave the bytes to count."""
+
+    not_scored: bytes
+    not_common: bytes
+
+
+_byte_counts: dict[tuple[str, str], _ByteCounts | None] = {}
+
+
+def _single_byte_counts(codec: str, language: str) -> _ByteCounts | None:
+    """For a code page that reads each byte as one character or none (a charmap codec: Cyrillic,
+    Greek, Hebrew, Arabic, Thai), what ``_language_score`` counts, as bytes; None for any other
+    codec. One byte, one character: a reading's characters are counted on the bytes read, at C
+    speed, instead of by two regex passes over the reading (tests check they agree)."""
+    key = (codec, language)
+    if key not in _byte_counts:
+        decoder = getattr(codecs.lookup(codec).decode, "__self__", None)
+        table = getattr(sys.modules.get(type(decoder).__module__), "decoding_table", None)
+        if not (isinstance(table, str) and len(table) == 256):
+            _byte_counts[key] = None
+        else:
+            undefined = "\ufffe"  # charmap_decode's mark for a byte the code page leaves undefined
+            _byte_counts[key] = _ByteCounts(
+                bytes(b for b, ch in enumerate(table) if ch == undefined or ch.isascii() or _IGNORED_RE.match(ch)),
+                bytes(b for b, ch in enumerate(table) if ch == undefined or not _COMMON_RE[language].match(ch)),
+            )
+    return _byte_counts[key]
+
+
+def _language_score(
+    text: str, language: str, dropped: int, min_chars: int, floor: float, raw: bytes | None = None, codec: str = ""
+) -> float | None:
     """The share of ``text``'s scored characters that are common in ``language``, less its Latin
     contacts, its impossible characters and dropped bytes; None for too little text to tell, or
     when the score is below ``floor`` (the penalties are counted only for a contender, the exact
-    count of Latin contacts only when a bound on it leaves the score at the floor or above)."""
-    scored = len(text) - len(text.encode("ascii", "ignore")) - len(_IGNORED_RE.findall(text))
+    count of Latin contacts only when a bound on it leaves the score at the floor or above).
+    ``raw``: the bytes ``text`` was read from with ``codec`` (dropping the undefined ones), which
+    a single-byte code page counts faster."""
+    counts = _single_byte_counts(codec, language) if raw is not None else None
+    if counts is not None:
+        scored = len(raw.translate(None, counts.not_scored))
+    else:
+        scored = len(text) - len(text.encode("ascii", "ignore")) - len(_IGNORED_RE.findall(text))
     if scored < min_chars:
         return None
-    hits = len(_COMMON_RE[language].findall(text)) - dropped
+    if counts is not None:
+        hits = len(raw.translate(None, counts.not_common)) - dropped
+    else:
+        hits = len(_COMMON_RE[language].findall(text)) - dropped
     if hits / scored < floor:
         return None
     hits -= len(_WRONG_RE.findall(text))
@@ -770,7 +814,7 @@ def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[s
         if got is None:
             continue
         floor = config.min_detect_score if best is None else max(config.min_detect_score, best[0])
-        score = _language_score(got[0], language, got[1], config.min_detect_chars, floor)
+        score = _language_score(got[0], language, got[1], config.min_detect_chars, floor, sample, enc)
         if score is not None and (best is None or score > best[0]):
             best = (score, rank, enc)
     if best is None or best[0] < config.min_detect_score:

@@ -509,3 +509,25 @@ def test_badness_of_a_long_text_is_its_regex_count(text):
     from pipeline.decode import _BADNESS_RE, badness
 
     assert badness(text) == len(_BADNESS_RE.findall(text))
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    _CODEC_BYTES
+    | st.binary(max_size=80)
+    | st.lists(st.sampled_from([b"le ", b"\xe9t\xe9 ", b"\xee\xf2\xe0", b"\xe1\xe5"]), max_size=30).map(b"".join)
+)
+def test_single_byte_code_pages_count_their_bytes_as_the_regexes_count_the_text(data):
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import _LANGUAGE_OF, _decode_tolerant, _language_score, _single_byte_counts, codec_name
+
+    for codec in DecodeConfig().detect_encodings:
+        language = _LANGUAGE_OF[codec_name(codec)]
+        got = _decode_tolerant(data, codec, 0.5)
+        if got is None:
+            continue
+        for floor in (0.0, 0.3, 0.9):
+            expected = _language_score(got[0], language, got[1], 1, floor)
+            assert _language_score(got[0], language, got[1], 1, floor, data, codec) == expected
+        if _single_byte_counts(codec, language) is not None:  # one character a byte, or none
+            assert len(got[0]) == len(data) - got[1]
