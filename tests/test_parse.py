@@ -144,3 +144,18 @@ def test_control_characters_counted_as_the_regex_counts(text):
 
     data = text.encode("utf-8", "surrogatepass")
     assert len(data) - len(data.translate(None, _CONTROL_BYTES)) == len(_CONTROLS.findall(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    _TAGGY
+    | st.text(max_size=40)
+    | st.sampled_from(["<REUTERS>", " <!DOCTYPE lewis>", "İ<reuters", "x" * 2047 + "<REUTERS", "\u3000\n ", ""])
+)
+def test_quick_checks_of_the_dispatch_are_the_plain_ones(text):
+    from pipeline.readers import sgml
+    from pipeline.readers.dispatch import sniff
+
+    head = text[:2048].lower()
+    assert sgml.is_container(text) == ("<reuters" in head or head.lstrip().startswith("<!doctype lewis"))
+    assert (sniff(b"x", text) is not None and sniff(b"x", text).format == "empty") == (not text.strip())

@@ -81,7 +81,7 @@ def sniff(head: bytes, text: str) -> Rejected | None:
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
             return Rejected("binary", f"binary file ({what}), not an article")
-    if not text.strip():
+    if not text or text.isspace():  # (not text.strip(), without copying the text)
         return Rejected("empty", "empty file (no text after decoding)")
     sample = text[:4096]
     data = sample.encode("utf-8", "surrogatepass")
