@@ -47,12 +47,20 @@ _FAST_WORDS = 150  # the first words are enough to be sure, or to know we are no
 # bytes.split() gives exactly the matches of _FAST_WORD (five times faster than its findall).
 _NOT_WORD_LATIN1 = bytes(b if re.match(r"\w", chr(b)) else 0x20 for b in range(256))
 _BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
+# str.lower() of each Latin-1 character, which is one Latin-1 character (tests check it); the
+# lower case of a Latin-1 text is its characters' (no context rule such as a final sigma applies).
+_LATIN1_LOWER = bytes(ord(chr(b).lower()) for b in range(256))
+_LOWER_NOT_WORD_LATIN1 = bytes(_NOT_WORD_LATIN1[c] for c in _LATIN1_LOWER)  # lower-cased, then words
 
 
 def _first_words(head: str) -> tuple[list[str] | list[bytes], dict]:
-    """(the matches of ``_FAST_WORD`` in ``head``, the stop-word lookup for them): as Latin-1
-    bytes when every word character of ``head`` is Latin-1 (punctuation beyond it, ’ “ — …,
+    """(the matches of ``_FAST_WORD`` in ``head.lower()``, the stop-word lookup for them): as
+    Latin-1 bytes when every word character of it is Latin-1 (punctuation beyond it, ’ “ — …,
     becomes a ``?``, no word character either)."""
+    try:  # Latin-1: lower-cased and cut into words by one bytes table
+        return head.encode("latin-1").translate(_LOWER_NOT_WORD_LATIN1).split(), _STOP_LOOKUP_LATIN1
+    except UnicodeEncodeError:
+        head = head.lower()
     try:
         data = head.encode("latin-1")
     except UnicodeEncodeError:
@@ -63,7 +71,7 @@ def _first_words(head: str) -> tuple[list[str] | list[bytes], dict]:
 
 
 def _fast_language(text: str) -> tuple[str, float] | None:
-    words, lookup = _first_words(text[:1200].lower())
+    words, lookup = _first_words(text[:1200])
     words = words[:_FAST_WORDS]
     if len(words) < 40:
         return None
@@ -215,9 +223,6 @@ _BYTE_WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]+")  # the definition; _NOT_WORD
 # gives exactly the runs _BYTE_WORD finds: the same tokens, three times faster.
 _NOT_WORD_BYTE = bytes(b if _BYTE_WORD.fullmatch(bytes([b])) else 0x20 for b in range(256))
 MINHASH_PERMUTATIONS = 64
-# str.lower() of each Latin-1 character, which is one Latin-1 character (tests check it); the
-# lower case of a Latin-1 text is its characters' (no context rule such as a final sigma applies).
-_LATIN1_LOWER = bytes(ord(chr(b).lower()) for b in range(256))
 _minhash_params = None
 
 

@@ -162,7 +162,7 @@ def test_language_fast_path_words_are_the_regex_matches(text):
     from pipeline.metadata import _FAST_WORD, _STOP_LOOKUP, _STOP_LOOKUP_LATIN1, _first_words
 
     head = text.lower()
-    words, lookup = _first_words(head)
+    words, lookup = _first_words(text)
     if lookup is _STOP_LOOKUP_LATIN1:
         words = [w.decode("latin-1") for w in words]
     else:
