@@ -266,6 +266,7 @@ SCRIPTS = frozenset(
 # Characters below U+0250 (Latin, digits, punctuation) belong to no script of ``SCRIPTS``.
 _BELOW_SCRIPTS = re.compile("[\x00-\u024f]+")
 _name_word: dict[str, str] = {}  # character -> first word of its name (UNNAMED): one lookup each
+_NAME_WORDS_KEPT = 1 << 16  # bounded: a hostile input of every code point must not grow it to 1.1 M
 
 
 def scripts_of(text: str) -> set[str]:
@@ -279,7 +280,9 @@ def scripts_of(text: str) -> set[str]:
         word = _name_word.get(ch)
         if word is None:
             name = unicodedata.name(ch, "")
-            word = _name_word[ch] = name.split(" ", 1)[0] if name else "UNNAMED"
+            word = name.split(" ", 1)[0] if name else "UNNAMED"
+            if len(_name_word) < _NAME_WORDS_KEPT:
+                _name_word[ch] = word
         if word in SCRIPTS:
             out.add(word)
     return out
