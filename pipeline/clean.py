@@ -26,6 +26,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from .config import CleanConfig
 
@@ -35,6 +36,7 @@ _NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _REMOVE = {c: None for c in list(range(0, 9)) + list(range(11, 32)) + [0x7F] + list(range(0x80, 0xA0))}
 _REMOVE.update({0x200B: None, 0x2060: None, 0xFEFF: None, 0x00AD: None, 0x180E: None, 0x09: " "})
 _REMOVE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2060\ufeff\u00ad\u180e\t]")
+_REMOVE_LATIN1 = bytes(c for c in range(256) if _REMOVE_RE.match(chr(c)))  # the same, as Latin-1 bytes
 
 TYPOGRAPHIC_SPACES = "\u00a0\u202f\u2009\u2007\u3000"
 _HSPACE = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
@@ -56,34 +58,40 @@ def _collapse(m: re.Match[str]) -> str:
     return " "
 
 
-# What _WS_RUN matches, found by literal searches: a lone odd space, or two of the others in a row.
+# What _WS_RUN matches, found faster. Its runs that hold a non-ASCII space start (but for ASCII
+# spaces before it) at a non-ASCII space that is followed by another space, or preceded by an
+# ASCII one, or is odd on its own: one character class first, so that the regex engine skips to
+# non-ASCII spaces at C speed instead of trying a class at every ASCII space. What is left, runs
+# of ASCII spaces only, str.replace halves.
 _ODD_SPACES = "\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u205f"
-_RUN_SPACES = " \t\u00a0\u2007\u2009\u202f\u3000"
-# Without tabs, a run that is not only ASCII spaces holds a non-ASCII space: one that is odd, or
-# followed or preceded by another space. The pattern starts with one character class, so the
-# regex engine skips to non-ASCII spaces at C speed instead of trying a class at every position.
 _NB_SPACES = _HSPACE.replace(" \t", "")
-_NB_IN_RUN = re.compile(f"[{_NB_SPACES}](?:(?<=[{_ODD_SPACES}])|(?<=[{_HSPACE}].)|[{_HSPACE}])")
+_NB_RUN = re.compile(f"[{_NB_SPACES}](?:[{_HSPACE}]+|(?<= .)|(?<=[{_ODD_SPACES}]))")
+# The same in Latin-1 text, whose only non-ASCII space is U+00A0 (and no odd one): a literal first,
+# found at C speed.
+_NB_RUN_LATIN1 = re.compile("\u00a0(?:[ \t\u00a0]+|(?<= .))")
 
 
-def _ws_runs(text: str) -> str | None:
-    """What _WS_RUN would match, found by literal searches: None (nothing), "spaces" (only runs
-    of ASCII spaces, which str.replace collapses) or "mixed" (anything else: the regex)."""
-    if text.isascii():
-        if "\t" in text and (" \t" in text or "\t " in text or "\t\t" in text):
-            return "mixed"
-        return "spaces" if "  " in text else None
-    if "\t" not in text:  # the usual case: one regex pass that skips to non-ASCII spaces
-        if _NB_IN_RUN.search(text):
-            return "mixed"
-        return "spaces" if "  " in text else None
-    if any(ch in text for ch in _ODD_SPACES):
-        return "mixed"
-    present = [ch for ch in _RUN_SPACES if ch in text]
-    pairs = [a + b for a in present for b in present if a + b in text]
-    if not pairs:
-        return None
-    return "spaces" if pairs == ["  "] else "mixed"
+def _collapse_spaces(text: str, latin1: bool = False) -> str:
+    """``_WS_RUN.sub(_collapse, text)``: each run of horizontal white space as one character.
+    ``latin1``: the text is known to hold Latin-1 characters only."""
+    if "\t" in text:  # normalize has made tabs spaces before: the definition itself
+        return _WS_RUN.sub(_collapse, text)
+    if not text.isascii():
+        parts: list[str] = []
+        pos = 0
+        for m in (_NB_RUN_LATIN1 if latin1 else _NB_RUN).finditer(text):
+            start, end = m.span()
+            while start > pos and text[start - 1] == " ":
+                start -= 1
+            run = text[start:end]
+            parts += (text[pos:start], next((ch for ch in run if ch in TYPOGRAPHIC_SPACES), " "))
+            pos = end
+        if parts:
+            parts.append(text[pos:])
+            text = "".join(parts)
+    while "  " in text:  # runs of ASCII spaces: halved at C speed
+        text = text.replace("  ", " ")
+    return text
 
 
 def unescape_entities(text: str) -> str:
@@ -100,33 +108,41 @@ def normalize(text: str, config: CleanConfig = CleanConfig()) -> str:
     # position by position, which costs more than the rest of normalize on a long article.
     if any(ch in text for ch in _ODD_NEWLINES):
         text = _NEWLINES.sub("\n", text)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    if _REMOVE_RE.search(text):  # rare: a regex pass beats str.translate's per-character lookups
+    try:  # Latin-1 text (most of it): NFC as it is (tests/test_clean.py), controls found by bytes
+        removable = len(text.encode("latin-1").translate(None, _REMOVE_LATIN1)) != len(text)
+        latin1 = True
+    except UnicodeEncodeError:
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        removable = _REMOVE_RE.search(text) is not None
+        latin1 = False
+    if removable:  # rare: a regex pass beats str.translate's per-character lookups
         text = _REMOVE_RE.sub(_removed, text)
-    runs = _ws_runs(text)
-    if runs == "spaces":  # the usual case (a double space): halve runs at C speed
-        while "  " in text:
-            text = text.replace("  ", " ")
-    elif runs == "mixed":
-        text = _WS_RUN.sub(_collapse, text)
+    text = _collapse_spaces(text, latin1)
     text = "\n".join(line.strip(_HSPACE_CHARS) for line in text.split("\n"))
     if "\n\n\n" in text:
         text = _BLANKS.sub("\n\n", text)
     return text.strip("\n")
 
 
-_compiled: dict[tuple[int, str], re.Pattern[str] | None] = {}
+class _Boilerplate(NamedTuple):
+    lines: re.Pattern[str]  # a whole boilerplate line, at a line start (multi-line ^)
+    # The same after a newline: a literal first, which the regex engine finds at C speed, where
+    # ``lines`` tries its ^ at every position. Nothing found by it nor by ``lines`` at the start
+    # of the text: ``lines`` finds nothing either.
+    after_newline: re.Pattern[str]
 
 
-def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | None) -> re.Pattern[str] | None:
+_compiled: dict[tuple[int, str], _Boilerplate | None] = {}
+
+
+def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | None) -> _Boilerplate | None:
     key = (id(patterns), language or "")
     if key not in _compiled:
         chosen = list(patterns.get("*", ())) + (list(patterns.get(language, ())) if language else [])
+        line = "(?:" + "|".join(f"(?:{p})" for p in chosen) + r")(?:[^\S\n]|[.!:…])*(?:\n|\Z)"
         _compiled[key] = (
-            re.compile(r"^(?:" + "|".join(f"(?:{p})" for p in chosen) + r")(?:[^\S\n]|[.!:…])*(?:\n|\Z)", re.I | re.M)
-            if chosen
-            else None
+            _Boilerplate(re.compile("^" + line, re.I | re.M), re.compile("\n" + line, re.I | re.M)) if chosen else None
         )
     return _compiled[key]
 
@@ -134,9 +150,9 @@ def _boilerplate_re(patterns: Mapping[str, tuple[str, ...]], language: str | Non
 def remove_boilerplate(text: str, language: str | None, config: CleanConfig = CleanConfig()) -> tuple[str, int]:
     """Drop whole boilerplate lines; (text, lines removed)."""
     pattern = _boilerplate_re(config.boilerplate, language)
-    if pattern is None:
+    if pattern is None or not (pattern.lines.match(text) or pattern.after_newline.search(text)):
         return text, 0
-    new, count = pattern.subn("", text)
+    new, count = pattern.lines.subn("", text)
     if not count:
         return text, 0
     if "\n\n\n" in new:

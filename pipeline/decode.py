@@ -33,9 +33,11 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import DecodeConfig
 
@@ -59,6 +61,16 @@ _CONT = "\u0080-\u00bf" + re.escape(
     "".join(ch for ch, b in _CHAR_TO_BYTE.items() if 0x80 <= b <= 0xBF and ord(ch) > 0xFF)
 )
 MOJIBAKE_RE = re.compile(f"[\u00c2-\u00f4][{_CONT}]")
+# The same pair in the UTF-8 bytes of a text: the lead's two bytes, then the continuation
+# character's bytes. A literal byte first: the regex engine finds it at C speed, where
+# MOJIBAKE_RE tries a character class at every character (tests check they agree).
+MOJIBAKE_UTF8_RE = re.compile(
+    rb"\xc3[\x82-\xb4](?:\xc2[\x80-\xbf]|"
+    + b"|".join(
+        re.escape(ch.encode()) for ch, b in sorted(_CHAR_TO_BYTE.items()) if 0x80 <= b <= 0xBF and ord(ch) > 0xFF
+    )
+    + rb")"
+)
 
 
 def _chars_of(lo: int, hi: int) -> str:
@@ -72,7 +84,13 @@ def _chars_of(lo: int, hi: int) -> str:
 # to candidates at C speed.
 _CANDIDATE_RE = re.compile(f"[{_chars_of(0xC2, 0xF4)}][{_chars_of(0x80, 0xBF)}]{{1,3}}")
 
-_UTF8_MULTIBYTE_RE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# A well-formed UTF-8 multi-byte sequence: [\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|
+# [\xf0-\xf4][\x80-\xbf]{3}, written with one character class first (then a lookbehind says
+# which lead it was): the regex engine skips to a lead byte at C speed instead of trying three
+# alternatives at every byte. Tests check it matches what the plain alternation matches.
+_UTF8_MULTIBYTE_RE = re.compile(
+    rb"[\xc2-\xf4](?:(?<=[\xc2-\xdf])[\x80-\xbf]|(?<=[\xe0-\xef])[\x80-\xbf]{2}|(?<=[\xf0-\xf4])[\x80-\xbf]{3})"
+)
 
 # Characters that a wrong legacy reading produces and real prose almost never has.
 _IMPLAUSIBLE_ALWAYS = re.compile("[\u0080-\u009f\u00a4\u00a6\u00a8\u00b4\u00b8]")
@@ -89,15 +107,25 @@ class Decoded:
     undecodable_bytes: int
 
 
-class _Counter:
-    """A codec error handler that counts what it had to drop or substitute."""
+class _TooManyErrors(Exception):
+    """Raised by a ``_Counter`` past its ``max_errors``: the decode is abandoned."""
 
-    def __init__(self, mode: str):
+
+class _Counter:
+    """A codec error handler that counts what it had to drop or substitute, and the times it was
+    called (one for each invalid sequence: what ``errors="replace"`` puts a U+FFFD for)."""
+
+    def __init__(self, mode: str, max_errors: float | None = None):
         self.mode = mode
         self.dropped = 0
         self.substituted = 0
+        self.errors = 0
+        self.max_errors = max_errors
 
     def __call__(self, exc: UnicodeDecodeError):
+        self.errors += 1
+        if self.max_errors is not None and self.errors > self.max_errors:
+            raise _TooManyErrors
         bad = exc.object[exc.start : exc.end]
         if self.mode == "cp1252":
             out = []
@@ -115,9 +143,13 @@ class _Counter:
 _handler_counter = 0
 
 
-def _decode_counting(data: bytes, encoding: str, mode: str = "drop") -> tuple[str, _Counter]:
+def _decode_counting(
+    data: bytes, encoding: str, mode: str = "drop", max_errors: float | None = None
+) -> tuple[str, _Counter]:
+    """``data`` decoded with a ``_Counter`` as its error handler; raises ``_TooManyErrors`` past
+    ``max_errors`` invalid sequences."""
     global _handler_counter
-    counter = _Counter(mode)
+    counter = _Counter(mode, max_errors)
     _handler_counter += 1
     name = f"news_etl_{mode}_{_handler_counter % 64}"
     codecs.register_error(name, counter)
@@ -231,15 +263,28 @@ SCRIPTS = frozenset(
 )
 
 
+# Characters below U+0250 (Latin, digits, punctuation) belong to no script of ``SCRIPTS``.
+_BELOW_SCRIPTS = re.compile("[\x00-\u024f]+")
+_name_word: dict[str, str] = {}  # character -> first word of its name (UNNAMED): one lookup each
+_NAME_WORDS_KEPT = 1 << 16  # bounded: a hostile input of every code point must not grow it to 1.1 M
+
+
 def scripts_of(text: str) -> set[str]:
     """The scripts (``SCRIPTS``) that characters of ``text`` belong to; unassigned ones are UNNAMED."""
     out: set[str] = set()
-    for ch in set(text):
-        if ch >= "\u0250":
+    if text.isascii():
+        return out
+    # The distinct characters from U+0250 on: runs below it cut out first, so that a Latin text
+    # makes a set of its few quotes and dashes, not of its every letter.
+    for ch in set(_BELOW_SCRIPTS.sub("", text)):
+        word = _name_word.get(ch)
+        if word is None:
             name = unicodedata.name(ch, "")
             word = name.split(" ", 1)[0] if name else "UNNAMED"
-            if word in SCRIPTS:
-                out.add(word)
+            if len(_name_word) < _NAME_WORDS_KEPT:
+                _name_word[ch] = word
+        if word in SCRIPTS:
+            out.add(word)
     return out
 
 
@@ -358,8 +403,16 @@ _BADNESS_RE = re.compile(
 )
 
 
+# Every match of _BADNESS_RE holds a non-ASCII character, and an ASCII one only next to it: the
+# inside of a run of ASCII characters (all but its first and last) is never part of a match, and
+# one NUL (in no class) in its place leaves the matches as they were, with far less to scan.
+_ASCII_INSIDE = re.compile(r"(?<=[\x00-\x7f])[\x00-\x7f]+(?=[\x00-\x7f])")
+
+
 def badness(text: str) -> int:
     """How many implausible spots ``text`` has (see above); 0 for clean prose in any script."""
+    if len(text) > 64:  # a whole text, not a spot: its ASCII runs cut down first
+        text = _ASCII_INSIDE.sub("\x00", text)
     return len(_BADNESS_RE.findall(text))
 
 
@@ -618,14 +671,29 @@ _LANGUAGE_OF = {
 # with a non-Latin code page turns its accented letters into letters inside Latin words).
 _IGNORED_RE = re.compile("[\u0080-\u00bf\u1680\u2000-\u206f\u3000\ufeff\ufffd]")
 _MIXED_RE = re.compile(f"[A-Za-z][{_NON_LATIN_LETTER}]|[{_NON_LATIN_LETTER}][A-Za-z]")
+# A non-Latin letter right after a Latin one: a cheap bound (skipping to non-Latin letters at C
+# speed) on the matches of _MIXED_RE, which are at least as many. In a run of letters that
+# alternate between Latin and not, the matches take every other pair of neighbours from its
+# start: at least one for each Latin-to-non-Latin step.
+_AFTER_LATIN_RE = re.compile(f"[{_NON_LATIN_LETTER}](?<=[A-Za-z].)")
 # What no text in any of these scripts holds and a wrong reading does: box drawing and block
 # characters (koi8-r's upper half), C1 controls, an upper-case Cyrillic or Greek letter right
 # after a lower-case one (a byte-wise reading mixes the cases at random), a word-final Hebrew or
 # Greek letter inside a word, a direction mark between two letters.
-_WRONG_RE = re.compile(
+# Written as one character class (every first character), then the alternatives in their order,
+# each after a lookbehind on that first character: the regex engine skips ASCII at C speed
+# instead of trying six alternatives at every character. Tests check it matches what
+# _WRONG_DEFINITION matches.
+_WRONG_DEFINITION = (
     "[\u0080-\u009f\u2500-\u259f]|[\u0430-\u045f][\u0400-\u042f]|[\u03ac-\u03ce][\u0386-\u03ab]"
     "|[\u05da\u05dd\u05df\u05e3\u05e5][\u05d0-\u05ea]|\u03c2[\u03ac-\u03ce]"
     "|[\u05d0-\u05ea\u0620-\u064a][\u200e\u200f][\u05d0-\u05ea\u0620-\u064a]"
+)
+_WRONG_RE = re.compile(
+    "[\u0080-\u009f\u2500-\u259f\u0430-\u045f\u03ac-\u03ce\u05d0-\u05ea\u0620-\u064a](?:"
+    "(?<=[\u0080-\u009f\u2500-\u259f])|(?<=[\u0430-\u045f])[\u0400-\u042f]|(?<=[\u03ac-\u03ce])[\u0386-\u03ab]"
+    "|(?<=[\u05da\u05dd\u05df\u05e3\u05e5])[\u05d0-\u05ea]|(?<=\u03c2)[\u03ac-\u03ce]"
+    "|(?<=[\u05d0-\u05ea\u0620-\u064a])[\u200e\u200f][\u05d0-\u05ea\u0620-\u064a])"
 )
 
 
@@ -633,17 +701,64 @@ def _high_bytes(data: bytes) -> int:
     return len(data) - len(data.translate(None, _HIGH_BYTES))
 
 
-def _language_score(text: str, language: str, dropped: int, min_chars: int, floor: float) -> float | None:
+class _ByteCounts(NamedTuple):
+    """Bytes a single-byte code page reads as no scored character, and as no common letter of a
+    language: ``bytes.translate`` deletions that leave the bytes to count."""
+
+    not_scored: bytes
+    not_common: bytes
+
+
+_byte_counts: dict[tuple[str, str], _ByteCounts | None] = {}
+
+
+def _single_byte_counts(codec: str, language: str) -> _ByteCounts | None:
+    """For a code page that reads each byte as one character or none (a charmap codec: Cyrillic,
+    Greek, Hebrew, Arabic, Thai), what ``_language_score`` counts, as bytes; None for any other
+    codec. One byte, one character: a reading's characters are counted on the bytes read, at C
+    speed, instead of by two regex passes over the reading (tests check they agree)."""
+    key = (codec, language)
+    if key not in _byte_counts:
+        decoder = getattr(codecs.lookup(codec).decode, "__self__", None)
+        table = getattr(sys.modules.get(type(decoder).__module__), "decoding_table", None)
+        if not (isinstance(table, str) and len(table) == 256):
+            _byte_counts[key] = None
+        else:
+            undefined = "\ufffe"  # charmap_decode's mark for a byte the code page leaves undefined
+            _byte_counts[key] = _ByteCounts(
+                bytes(b for b, ch in enumerate(table) if ch == undefined or ch.isascii() or _IGNORED_RE.match(ch)),
+                bytes(b for b, ch in enumerate(table) if ch == undefined or not _COMMON_RE[language].match(ch)),
+            )
+    return _byte_counts[key]
+
+
+def _language_score(
+    text: str, language: str, dropped: int, min_chars: int, floor: float, raw: bytes | None = None, codec: str = ""
+) -> float | None:
     """The share of ``text``'s scored characters that are common in ``language``, less its Latin
     contacts, its impossible characters and dropped bytes; None for too little text to tell, or
-    when the score cannot reach ``floor`` (the penalties are counted only for a contender)."""
-    scored = len(text) - len(text.encode("ascii", "ignore")) - len(_IGNORED_RE.findall(text))
+    when the score is below ``floor`` (the penalties are counted only for a contender, the exact
+    count of Latin contacts only when a bound on it leaves the score at the floor or above).
+    ``raw``: the bytes ``text`` was read from with ``codec`` (dropping the undefined ones), which
+    a single-byte code page counts faster."""
+    counts = _single_byte_counts(codec, language) if raw is not None else None
+    if counts is not None:
+        scored = len(raw.translate(None, counts.not_scored))
+    else:
+        scored = len(text) - len(text.encode("ascii", "ignore")) - len(_IGNORED_RE.findall(text))
     if scored < min_chars:
         return None
-    hits = len(_COMMON_RE[language].findall(text)) - dropped
+    if counts is not None:
+        hits = len(raw.translate(None, counts.not_common)) - dropped
+    else:
+        hits = len(_COMMON_RE[language].findall(text)) - dropped
     if hits / scored < floor:
         return None
-    return (hits - 2 * len(_MIXED_RE.findall(text)) - len(_WRONG_RE.findall(text))) / scored
+    hits -= len(_WRONG_RE.findall(text))
+    if (hits - 2 * len(_AFTER_LATIN_RE.findall(text))) / scored < floor:
+        return None  # (fewer mixed pairs than the exact count: the score is below the floor too)
+    score = (hits - 2 * len(_MIXED_RE.findall(text))) / scored
+    return score if score >= floor else None
 
 
 def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, int] | None:
@@ -657,10 +772,12 @@ def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, 
     except LookupError:
         return None
     allowed = max(2, max_invalid * _high_bytes(data))
-    # Each invalid sequence is at least one byte: rule a codec out at codec speed first.
-    if len(data.decode(codec, "replace")) - len(data.decode(codec, "ignore")) > allowed:
+    # Each invalid sequence is at least one byte: a codec with more of them than allowed is ruled
+    # out as soon as the decode meets one too many (often in the first lines).
+    try:
+        text, counter = _decode_counting(data, codec, max_errors=allowed)
+    except _TooManyErrors:
         return None
-    text, counter = _decode_counting(data, codec)
     if counter.dropped > allowed:
         return None
     return text, counter.dropped
@@ -669,13 +786,15 @@ def _decode_tolerant(data: bytes, codec: str, max_invalid: float) -> tuple[str, 
 # Long ASCII stretches (markup, English) say nothing about a code page: the sample a code page is
 # scored on keeps their first and last bytes (a Big5 or Shift-JIS trail byte, the Latin letters
 # an accented letter sits between) and drops the middle.
-_ASCII_STRETCH_RE = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
+# The middle of a stretch of 16 ASCII bytes or more, its first and last 4 bytes around it (in
+# lookarounds: a plain replacement, not a template expanded a match at a time).
+_ASCII_STRETCH_RE = re.compile(rb"(?<=[\x00-\x7f]{4})[\x00-\x7f]{8,}(?=[\x00-\x7f]{4})")
 _SAMPLE_BYTES = 4096
 
 
 def _sample(data: bytes) -> bytes:
     """At most ``_SAMPLE_BYTES`` of ``data`` rich in high bytes, cut at an ASCII byte."""
-    sample = _ASCII_STRETCH_RE.sub(rb"\1 \2", data)
+    sample = _ASCII_STRETCH_RE.sub(b" ", data)
     if len(sample) <= _SAMPLE_BYTES:
         return sample
     cut = sample.rfind(b" ", 0, _SAMPLE_BYTES)
@@ -698,7 +817,7 @@ def detect_legacy(data: bytes, config: DecodeConfig = DecodeConfig()) -> tuple[s
         if got is None:
             continue
         floor = config.min_detect_score if best is None else max(config.min_detect_score, best[0])
-        score = _language_score(got[0], language, got[1], config.min_detect_chars, floor)
+        score = _language_score(got[0], language, got[1], config.min_detect_chars, floor, sample, enc)
         if score is not None and (best is None or score > best[0]):
             best = (score, rank, enc)
     if best is None or best[0] < config.min_detect_score:
@@ -749,12 +868,17 @@ def decode(data: bytes, config: DecodeConfig = DecodeConfig(), declared: str | N
     repairs: list[str] = []
     data, text, encoding, undecodable = _unicode_by_bom(data, repairs)
     truncated = 0
+    plain_utf8 = False
     if text is None:
         text, encoding, undecodable, truncated = _utf8_or_legacy(data, config, encoding, repairs)
+        plain_utf8 = encoding in ("utf-8", "utf-8-bom") and not (undecodable or truncated or repairs)
     if undecodable:
         repairs.append(f"{undecodable} undecodable bytes dropped")
-    text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
-    repairs.extend(mojibake)
+    # Plain UTF-8 (``data`` is the text's UTF-8) without the mojibake pair: nothing to repair,
+    # which its bytes say faster than its characters.
+    if not (plain_utf8 and not MOJIBAKE_UTF8_RE.search(data)):
+        text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
+        repairs.extend(mojibake)
     return Decoded(text, encoding or "utf-8", tuple(repairs), undecodable + truncated)
 
 

@@ -87,23 +87,36 @@ def test_normalize_fast_paths_match_the_plain_regex_reference(text):
 
 
 @given(st.one_of(TEXT, SPACEY))
-@settings(max_examples=1000, deadline=None)
-def test_the_literal_white_space_check_finds_what_the_regex_finds(text):
+@settings(max_examples=2000, deadline=None)
+def test_white_space_runs_collapse_as_the_regex_does(text):
     from pipeline import clean as c
 
-    assert (c._ws_runs(text) is not None) == bool(c._WS_RUN.search(text))
+    assert c._collapse_spaces(text) == c._WS_RUN.sub(c._collapse, text)
+    no_tabs = text.replace("\t", "")
+    assert c._collapse_spaces(no_tabs) == c._WS_RUN.sub(c._collapse, no_tabs)
+    latin1 = no_tabs.encode("latin-1", "replace").decode("latin-1")
+    assert c._collapse_spaces(latin1, latin1=True) == c._WS_RUN.sub(c._collapse, latin1)
 
 
-@given(st.one_of(TEXT, SPACEY))
-@settings(max_examples=1000, deadline=None)
-def test_space_only_runs_are_what_the_regex_finds_there(text):
+def test_white_space_runs_of_every_kind():
+    from itertools import product
+
     from pipeline import clean as c
 
-    runs = c._ws_runs(text)
-    matches = c._WS_RUN.findall(text)
-    assert (runs is None) == (not matches)
-    if runs == "spaces":
-        assert all(set(m) == {" "} for m in matches)
+    spaces = [" ", "\u00a0", "\u202f", "\u2009", "\u2007", "\u3000", "\u1680", "\u2000", "\u2008", "\u200a", "\u205f"]
+    for n in (1, 2, 3):
+        for run in product(spaces, repeat=n):
+            for text in ("".join(run), "a" + "".join(run) + "b", "a " + "".join(run) + "  b\u00a0c"):
+                assert c._collapse_spaces(text) == c._WS_RUN.sub(c._collapse, text), repr(text)
+                if text.isascii() or max(text) <= "\u00ff":
+                    assert c._collapse_spaces(text, latin1=True) == c._WS_RUN.sub(c._collapse, text), repr(text)
+
+
+def test_latin1_text_is_nfc_as_it_is():
+    """normalize skips the NFC check for text of Latin-1 characters: none of them composes."""
+    latin1 = "".join(map(chr, range(256)))
+    assert unicodedata.is_normalized("NFC", latin1)
+    assert all(unicodedata.is_normalized("NFC", a + b) for a in latin1 for b in latin1)
 
 
 # One paragraph a line (lines that end sentences, longer than a hard wrap) gets blank lines;
@@ -142,3 +155,39 @@ def test_separate_paragraphs_only_adds_blank_lines(text):
     out = separate_paragraphs(text)
     assert out.replace("\n\n", "\n") == text.replace("\n\n", "\n")
     assert separate_paragraphs(out) == out
+
+
+_LINES = st.lists(
+    st.sampled_from(
+        [
+            "Partager",
+            "Réagissez",
+            "Lire aussi : la suite",
+            "Publicité.",
+            "Advertisement",
+            "Read more: x",
+            "Share",
+            "12 commentaires",
+            "Un texte.",
+            "",
+            " ",
+            "\u00a0",
+            "facebook | twitter",
+            "Imprimer",
+            "texte Partager",
+        ]
+    ),
+    max_size=12,
+).map("\n".join)
+
+
+@given(_LINES | TEXT, st.sampled_from(["fr", "en", "de", None]))
+@settings(max_examples=1000, deadline=None)
+def test_boilerplate_removal_is_the_plain_line_regex(text, language):
+    """The quick check (a newline first, or the first line) changes nothing: what one regex pass removes."""
+    from pipeline.clean import _BLANKS, _boilerplate_re
+
+    pattern = _boilerplate_re(CleanConfig().boilerplate, language)
+    new, count = pattern.lines.subn("", text)
+    expected = (_BLANKS.sub("\n\n", new).strip("\n"), count) if count else (text, 0)
+    assert remove_boilerplate(text, language) == expected

@@ -343,3 +343,191 @@ def test_decode_invents_no_script_in_any_corpus_file():
         have = set(_HAN.findall(got.text))
         assert len(want & have) >= 0.95 * len(want), (path.name, got.encoding, sorted(want - have)[:20])
     assert not unchecked, "\n".join(unchecked)
+
+
+def _scripts_of_definition(text: str) -> set[str]:
+    """``scripts_of`` as it reads: each distinct character from U+0250 on, by its Unicode name."""
+    import unicodedata
+
+    from pipeline.decode import SCRIPTS
+
+    names = (unicodedata.name(ch, "") for ch in set(text) if ch >= "\u0250")
+    return {word for word in (name.split(" ", 1)[0] if name else "UNNAMED" for name in names) if word in SCRIPTS}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=80) | st.lists(st.sampled_from(list("aé’ɐɏ中ыαא\u0378\ue000 ") + ["😀"]), max_size=30).map("".join)
+)
+def test_scripts_of_is_its_definition(text):
+    from pipeline.decode import scripts_of
+
+    assert scripts_of(text) == _scripts_of_definition(text)
+    assert scripts_of(text) == _scripts_of_definition(text)  # the second time from the names it keeps
+
+
+def test_scripts_of_every_character():
+    from pipeline.decode import scripts_of
+
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert scripts_of(text) == _scripts_of_definition(text)
+    for c in range(0x200, 0x3100):  # one at a time around the U+0250 boundary and through the scripts
+        assert scripts_of(chr(c)) == _scripts_of_definition(chr(c)), hex(c)
+
+
+_CONTACTS = st.lists(
+    st.sampled_from(list("aZé ,.ßαΩάςюЖאםעسك\u200e\u200f\u0085─中ไ") + ["\u05d0\u200f\u05d1"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_CONTACTS | st.text(max_size=60))
+def test_code_page_scoring_regexes_match_their_definitions(text):
+    from pipeline import decode as d
+
+    assert [m.span() for m in d._WRONG_RE.finditer(text)] == [m.span() for m in re.finditer(d._WRONG_DEFINITION, text)]
+    assert len(d._AFTER_LATIN_RE.findall(text)) <= len(d._MIXED_RE.findall(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.binary(max_size=60)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"\xc3\xa9",
+                b"\xe2\x80\x99",
+                b"\xf0\x9f\x98\x80",
+                b"\xc3",
+                b"\xe2\x80",
+                b"\x80",
+                b"\xf5\x80",
+                b"\xc0\xaf",
+            ]
+        ),
+        max_size=30,
+    ).map(b"".join)
+)
+def test_utf8_sequence_regex_matches_the_plain_alternation(data):
+    from pipeline import decode as d
+
+    plain = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+    assert [m.span() for m in d._UTF8_MULTIBYTE_RE.finditer(data)] == [m.span() for m in plain.finditer(data)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"abcd", b"x" * 11, b"y" * 16, b"\xe9", b"\x80\xff", b" ", b"\n"]), max_size=30
+    ).map(b"".join)
+)
+def test_code_page_sample_keeps_the_ends_of_ascii_stretches(data):
+    from pipeline.decode import _ASCII_STRETCH_RE
+
+    plain = re.compile(rb"([\x00-\x7f]{4})[\x00-\x7f]{8,}([\x00-\x7f]{4})")
+    assert _ASCII_STRETCH_RE.sub(b" ", data) == plain.sub(rb"\1 \2", data)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.sampled_from(list("aéÃÂô©€’«»\u00a0\u0080\u00bfõÁ中") + ["Ã©", "â€™", "Ã\u00a0"]), max_size=30).map(
+        "".join
+    )
+    | st.text(max_size=40)
+)
+def test_mojibake_pair_in_utf8_bytes_is_the_pair_in_text(text):
+    from pipeline.decode import MOJIBAKE_UTF8_RE
+
+    data = text.encode("utf-8", "surrogatepass")
+    assert bool(MOJIBAKE_UTF8_RE.search(data)) == bool(MOJIBAKE_RE.search(text))
+
+
+def test_plain_utf8_without_the_pair_is_left_as_it_is():
+    for text in ("Le café « noir »\u00a0!", "naïve façade", "plain", "中文", "São Paulo ©"):
+        got = decode(text.encode("utf-8"))
+        assert (got.text, list(got.repairs)) == repair_mojibake(text, 3, text.encode("utf-8")) == (text, [])
+
+
+def _decode_tolerant_reference(data: bytes, codec: str, max_invalid: float):
+    """``_decode_tolerant`` as it was written first: invalid sequences counted by two decodes."""
+    from pipeline.decode import _decode_counting, _high_bytes
+
+    try:
+        return data.decode(codec), 0
+    except UnicodeDecodeError:
+        pass
+    allowed = max(2, max_invalid * _high_bytes(data))
+    if len(data.decode(codec, "replace")) - len(data.decode(codec, "ignore")) > allowed:
+        return None
+    text, counter = _decode_counting(data, codec)
+    return None if counter.dropped > allowed else (text, counter.dropped)
+
+
+_CODEC_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b"a",
+            b" ",
+            b"\xe9",
+            b"\x80",
+            b"\xff",
+            b"\x81\x40",
+            b"\xa4\xa4",
+            b"\x82\xcd",
+            b"\xb0\xa1",
+            b"\xc3\xa9",
+            b"\x8e",
+            b"\x84\x31\xa4\x37",
+            b"\xa1",
+            b"\xfe",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_CODEC_BYTES | st.binary(max_size=60), st.sampled_from([0.0, 0.02, 0.1, 0.5]))
+def test_tolerant_decode_stops_early_with_the_same_answer(data, max_invalid):
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import _decode_tolerant
+
+    for codec in DecodeConfig().detect_encodings:
+        assert _decode_tolerant(data, codec, max_invalid) == _decode_tolerant_reference(data, codec, max_invalid)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Ã©", "â€™", "a", "word ", "x" * 70, "é", "中", "α", "ɐ", "\u0085", "Å“", "–°", "’»", ". "]),
+        max_size=40,
+    ).map("".join)
+    | st.text(max_size=120)
+)
+def test_badness_of_a_long_text_is_its_regex_count(text):
+    from pipeline.decode import _BADNESS_RE, badness
+
+    assert badness(text) == len(_BADNESS_RE.findall(text))
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    _CODEC_BYTES
+    | st.binary(max_size=80)
+    | st.lists(st.sampled_from([b"le ", b"\xe9t\xe9 ", b"\xee\xf2\xe0", b"\xe1\xe5"]), max_size=30).map(b"".join)
+)
+def test_single_byte_code_pages_count_their_bytes_as_the_regexes_count_the_text(data):
+    from pipeline.config import DecodeConfig
+    from pipeline.decode import _LANGUAGE_OF, _decode_tolerant, _language_score, _single_byte_counts, codec_name
+
+    for codec in DecodeConfig().detect_encodings:
+        language = _LANGUAGE_OF[codec_name(codec)]
+        got = _decode_tolerant(data, codec, 0.5)
+        if got is None:
+            continue
+        for floor in (0.0, 0.3, 0.9):
+            expected = _language_score(got[0], language, got[1], 1, floor)
+            assert _language_score(got[0], language, got[1], 1, floor, data, codec) == expected
+        if _single_byte_counts(codec, language) is not None:  # one character a byte, or none
+            assert len(got[0]) == len(data) - got[1]

@@ -89,6 +89,8 @@ def test_language_fast_path_agrees_with_the_model_on_real_corpora():
 
 
 # word_count and minhash run without the regex engine; the regexes stay their definition.
+import re  # noqa: E402
+
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -98,6 +100,7 @@ from pipeline.metadata import (  # noqa: E402
     _mixed_tokens,
     minhash,
     mixed_tokens_definition,
+    quotes,
     word_count,
     word_count_definition,
 )
@@ -127,6 +130,44 @@ def test_minhash_tokens_of_unspaced_scripts_are_their_definition(text):
 def test_minhash_tokens_are_the_byte_word_regex_matches(text):
     data = text.lower().encode("utf-8")
     assert data.translate(_NOT_WORD_BYTE).split() == _BYTE_WORD.findall(data)
+
+
+def test_word_count_is_its_definition_for_every_character():
+    """Each code point of the Basic Multilingual Plane (and one beyond it) inside and around words,
+    after joiners, in runs: the class-byte count (a Latin-1 path and a UTF-16 one) is the regex's."""
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF] + ["😀"]
+    for c in chars:
+        for text in (c, f"a{c}b", f"{c}{c}x", f"’{c}-{c}", f"x-{c}\u0301{c} 中{c}ไ", f"é {c}"):
+            assert word_count(text) == word_count_definition(text), (hex(ord(c)), text)
+
+
+_QUOTES_DEFINITION = re.compile(
+    r"«\s*([^«»]{2,600}?)\s*»|“([^“”]{2,600}?)”|„([^„“”]{2,600}?)[“”]|\"([^\"\n]{2,600}?)\""
+)
+_QUOTY = st.lists(st.sampled_from(list('«»“”„"\n \u00a0\tab’.') + ["x" * 300, " " * 299, "ab" * 150]), max_size=30).map(
+    "".join
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_QUOTY | st.text(max_size=80))
+def test_quotes_are_those_of_the_lazy_definition(text):
+    expected = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTES_DEFINITION.finditer(text)]
+    assert quotes(text) == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_TRICKY | st.sampled_from(list("?’“…—ÿµºª²¼_")), max_size=40).map("".join) | st.text(max_size=60))
+def test_language_fast_path_words_are_the_regex_matches(text):
+    from pipeline.metadata import _FAST_WORD, _STOP_LOOKUP, _STOP_LOOKUP_LATIN1, _first_words
+
+    head = text.lower()
+    words, lookup = _first_words(text)
+    if lookup is _STOP_LOOKUP_LATIN1:
+        words = [w.decode("latin-1") for w in words]
+    else:
+        assert lookup is _STOP_LOOKUP
+    assert words == _FAST_WORD.findall(head)
 
 
 def test_word_count_counts_words_not_punctuation():
@@ -205,3 +246,23 @@ def jaccard_estimate(sig_a: bytes, sig_b: bytes) -> float:
     import numpy as np
 
     return float((np.frombuffer(sig_a, dtype="<u4") == np.frombuffer(sig_b, dtype="<u4")).mean())
+
+
+def test_minhash_reads_the_first_words_of_a_long_text():
+    """minhash splits at most _MAX_WORDS words off (the rest stays one piece): the same first words."""
+    from pipeline.metadata import _MAX_WORDS
+
+    for n in (_MAX_WORDS - 1, _MAX_WORDS, _MAX_WORDS + 1, 3 * _MAX_WORDS):
+        for data in (b" w" * n, b"w " * n, b"  w\n" * n + b"  "):
+            assert data.split(None, _MAX_WORDS)[:_MAX_WORDS] == data.split()[:_MAX_WORDS]
+    long = " ".join(f"mot{i}" for i in range(3 * _MAX_WORDS))
+    assert minhash(long) == minhash(" ".join(long.split()[:_MAX_WORDS]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=60))
+def test_latin1_lower_case_by_table_is_str_lower(text):
+    from pipeline.metadata import _LATIN1_LOWER
+
+    assert all(len(chr(b).lower()) == 1 and ord(chr(b).lower()) == _LATIN1_LOWER[b] for b in range(256))
+    assert text.encode("latin-1").translate(_LATIN1_LOWER).decode("latin-1") == text.lower()

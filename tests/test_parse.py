@@ -93,3 +93,69 @@ def test_a_malformed_header_date_is_a_header_and_is_reported_not_silently_used()
         and "could not be read" in a.warnings[0]
         and "2016-13-45" in a.warnings[0]
     )
+
+
+# The fast forms of two regex passes, against the regexes.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TAGGY = st.lists(
+    st.sampled_from(
+        [
+            "</doc>",
+            "</DOC>",
+            "</ARTICLE>",
+            "</article>",
+            "</Doc>",
+            "</xdoc>",
+            "doc>",
+            " ",
+            "\n",
+            "\u00a0",
+            "\u2028",
+            "\x1c",
+            "text",
+            "<",
+            "\x00",
+            "\x07",
+            "\x0e",
+            "\x1f",
+            "\t",
+            "é",
+            "\ud800",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TAGGY | st.text(max_size=40))
+def test_closing_tag_removal_is_the_regex(text):
+    from pipeline.readers.text import _CLOSE, _without_close
+
+    assert _without_close(text) == _CLOSE.sub("", text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TAGGY | st.text(max_size=40))
+def test_control_characters_counted_as_the_regex_counts(text):
+    from pipeline.readers.dispatch import _CONTROL_BYTES, _CONTROLS
+
+    data = text.encode("utf-8", "surrogatepass")
+    assert len(data) - len(data.translate(None, _CONTROL_BYTES)) == len(_CONTROLS.findall(text))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    _TAGGY
+    | st.text(max_size=40)
+    | st.sampled_from(["<REUTERS>", " <!DOCTYPE lewis>", "İ<reuters", "x" * 2047 + "<REUTERS", "\u3000\n ", ""])
+)
+def test_quick_checks_of_the_dispatch_are_the_plain_ones(text):
+    from pipeline.readers import sgml
+    from pipeline.readers.dispatch import sniff
+
+    head = text[:2048].lower()
+    assert sgml.is_container(text) == ("<reuters" in head or head.lstrip().startswith("<!doctype lewis"))
+    assert (sniff(b"x", text) is not None and sniff(b"x", text).format == "empty") == (not text.strip())

@@ -71,6 +71,9 @@ _BINARY_MAGIC = (
 )
 
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f]")
+# The same characters as UTF-8 bytes, which no other character's bytes hold: counted by
+# bytes.translate at C speed (a fifth of the regex's time).
+_CONTROL_BYTES = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x20))
 
 
 def sniff(head: bytes, text: str) -> Rejected | None:
@@ -78,10 +81,11 @@ def sniff(head: bytes, text: str) -> Rejected | None:
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
             return Rejected("binary", f"binary file ({what}), not an article")
-    if not text.strip():
+    if not text or text.isspace():  # (not text.strip(), without copying the text)
         return Rejected("empty", "empty file (no text after decoding)")
     sample = text[:4096]
-    controls = len(_CONTROLS.findall(sample))
+    data = sample.encode("utf-8", "surrogatepass")
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))  # len(_CONTROLS.findall(sample))
     if controls > max(2, len(sample) // 50):
         return Rejected(
             "binary", f"binary file ({controls} control characters in the first {len(sample)}), not an article"

@@ -47,6 +47,8 @@ def _text(raw: str | None) -> str:
 
 
 def is_container(text: str) -> bool:
+    if text.find("<", 0, 2048) < 0:  # no tag at all in the head (no case mapping makes a "<")
+        return False
     head = text[:2048].lower()
     return "<reuters" in head or head.lstrip().startswith("<!doctype lewis")
 

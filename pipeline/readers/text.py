@@ -30,7 +30,20 @@ from .base import Header, Parsed, read_date
 
 _PSEUDO_XML = re.compile(r"\A\s*<(?P<tag>ARTICLE|doc|DOC|article)\b(?P<attrs>[^>]*)>[ \t]*\n?", re.S)
 _ATTR = re.compile(r"""(?P<k>[\w:-]+)\s*=\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^\s>]+))""")
-_CLOSE = re.compile(r"\s*</(?:ARTICLE|doc|DOC|article)>\s*\Z")
+_CLOSE = re.compile(r"\s*</(?:ARTICLE|doc|DOC|article)>\s*\Z")  # what _without_close removes
+_CLOSE_TAGS = ("</ARTICLE>", "</doc>", "</DOC>", "</article>")
+
+
+def _without_close(body: str) -> str:
+    """``_CLOSE.sub("", body)``: a closing tag at the end, with the white space around it, gone
+    (str methods: the regex tries its leading ``\\s*`` at every position of the body)."""
+    stripped = body.rstrip()  # what \s* matches: str.isspace() characters
+    for tag in _CLOSE_TAGS:
+        if stripped.endswith(tag):
+            return stripped[: -len(tag)].rstrip()
+    return body
+
+
 _HEADER_LINE = re.compile(
     r"^[ \t]*(?P<key>date|dateline|published|title|titre|url|link|source|author|auteur|by|language|lang)"
     r"(?P<colon>[ \t]*[:=])?[ \t]*(?P<value>.*)$",
@@ -82,10 +95,10 @@ def parse(text: str, dates: DateConfig = DateConfig()) -> Parsed:
                 fields[name] = (value,) if name == "authors" else value
             elif not name:
                 extra.append((key, json.dumps(value, ensure_ascii=False)))
-        body = _CLOSE.sub("", text[m.end() :])
+        body = _without_close(text[m.end() :])
         return Parsed("text", Header(**fields, extra=tuple(extra)), body)
 
-    lines = text.split("\n")
+    lines = text.split("\n", 12)  # a header is in the first 12 lines; the rest stays one piece
     i = 0
     consumed = False
     leftovers: list[str] = []
