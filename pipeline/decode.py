@@ -899,8 +899,13 @@ def _decode_as_declared(data: bytes, config: DecodeConfig, declared: str) -> Dec
             return None
         got = decode(data, config)
         return got if got.encoding in ("utf-8", "utf-8-bom") else _ignored(declared, "the bytes are not UTF-8", got)
-    if not codec or codec == "ascii" or data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if not codec or codec == "ascii" or data.startswith(codecs.BOM_UTF8):
         return None
+    not_a_bom = False
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if codec.startswith(("utf-16", "utf-32")) or _utf16_bom_holds(data):
+            return None
+        not_a_bom = True  # "юя" in cp1251, "ţ˙" in cp1250 ...: text that begins with FE FF
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -912,10 +917,27 @@ def _decode_as_declared(data: bytes, config: DecodeConfig, declared: str) -> Dec
         return _ignored(declared, f"the bytes are not {codec}", decode(data, config))
     text, used, dropped = got
     repairs = [f"declared charset {declared} used" + (f" (read as {used}, its superset)" if used != codec else "")]
+    if not_a_bom:
+        lead = data[:2].hex(" ")
+        repairs.append(f"leading bytes {lead} read as {declared}, not as a UTF-16 BOM: the rest is not UTF-16")
     if dropped:
         repairs.append(f"{dropped} undecodable bytes dropped")
     text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
     return Decoded(text, used, tuple(repairs + mojibake), dropped)
+
+
+def _utf16_bom_holds(data: bytes) -> bool:
+    """Whether the UTF-16 BOM ``data`` starts with is one: the rest decodes as UTF-16 and holds a
+    NUL byte (UTF-16 of any character below U+0100, a digit, a space, a new line, has one; the
+    text of a legacy code page never does). Else it is text that begins with those two bytes."""
+    rest = data[2:]
+    if b"\x00" not in rest:
+        return False
+    try:
+        rest.decode("utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unicode_by_bom(data: bytes, repairs: list[str]) -> tuple[bytes, str | None, str | None, int]:

@@ -531,3 +531,24 @@ def test_single_byte_code_pages_count_their_bytes_as_the_regexes_count_the_text(
             assert _language_score(got[0], language, got[1], 1, floor, data, codec) == expected
         if _single_byte_counts(codec, language) is not None:  # one character a byte, or none
             assert len(got[0]) == len(data) - got[1]
+
+
+@pytest.mark.parametrize(
+    "text, declared",
+    [("юя", "cp1251"), ("юяab, 2016", "cp1251"), ("яю мир", "cp1251"), ("ţ˙ab", "cp1250")],
+)
+def test_a_declared_text_that_begins_with_the_bytes_of_a_utf16_bom_is_that_text(text, declared):
+    """FE FF is "юя" in cp1251: with the charset declared and no UTF-16 after them (no NUL byte,
+    which UTF-16 of a digit, a space or a new line has), those bytes are text, not a BOM; reading
+    them as one gave an empty text or invented Han characters."""
+    got = decode(text.encode(declared), declared=declared)
+    assert (got.text, got.encoding) == (text, declared)
+    assert any("not as a UTF-16 BOM" in r for r in got.repairs)
+
+
+@pytest.mark.parametrize(
+    "bom, codec, text", [(b"\xff\xfe", "utf-16-le", "Привет, мир 2016"), (b"\xfe\xff", "utf-16-be", "新闻 2016\n")]
+)
+def test_a_real_utf16_bom_still_wins_over_a_declared_code_page(bom, codec, text):
+    got = decode(bom + text.encode(codec), declared="cp1251")
+    assert got.text == text and got.encoding.startswith("utf-16")
