@@ -266,3 +266,32 @@ def test_a_row_expectation_that_cannot_run_stops_the_run_and_publishes_nothing(s
     with pytest.raises(StageError, match=r"expect_column_values_to_not_be_null\(no_such\) could not run"):
         run(config)
     assert not (out / "articles").exists()
+
+
+def test_an_interrupted_run_leaves_no_staging_and_no_staging_thread(tmp_path):
+    """Ctrl-C while tasks are queued for the staging thread: it stops before the run removes its
+    staging, so nothing is written there afterwards and no thread is left."""
+    import threading
+    import time
+
+    day = tmp_path / "src" / "2016-12-07"
+    day.mkdir(parents=True)
+    for i in range(120):
+        words = " ".join(f"mot{i}x{k}" for k in range(60))
+        (day / f"a{i:03d}.txt").write_text(f"Titre {i}\n\nUn texte de presse, numéro {i}. {words}.\n")
+    out = tmp_path / "out"
+
+    def interrupt(progress):
+        raise KeyboardInterrupt
+
+    # Every task's articles are a chunk of their own: the staging thread validates and writes
+    # each one (and imports GX first), so results are still queued when the interrupt comes.
+    config = RunConfig(
+        source=str(tmp_path / "src"), output=str(out), workers=1, task_files=2, validate=ValidateConfig(chunk_rows=1)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run(config, on_progress=interrupt)
+    time.sleep(0.5)  # a thread still staging would write now
+    assert not [p for p in (out / ".staging").rglob("*") if p.is_file()]
+    assert not [t for t in threading.enumerate() if t.name.startswith("news-etl-stage")]
+    assert not (out / "articles").exists()

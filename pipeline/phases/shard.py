@@ -73,25 +73,31 @@ def process_shard(
     tasks = make_tasks(shard_items(out, planned, index), config.task_files, config.task_bytes)
     files_done, last = 0, 0.0
     t_process = time.perf_counter()
-    for result in results(Source(planned.source, config.storage_options), tasks, config, summary.workers):
-        files_done += result.files
-        writer.add(result)
-        del result  # the stager holds it until staged (a bounded queue), not this loop
-        fault_point("shard:task")
-        now = time.perf_counter()
-        if on_progress and (now - last > 1.0 or files_done == n_files):
-            last = now
-            on_progress(
-                {
-                    "files_done": files_done,
-                    "files": n_files,
-                    "documents": summary.documents,
-                    "articles": writer.seq,
-                    "quarantined": summary.quarantined,
-                    "seconds": now - started,
-                }
-            )
-    writer.flush()
+    try:
+        for result in results(Source(planned.source, config.storage_options), tasks, config, summary.workers):
+            files_done += result.files
+            writer.add(result)
+            del result  # the stager holds it until staged (a bounded queue), not this loop
+            fault_point("shard:task")
+            now = time.perf_counter()
+            if on_progress and (now - last > 1.0 or files_done == n_files):
+                last = now
+                on_progress(
+                    {
+                        "files_done": files_done,
+                        "files": n_files,
+                        "documents": summary.documents,
+                        "articles": writer.seq,
+                        "quarantined": summary.quarantined,
+                        "seconds": now - started,
+                    }
+                )
+        writer.flush()
+    except BaseException:
+        # Interrupted or failed: the staging thread stops before the run removes its staging,
+        # so that it cannot write a file there afterwards.
+        writer.abort()
+        raise
     writer.stage["process (wall)"] = time.perf_counter() - t_process
     writer.close()
     summary.stage_seconds = {k: round(v, 3) for k, v in writer.stage.items()}

@@ -217,6 +217,18 @@ class ShardStager:
         release_memory()
         self.stage["write"] += time.perf_counter() - t0
 
+    def abort(self) -> None:
+        """Stop staging: what is queued is dropped, what runs finishes; then the writers close."""
+        for f in self._queued:
+            f.cancel()
+        self._queued.clear()
+        self._thread.shutdown(wait=True, cancel_futures=True)
+        for close in (self.stager.close, self.index.close, self.quarantine_ledger.close):
+            try:
+                close()
+            except Exception:  # the run's own error is the one to report
+                pass
+
     def close(self) -> None:
         try:
             self.flush()
