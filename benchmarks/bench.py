@@ -562,8 +562,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in info["results"].items():
         if "stage_seconds" in r:
             gx = (
-                f"GX {r['gx_share_of_wall']:.1%} of wall with its import, "
-                f"{r.get('gx_share_of_wall_without_import', 0):.1%} without (rows + batches + Data Docs); "
+                f"GX seconds / wall seconds {r['gx_share_of_wall']:.1%} with its import, "
+                f"{r.get('gx_share_of_wall_without_import', 0):.1%} without (rows + batches + Data Docs; "
+                "thread seconds, some overlapping the article work); "
                 if "gx_share_of_wall" in r
                 else ""
             )

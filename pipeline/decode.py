@@ -919,25 +919,25 @@ def _decode_as_declared(data: bytes, config: DecodeConfig, declared: str) -> Dec
     repairs = [f"declared charset {declared} used" + (f" (read as {used}, its superset)" if used != codec else "")]
     if not_a_bom:
         lead = data[:2].hex(" ")
-        repairs.append(f"leading bytes {lead} read as {declared}, not as a UTF-16 BOM: the rest is not UTF-16")
+        repairs.append(f"leading bytes {lead} read as {declared}, not as a UTF-16 BOM: no UTF-16 follows")
     if dropped:
         repairs.append(f"{dropped} undecodable bytes dropped")
     text, mojibake = repair_mojibake(text, config.max_mojibake_passes, data, declared)
     return Decoded(text, used, tuple(repairs + mojibake), dropped)
 
 
+# Control characters no text holds (C0 but tab, LF, CR; DEL): a byte among them is not text in
+# any legacy code page (their multi-byte sequences use bytes from 0x40 on).
+_NOT_TEXT_BYTE = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _utf16_bom_holds(data: bytes) -> bool:
-    """Whether the UTF-16 BOM ``data`` starts with is one: the rest decodes as UTF-16 and holds a
-    NUL byte (UTF-16 of any character below U+0100, a digit, a space, a new line, has one; the
-    text of a legacy code page never does). Else it is text that begins with those two bytes."""
+    """Whether the UTF-16 BOM ``data`` starts with is one: the rest holds a NUL byte (UTF-16 of any
+    character below U+0100, a digit, a space, a new line, has one; the text of a legacy code page
+    never does), damaged or not; or, without one, a byte that no text in a code page holds.
+    Else it is text that begins with those two bytes."""
     rest = data[2:]
-    if b"\x00" not in rest:
-        return False
-    try:
-        rest.decode("utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be")
-    except UnicodeDecodeError:
-        return False
-    return True
+    return b"\x00" in rest or _NOT_TEXT_BYTE.search(rest) is not None
 
 
 def _unicode_by_bom(data: bytes, repairs: list[str]) -> tuple[bytes, str | None, str | None, int]:

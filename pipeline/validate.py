@@ -98,16 +98,17 @@ class _Deferred(types.ModuleType):
     def __getattr__(self, attr: str) -> Any:
         name = self.__dict__["__name__"]
         with _deferred_lock:
-            if sys.modules.get(name) is self:
-                del sys.modules[name]
+            real = sys.modules.get(name)
+            if real is None or real is self:  # else imported meanwhile (by another thread, or directly)
+                if real is self:
+                    del sys.modules[name]
                 try:
                     real = importlib.import_module(name)
                 except BaseException:
-                    sys.modules[name] = self
+                    if real is self:
+                        sys.modules[name] = self
                     raise
-                self.__dict__.update(real.__dict__)
-            else:  # imported meanwhile (by another thread, or directly)
-                self.__dict__.update(sys.modules[name].__dict__)
+            self.__dict__.update(real.__dict__)
         try:
             return self.__dict__[attr]
         except KeyError:
@@ -152,8 +153,14 @@ def _context():
             _quiet_gx()
             for name in DEFERRED_BY_GX:
                 defer_import(name)
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
+            try:
+                import great_expectations as gx
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+            finally:
+                # Only GX holds the stand-ins: whoever imports these modules later gets them.
+                for name in DEFERRED_BY_GX:
+                    if isinstance(sys.modules.get(name), _Deferred):
+                        del sys.modules[name]
 
             _quiet_gx()
             # GX fingerprints every in-memory batch under 1 GB by hashing the whole DataFrame
@@ -242,6 +249,7 @@ def row_parts(suite: dict[str, Any], columns: list[str], schema: pa.Schema | Non
 # is one GX call a chunk instead of two (``WIDE_COLUMNS``), and GX copies no text.
 PREDICATES = {"expect_column_values_to_match_regex": True, "expect_column_values_to_not_match_regex": False}
 PREDICATE_PREFIX = "_predicate_"
+POSITION_META = "news_etl_position"  # an expectation's place in the row suite, in its meta
 
 
 @dataclass(frozen=True)
@@ -276,7 +284,9 @@ def predicate_suite(suite: dict[str, Any], schema: pa.Schema) -> tuple[list[dict
     by name. Any other kwarg (``mostly``, ``row_condition``) and the meta are kept."""
     out: list[dict[str, Any]] = []
     predicates: dict[str, Predicate] = {}
-    for position, expectation in enumerate(suite.get("expectations", [])):
+    for position, original in enumerate(suite.get("expectations", [])):
+        # Each result finds its place in the suite by this mark (GX keeps an expectation's meta).
+        expectation = {**original, "meta": {**(original.get("meta") or {}), POSITION_META: position}}
         kwargs = expectation.get("kwargs", {})
         column, regex = kwargs.get("column"), kwargs.get("regex")
         field_type = schema.field(column).type if isinstance(column, str) and column in schema.names else None
@@ -459,6 +469,10 @@ class Validator:
         """The position in the row suite of the expectation GX ran as ``cfg`` (GX does not give
         results in the suite's order), taken out of ``unmatched``: the first whose type and
         kwargs ``cfg`` has (GX adds its defaults)."""
+        marked = (cfg.get("meta") or {}).get(POSITION_META)
+        if isinstance(marked, int) and marked in unmatched:
+            unmatched.remove(marked)
+            return marked
         expectations = self._row_expectations or self.row_json["expectations"]
         kwargs = cfg.get("kwargs") or {}
         same = [

@@ -552,3 +552,14 @@ def test_a_declared_text_that_begins_with_the_bytes_of_a_utf16_bom_is_that_text(
 def test_a_real_utf16_bom_still_wins_over_a_declared_code_page(bom, codec, text):
     got = decode(bom + text.encode(codec), declared="cp1251")
     assert got.text == text and got.encoding.startswith("utf-16")
+
+
+def test_a_damaged_utf16_file_or_one_without_nul_bytes_keeps_its_bom_over_a_declared_code_page():
+    """A stray last byte (or a lone surrogate) does not make a UTF-16 file code-page text full of
+    NULs; UTF-16 of Chinese with its punctuation (。 is 30 02) has control bytes no code page's
+    text holds."""
+    damaged = decode(b"\xff\xfe" + "Moscow news 2016\n".encode("utf-16-le") + b"\n", declared="windows-1252")
+    assert damaged.encoding == "utf-16le-bom" and damaged.text.startswith("Moscow news 2016\n")
+    assert "\x00" not in damaged.text
+    chinese = decode(b"\xfe\xff" + "新闻报道。中国经济".encode("utf-16-be"), declared="windows-1251")
+    assert (chinese.text, chinese.encoding) == ("新闻报道。中国经济", "utf-16be-bom")

@@ -80,7 +80,7 @@ def process_shard(
             del result  # the stager holds it until staged (a bounded queue), not this loop
             fault_point("shard:task")
             now = time.perf_counter()
-            if on_progress and (now - last > 1.0 or files_done == n_files):
+            if on_progress and now - last > 1.0:
                 last = now
                 on_progress(
                     {
@@ -93,6 +93,17 @@ def process_shard(
                     }
                 )
         writer.flush()
+        if on_progress:  # the counts once everything queued is staged
+            on_progress(
+                {
+                    "files_done": files_done,
+                    "files": n_files,
+                    "documents": summary.documents,
+                    "articles": writer.seq,
+                    "quarantined": summary.quarantined,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
     except BaseException:
         # Interrupted or failed: the staging thread stops before the run removes its staging,
         # so that it cannot write a file there afterwards.

@@ -11,7 +11,8 @@ per-row cost, and a chunk's memory stays bounded whatever the shard's size.
 Staging runs on a thread of its own, in the order results arrive, while the caller goes on with
 the next tasks (with one worker, the next articles): Parquet encoding and compression, Arrow's
 regexes and conversions release the GIL, so they use a second core. At most ``QUEUED_RESULTS``
-results wait for it (bounded memory); its first error is raised by the next call.
+results and ``QUEUED_BYTES`` of input wait for it (bounded memory); its first error is raised by
+the next call.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 QUARANTINE_LEDGER = "quarantine_ledger.parquet"  # in the shard's folder
 _QUARANTINE_SLICE = 10_000
 QUEUED_RESULTS = 16  # task results waiting for the staging thread (a task: tens of articles)
+QUEUED_BYTES = 64 * 2**20  # and at most this many bytes of input in them (a task may be 16 MiB)
 
 
 class ShardStager:
@@ -73,28 +75,40 @@ class ShardStager:
         self.seq = 0
         self.keys: set[str] = set()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="news-etl-stage")
-        self._queued: collections.deque[Future] = collections.deque()
+        self._queued: collections.deque[tuple[Future, int]] = collections.deque()
+        self._queued_bytes = 0
 
-    def _submit(self, fn, *args) -> None:
-        """Run ``fn`` on the staging thread after what is queued; raise a queued call's error."""
-        while self._queued and (self._queued[0].done() or len(self._queued) >= QUEUED_RESULTS):
-            self._queued.popleft().result()
-        self._queued.append(self._thread.submit(fn, *args))
+    def _submit(self, fn, *args, nbytes: int = 0) -> None:
+        """Run ``fn`` on the staging thread after what is queued (at most ``QUEUED_RESULTS`` calls
+        and ``QUEUED_BYTES`` of input); raise a queued call's error."""
+        while self._queued and (
+            self._queued[0][0].done()
+            or len(self._queued) >= QUEUED_RESULTS
+            or self._queued_bytes + nbytes > QUEUED_BYTES
+        ):
+            done, size = self._queued.popleft()
+            self._queued_bytes -= size
+            done.result()
+        self._queued.append((self._thread.submit(fn, *args), nbytes))
+        self._queued_bytes += nbytes
 
     def _drain(self) -> None:
         """Wait for everything queued; raise the first error."""
         try:
             while self._queued:
-                self._queued.popleft().result()
+                done, size = self._queued.popleft()
+                self._queued_bytes -= size
+                done.result()
         except BaseException:
-            for f in self._queued:
+            for f, _ in self._queued:
                 f.cancel()
             self._queued.clear()
+            self._queued_bytes = 0
             raise
 
     def add(self, result: TaskResult) -> None:
         """Stage one task's result (on the staging thread, in order)."""
-        self._submit(self._add, result)
+        self._submit(self._add, result, nbytes=result.bytes_read)
 
     def flush(self) -> None:
         """Validate and stage what is buffered, and wait until everything queued is staged."""
@@ -219,9 +233,10 @@ class ShardStager:
 
     def abort(self) -> None:
         """Stop staging: what is queued is dropped, what runs finishes; then the writers close."""
-        for f in self._queued:
+        for f, _ in self._queued:
             f.cancel()
         self._queued.clear()
+        self._queued_bytes = 0
         self._thread.shutdown(wait=True, cancel_futures=True)
         for close in (self.stager.close, self.index.close, self.quarantine_ledger.close):
             try:
