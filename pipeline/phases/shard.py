@@ -73,6 +73,17 @@ def process_shard(
     tasks = make_tasks(shard_items(out, planned, index), config.task_files, config.task_bytes)
     files_done, last = 0, 0.0
     t_process = time.perf_counter()
+
+    def progress() -> dict:
+        return {
+            "files_done": files_done,
+            "files": n_files,
+            "documents": summary.documents,
+            "articles": writer.seq,
+            "quarantined": summary.quarantined,
+            "seconds": time.perf_counter() - started,
+        }
+
     try:
         for result in results(Source(planned.source, config.storage_options), tasks, config, summary.workers):
             files_done += result.files
@@ -82,28 +93,10 @@ def process_shard(
             now = time.perf_counter()
             if on_progress and now - last > 1.0:
                 last = now
-                on_progress(
-                    {
-                        "files_done": files_done,
-                        "files": n_files,
-                        "documents": summary.documents,
-                        "articles": writer.seq,
-                        "quarantined": summary.quarantined,
-                        "seconds": now - started,
-                    }
-                )
+                on_progress(progress())
         writer.flush()
         if on_progress:  # the counts once everything queued is staged
-            on_progress(
-                {
-                    "files_done": files_done,
-                    "files": n_files,
-                    "documents": summary.documents,
-                    "articles": writer.seq,
-                    "quarantined": summary.quarantined,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
+            on_progress(progress())
     except BaseException:
         # Interrupted or failed: the staging thread stops before the run removes its staging,
         # so that it cannot write a file there afterwards.
