@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
+REQUEST_TIMEOUT = 90
+IDEMPOTENT = {"GET", "PATCH", "PUT"}  # repeating one does what doing it once does
 
 
 def free_port() -> int:
@@ -128,17 +130,40 @@ class Airflow:
             headers["Authorization"] = f"Bearer {self.token}"
         for attempt in range(20):
             req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+            started = time.monotonic()
             try:
-                with urllib.request.urlopen(req, timeout=30) as r:
+                # Longer than SQLite's busy timeout (60 s, see airflow_env): a request waiting for the
+                # scheduler's write lock gets its 503 "locked" from the server, and is retried below.
+                with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT) as r:
                     raw = r.read()
+                    self._timed(method, path, started)
                     return json.loads(raw) if raw else None
+            except TimeoutError:
+                self._timed(method, path, started, "timed out")
+                if method in IDEMPOTENT and attempt < 2:
+                    continue
+                raise TimeoutError(
+                    f"{method} {path}: no answer in {REQUEST_TIMEOUT}s; last lines of {self.log.name}:\n"
+                    + self.log_tail()
+                ) from None
             except urllib.error.HTTPError as exc:
                 detail = exc.read()[:500]
+                self._timed(method, path, started, f"HTTP {exc.code}")
                 # SQLite: "Database is locked" (503) while the scheduler writes; nothing was done, so retry.
                 if exc.code == 503 and b"locked" in detail and attempt < 19:
                     time.sleep(1 + attempt)
                     continue
                 raise RuntimeError(f"{method} {path}: {exc.code} {detail!r}") from None
+
+    def _timed(self, method: str, path: str, started: float, outcome: str = "ok") -> None:
+        """One line per request in ``requests.log`` beside the server's log: slow answers show there."""
+        with open(self.home / "requests.log", "a") as f:
+            f.write(f"{time.strftime('%H:%M:%S')} {time.monotonic() - started:7.2f}s {method} {path} {outcome}\n")
+
+    def log_tail(self, lines: int = 60) -> str:
+        self.log.flush()
+        path = Path(self.log.name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def wait_for(self, predicate, timeout: float, every: float = 3, what: str = "condition"):
         deadline = time.time() + timeout
