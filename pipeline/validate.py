@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from .config import ValidateConfig
 from .errors import StageError
+from .phases.memory import importing
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,13 @@ _gx_state: dict[str, Any] = {}
 # Modules GX imports at its own import but uses only inside expectations and renderers that our
 # suites do not use (scipy.stats for the KL-divergence and KS-test expectations, altair for their
 # charts): half of GX's import time (0.8-1.0 s of about 2 s). They are imported when first used.
-DEFERRED_BY_GX = ("scipy.stats", "altair")
+DEFERRED_BY_GX = ("scipy.stats", "altair", "jsonschema")
+
+# GX's optional dependencies for SQL datasources and S3 stores, which a pandas validation never
+# touches: GX imports them when they are installed (0.5-1 s of its import), and runs without them
+# as in a plain ``pip install great_expectations``. Hidden while GX imports unless the process has
+# imported them already (an Airflow task has SQLAlchemy); importable by anyone afterwards.
+HIDDEN_FROM_GX = ("sqlalchemy", "boto3", "botocore")
 
 
 class _Deferred(types.ModuleType):
@@ -153,13 +160,20 @@ def _context():
             _quiet_gx()
             for name in DEFERRED_BY_GX:
                 defer_import(name)
+            # None in sys.modules makes ``import name`` (and its submodules) raise ImportError.
+            hidden = [name for name in HIDDEN_FROM_GX if name not in sys.modules]
+            sys.modules.update(dict.fromkeys(hidden))
             try:
-                import great_expectations as gx
-                from great_expectations.data_context.types.base import ProgressBarsConfig
+                with importing():
+                    import great_expectations as gx
+                    from great_expectations.data_context.types.base import ProgressBarsConfig
             finally:
                 # Only GX holds the stand-ins: whoever imports these modules later gets them.
                 for name in DEFERRED_BY_GX:
                     if isinstance(sys.modules.get(name), _Deferred):
+                        del sys.modules[name]
+                for name in hidden:
+                    if name in sys.modules and sys.modules[name] is None:
                         del sys.modules[name]
 
             _quiet_gx()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 from pipeline.phases import memory
 
 
@@ -12,3 +16,33 @@ def test_a_full_collection_is_due_every_10000_rows_not_after_each_small_date(mon
     assert memory.collection_due(1) is True  # 10,000 rows since the last one
     assert memory.collection_due(1) is False  # the count starts again
     assert memory.collection_due(50_000) is True  # one large date
+
+
+def test_importing_frees_the_garbage_made_meanwhile_and_freezes_what_lives():
+    """The collector is off during the import and back on after it; a cycle that became garbage
+    meanwhile is freed (not frozen for the process's life); what is alive is frozen, so that a
+    later full collection skips it. In a child process: freezing is for the whole process."""
+    code = textwrap.dedent(
+        """
+        import gc, weakref
+        from pipeline.phases import memory
+
+        class Node:
+            pass
+
+        kept = Node(); kept.self = kept
+        before = gc.get_freeze_count()
+        with memory.importing():
+            during = gc.isenabled()
+            lost = Node(); lost.self = lost
+            gone = weakref.ref(lost)
+            del lost
+        print(during, gc.isenabled(), gone() is None, gc.get_freeze_count() > before, gc.is_tracked(kept))
+        gc.disable()
+        with memory.importing():
+            pass
+        print(gc.isenabled())
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True", "True", "True", "True", "False"]

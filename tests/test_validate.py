@@ -397,6 +397,42 @@ def test_gx_import_defers_scipy_stats_and_altair_and_they_work_when_used():
     assert out[2] == "0.5 Chart"
 
 
+def test_gx_imports_without_its_sql_and_s3_extras_unless_they_are_imported_already():
+    """SQLAlchemy, boto3 and botocore are GX's optional extras (SQL datasources, S3 stores): hidden
+    while GX imports, then importable as usual; jsonschema is deferred and works when an
+    expectation uses it. A process that imported SQLAlchemy before GX (an Airflow task) gives it
+    to GX."""
+    code = textwrap.dedent(
+        """
+        import sys
+        if sys.argv[1] == "first":
+            import sqlalchemy
+        import pandas as pd
+        from pipeline import validate
+        gx, batch_definition = validate._context()
+        from great_expectations.compatibility import sqlalchemy as gx_sa
+        print(*(name in sys.modules for name in ("sqlalchemy", "boto3", "botocore", "jsonschema")), bool(gx_sa.sqlalchemy))
+        suite = gx.ExpectationSuite(name="js", expectations=[gx.expectations.ExpectColumnValuesToMatchJsonSchema(
+            column="x", json_schema={"type": "object", "required": ["a"]})])
+        frame = pd.DataFrame({"x": ['{"a": 1}', '{"b": 2}', '{"a": 3}']})
+        r = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+        print(r.success, r.results[0].result["partial_unexpected_list"])
+        import boto3, sqlalchemy
+        print(sqlalchemy.text("x").text, boto3.__name__)
+        """
+    )
+
+    def run(mode):
+        return subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout
+
+    assert run("after").split("\n")[:3] == [
+        "False False False False False",
+        "False ['{\"b\": 2}']",
+        "x boto3",
+    ]
+    assert run("first").split("\n")[0] == "True False False False True"
+
+
 def test_an_expectation_on_a_missing_column_is_an_error_not_a_pass(tmp_path):
     """GX reports a metric that raised (a column the data lacks) as an unsuccessful expectation
     with no failing row: rows must not pass it silently, and a batch names why it failed."""
