@@ -301,7 +301,10 @@ def step_handwritten(src: Path, out: Path, limit: int) -> dict:
 
 def step_news_etl(src: Path, out: Path, workers: int) -> dict:
     from pipeline.config import RunConfig
+    from pipeline.phases.memory import own_process
     from pipeline.run import run
+
+    own_process()  # as the news-etl command does: this process is the run's
 
     report = run(RunConfig(source=str(src), output=str(out), workers=workers))
     detail = json.loads(report.to_json())

@@ -577,6 +577,9 @@ def entry() -> None:
     issue 34314), so a scheduler saw a failed run. Nothing is left to do at that point: the run's
     files are closed, its locks released, its pool shut down. ``main`` stays a plain function
     for tests and callers."""
+    from .phases.memory import own_process
+
+    own_process()  # this process is ours: what GX's import leaves is frozen (phases.memory)
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -20,6 +20,7 @@ import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # as pipeline.validate does, before GX reads it
 
+import gc  # noqa: E402
 import logging  # noqa: E402
 
 from . import run, validate  # noqa: E402,F401  (and through run: every stage)
@@ -35,11 +36,11 @@ def _quiet_gx() -> None:
 _quiet_gx()
 import great_expectations  # noqa: E402,F401
 import great_expectations.expectations  # noqa: E402,F401
-import htmldate  # noqa: E402,F401
-import trafilatura  # noqa: E402,F401
 
-from .metadata import detect_language  # noqa: E402
+from .phases import warm  # noqa: E402,F401  (trafilatura, htmldate, the language model)
 
 _quiet_gx()
-# The language model (py3langid) loads on first use: use it once, on text no fast path takes.
-detect_language("Questo testo è scritto in italiano, per caricare il modello una volta sola.")
+# What is loaded stays shared with the forked tasks: collected once, then out of every later
+# collection (a collection would otherwise touch, and so copy, the shared pages).
+gc.collect()
+gc.freeze()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 _libc: object = None
-# A full collection costs 0.1 to 0.4 s with GX loaded (a millisecond once its import is frozen,
+# A full collection costs 0.1 to 0.4 s with GX loaded (a millisecond where its import is frozen,
 # see ``importing``): worth it once enough rows went through frames since the last one.
 COLLECT_EVERY_ROWS = 10_000
 _rows_since_collect = 0
@@ -26,24 +26,40 @@ def collection_due(rows: int) -> bool:
     return True
 
 
+# Whether ``importing`` freezes what the process holds after the import: only in a process
+# news-etl owns (the ``news-etl`` command, a pre-forking Celery host), never in a caller's own
+# (a notebook's objects alive at that moment would never be collected if they became cyclic
+# garbage later, and ``gc.get_referrers`` no longer sees frozen objects). ``own_process`` sets it.
+_freeze_after_import = False
+
+
+def own_process() -> None:
+    """Declare this process news-etl's own: ``importing`` then freezes after the import."""
+    global _freeze_after_import
+    _freeze_after_import = True
+
+
 @contextlib.contextmanager
 def importing() -> Iterator[None]:
-    """Import a large package (Great Expectations) without Python's cyclic collector, then freeze
-    what the process holds. The collector otherwise runs dozens of times during the import over
-    objects that live as long as the process (classes, pydantic models, registries): 0.3-0.8 s of
-    GX's 1-2 s import on this machine kind. After the import, one full collection frees the
-    garbage made meanwhile (by the import, and by another thread: freezing it would keep it, 90 MB
-    more at the peak of a 20,000-article run), then ``gc.freeze`` leaves every object alive out of
-    all later collections: a full collection then costs about a millisecond instead of 0.1-0.2 s,
-    the collector's time over 20,000 articles 0.32 s instead of 0.76 s. Frozen objects are still
-    freed by reference counting."""
+    """Import a large package (Great Expectations) without Python's cyclic collector. It would
+    otherwise run dozens of times during the import over objects that live as long as the
+    process (classes, pydantic models, registries): 0.3-0.8 s of GX's 1-2 s import on this
+    machine kind.
+
+    In a process of our own (``own_process``), one full collection then frees the garbage made
+    meanwhile (by the import, and by another thread: freezing it would keep it, 90 MB more at
+    the peak of a 20,000-article run) and ``gc.freeze`` leaves every object alive out of all later
+    collections: a full collection costs about a millisecond instead of 0.1-0.2 s, the collector's
+    time over 20,000 articles 0.32 s instead of 0.76 s. Frozen objects are still freed by
+    reference counting."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.collect()
-        gc.freeze()
+        if _freeze_after_import:
+            gc.collect()
+            gc.freeze()
         if enabled:
             gc.enable()
 
@@ -54,10 +70,11 @@ def release_memory(collect: bool = False) -> None:
     every chunk's temporary tables and frames. A few milliseconds a call.
 
     ``collect``: first free the garbage held in reference cycles (a full ``gc.collect``: a
-    millisecond once GX's import is frozen, 0.1 to 0.4 s were it not). GX's validation results and Data Docs rendering leave
-    cycles that hold a date's pandas frame and its Arrow columns; with some 300,000 long-lived
-    objects in the process, Python's own full collections come seldom, so without this the frames
-    of several dates piled up (38 MB more Arrow memory after validating 6 dates than after 2)."""
+    millisecond where GX's import is frozen, 0.1 to 0.4 s elsewhere). GX's validation results
+    and Data Docs rendering leave cycles that hold a date's pandas frame and its Arrow columns;
+    with some 300,000 long-lived objects in the process, Python's own full collections come
+    seldom, so without this the frames of several dates piled up (38 MB more Arrow memory after
+    validating 6 dates than after 2)."""
     global _libc
     if collect:
         gc.collect()
