@@ -90,8 +90,9 @@ DEFERRED_BY_GX = ("scipy.stats", "altair", "jsonschema")
 
 # GX's optional dependencies for SQL datasources and S3 stores, which a pandas validation never
 # touches: GX imports them when they are installed (0.5-1 s of its import), and runs without them
-# as in a plain ``pip install great_expectations``. Hidden while GX imports unless the process has
-# imported them already (an Airflow task has SQLAlchemy); importable by anyone afterwards.
+# as in a plain ``pip install great_expectations``. Hidden from the thread that imports GX, while
+# it does, unless the process has imported them already (an Airflow task has SQLAlchemy); other
+# threads, and everyone afterwards, import them as usual.
 HIDDEN_FROM_GX = ("sqlalchemy", "boto3", "botocore")
 
 
@@ -123,6 +124,21 @@ class _Deferred(types.ModuleType):
 
 
 _deferred_lock = threading.RLock()
+
+
+class _HiddenInThisThread:
+    """A finder (first in ``sys.meta_path``) for which the packages ``names`` are not installed,
+    in the thread that made it only: another thread importing one of them meanwhile gets it (the
+    GX thread then finds it in ``sys.modules``, as when a process imported it before)."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = frozenset(names)
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name.partition(".")[0] in self.names and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden while GX imports)", name=name)
+        return None
 
 
 def defer_import(name: str) -> None:
@@ -160,9 +176,8 @@ def _context():
             _quiet_gx()
             for name in DEFERRED_BY_GX:
                 defer_import(name)
-            # None in sys.modules makes ``import name`` (and its submodules) raise ImportError.
-            hidden = [name for name in HIDDEN_FROM_GX if name not in sys.modules]
-            sys.modules.update(dict.fromkeys(hidden))
+            hiding = _HiddenInThisThread(HIDDEN_FROM_GX)
+            sys.meta_path.insert(0, hiding)
             try:
                 with importing():
                     import great_expectations as gx
@@ -172,9 +187,7 @@ def _context():
                 for name in DEFERRED_BY_GX:
                     if isinstance(sys.modules.get(name), _Deferred):
                         del sys.modules[name]
-                for name in hidden:
-                    if name in sys.modules and sys.modules[name] is None:
-                        del sys.modules[name]
+                sys.meta_path.remove(hiding)
 
             _quiet_gx()
             # GX fingerprints every in-memory batch under 1 GB by hashing the whole DataFrame

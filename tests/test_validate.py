@@ -433,6 +433,33 @@ def test_gx_imports_without_its_sql_and_s3_extras_unless_they_are_imported_alrea
     assert run("first").split("\n")[0] == "True False False False True"
 
 
+def test_the_extras_are_hidden_from_the_thread_that_imports_gx_only():
+    """Another thread importing SQLAlchemy while GX imports (a source or output opened meanwhile)
+    gets it; the hiding thread gets ModuleNotFoundError, as if it were not installed."""
+    code = textwrap.dedent(
+        """
+        import sys, threading
+        from pipeline import validate
+        hiding = validate._HiddenInThisThread(("sqlalchemy",))
+        sys.meta_path.insert(0, hiding)
+        try:
+            try:
+                import sqlalchemy.sql
+                print("imported")
+            except ModuleNotFoundError as exc:
+                print(exc.name)
+            other = []
+            t = threading.Thread(target=lambda: other.append(__import__("sqlalchemy").__name__))
+            t.start(); t.join()
+            print(*other)
+        finally:
+            sys.meta_path.remove(hiding)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["sqlalchemy", "sqlalchemy"]
+
+
 def test_an_expectation_on_a_missing_column_is_an_error_not_a_pass(tmp_path):
     """GX reports a metric that raised (a column the data lacks) as an unsuccessful expectation
     with no failing row: rows must not pass it silently, and a batch names why it failed."""
