@@ -468,8 +468,12 @@ def main(argv: list[str] | None = None) -> int:
             "handwritten": lambda: step_handwritten(args.src, args.out, args.handwritten),
             "news-etl": lambda: step_news_etl(args.src, args.out, args.workers),
         }[args.step]
-        print(json.dumps(fn(), default=str))
-        return 0
+        print(json.dumps(fn(), default=str), flush=True)
+        # As the news-etl command ends (pipeline.cli.entry): without the interpreter's teardown,
+        # where a native thread pool still running can abort the process (SIGABRT, "terminate
+        # called without an active exception", apache/arrow issue 34314) after the work is done.
+        sys.stderr.flush()
+        os._exit(0)
 
     if args.memory:
         return memory_growth(args)
