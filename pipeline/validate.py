@@ -183,11 +183,12 @@ def _context():
                     import great_expectations as gx
                     from great_expectations.data_context.types.base import ProgressBarsConfig
             finally:
+                sys.meta_path.remove(hiding)  # first: nothing below may leave it installed
                 # Only GX holds the stand-ins: whoever imports these modules later gets them.
-                for name in DEFERRED_BY_GX:
-                    if isinstance(sys.modules.get(name), _Deferred):
-                        del sys.modules[name]
-                sys.meta_path.remove(hiding)
+                with _deferred_lock:  # not while another thread swaps one for its real module
+                    for name in DEFERRED_BY_GX:
+                        if isinstance(sys.modules.get(name), _Deferred):
+                            sys.modules.pop(name, None)
 
             _quiet_gx()
             # GX fingerprints every in-memory batch under 1 GB by hashing the whole DataFrame

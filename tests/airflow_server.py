@@ -17,7 +17,7 @@ from pathlib import Path
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 REQUEST_TIMEOUT = 90
-IDEMPOTENT = {"GET", "PATCH", "PUT"}  # repeating one does what doing it once does
+IDEMPOTENT = {"GET", "PATCH"}  # repeating one does what doing it once does (not PUT .../cancel)
 
 
 def free_port() -> int:
@@ -128,6 +128,7 @@ class Airflow:
         headers = {"Content-Type": "application/json"}
         if auth:
             headers["Authorization"] = f"Bearer {self.token}"
+        timeouts = 0
         for attempt in range(20):
             req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
             started = time.monotonic()
@@ -140,7 +141,8 @@ class Airflow:
                     return json.loads(raw) if raw else None
             except TimeoutError:
                 self._timed(method, path, started, "timed out")
-                if method in IDEMPOTENT and attempt < 2:
+                timeouts += 1
+                if method in IDEMPOTENT and timeouts < 3:
                     continue
                 raise TimeoutError(
                     f"{method} {path}: no answer in {REQUEST_TIMEOUT}s; last lines of {self.log.name}:\n"

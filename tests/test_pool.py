@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -9,8 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from pipeline.phases import pool
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,7 +21,7 @@ def _with_repo_path() -> dict[str, str]:
 
 
 @pytest.mark.skipif(
-    pool.context().get_start_method() != "forkserver", reason="no forkserver on this platform: workers are spawned"
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here: workers are spawned"
 )
 def test_a_worker_starts_with_the_stages_and_the_language_model_loaded(tmp_path):
     """Each worker would otherwise import the stages (0.3 s) and load py3langid's model (0.8 s)
@@ -55,3 +54,19 @@ def test_a_worker_starts_with_the_stages_and_the_language_model_loaded(tmp_path)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=_with_repo_path())
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[0] == "(True, True, True) True"
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here: workers are spawned"
+)
+def test_the_preload_keeps_what_the_caller_preloads():
+    code = (
+        "import multiprocessing\n"
+        "multiprocessing.get_context('forkserver').set_forkserver_preload(['json'])\n"
+        "from pipeline.phases import pool\n"
+        "pool.context(); pool.context()\n"
+        "print(multiprocessing.forkserver._forkserver._preload_modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_with_repo_path())
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "['json', 'pipeline.phases.warm']"

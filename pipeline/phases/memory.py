@@ -56,10 +56,10 @@ def importing() -> Iterator[None]:
     gc.disable()
     try:
         yield
-    finally:
-        if _freeze_after_import:
+        if _freeze_after_import:  # (not after a failed import)
             gc.collect()
             gc.freeze()
+    finally:
         if enabled:
             gc.enable()
 

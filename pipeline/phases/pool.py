@@ -14,6 +14,7 @@ import collections
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -78,7 +79,12 @@ def context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([WARM])
+    # The preload list is the process's: keep what a caller put there (a private attribute; a
+    # Python without it gets ours alone).
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    theirs = list(getattr(server, "_preload_modules", None) or [])
+    if WARM not in theirs:
+        ctx.set_forkserver_preload([*theirs, WARM])
     return ctx
 
 
