@@ -64,6 +64,13 @@ def test_celery_backfill_spreads_shards_over_two_workers_and_matches_local_execu
     landing = tmp_path / "landing"
     built = build_landing(landing, 600, days=3)
     assert built["days"] == 3
+    # Files each executor must quarantine the same way, whatever the generated text (with the
+    # shared corpora absent, the generated articles all pass): at parse, and at GX's row suite.
+    for day in ("2016-12-01", "2016-12-03"):
+        (landing / day / "empty.txt").write_bytes(b"")
+        (landing / day / "readings.csv").write_text(
+            "station,value\n" + "".join(f"{i},{i * 7 % 13}\n" for i in range(40))
+        )
 
     local_out, local_runs, _ = _backfill(tmp_path, "local", "LocalExecutor", landing)
     celery_out, celery_runs, cluster = _backfill(tmp_path, "celery", "CeleryExecutor", landing, WORKERS)
@@ -86,6 +93,9 @@ def test_celery_backfill_spreads_shards_over_two_workers_and_matches_local_execu
     b_articles, b_quarantine = _published(celery_out)
     assert a_articles.num_rows > 500 and a_articles.equals(b_articles)
     assert a_quarantine.equals(b_quarantine)
+    quarantined = set(zip(a_quarantine["source_path"].to_pylist(), a_quarantine["stage"].to_pylist()))
+    for day in ("2016-12-01", "2016-12-03"):
+        assert {(f"{day}/empty.txt", "parse"), (f"{day}/readings.csv", "validate")} <= quarantined, quarantined
     check = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "check", "--output", str(celery_out), "--start", FIRST, "--end", LAST],
         capture_output=True,
