@@ -220,7 +220,7 @@ class Cluster(Airflow):
         self, dag_id: str, first: str, last: str, max_active_runs: int = 4, conf: dict | None = None
     ) -> list[dict]:
         self.wait_for(lambda: self._dag_known(dag_id), 180, what=f"DAG {dag_id} parsed")
-        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        self.unpause(dag_id)
         self.request(
             "POST",
             "/api/v2/backfills",
@@ -248,7 +248,13 @@ class Cluster(Airflow):
             done = [r for r in runs if r["state"] in ("success", "failed")]
             return runs if len(runs) == expected and len(done) == expected else None
 
-        return self.wait_for(finished, 900, every=3, what=f"{int(expected)} backfill runs finished")
+        return self.wait_for(
+            finished,
+            900,
+            every=3,
+            what=f"{int(expected)} backfill runs finished",
+            state=lambda: self.runs_state(dag_id),
+        )
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]

@@ -50,6 +50,10 @@ def airflow_env(home: Path, **extra: str) -> dict:
     return env
 
 
+# What airflow standalone's log says when its scheduler's loop has died (it is not restarted).
+SCHEDULER_DIED = "Exception when executing SchedulerJob._run_scheduler_loop"
+
+
 class Airflow:
     def __init__(self, home: Path, env_extra: dict[str, str]):
         self.home = home
@@ -91,10 +95,36 @@ class Airflow:
         self.wait_ready(timeout)
 
     def exited(self) -> str | None:
-        """What has died, if anything (checked while waiting for the API)."""
+        """What has died, if anything (checked while waiting). ``airflow standalone`` keeps running
+        when its scheduler's loop dies (and never restarts it): its log says so."""
         if self.proc and self.proc.poll() is not None:
             return f"airflow standalone exited with {self.proc.returncode}; see {self.log.name}"
+        if not self.log.closed:
+            self.log.flush()
+        path = Path(self.log.name)
+        if path.exists() and SCHEDULER_DIED.encode() in path.read_bytes():
+            return f"the scheduler of airflow standalone stopped ({SCHEDULER_DIED!r}); see {self.log.name}"
         return None
+
+    def unpause(self, dag_id: str, timeout: float = 180) -> dict:
+        """Unpause ``dag_id`` and wait until the scheduler has created and finished the scheduled
+        run that unpausing a scheduled DAG makes (catchup off: its latest interval). A backfill
+        posted while the scheduler creates that run can crash the scheduler's loop (Airflow's
+        ``StaleDataError`` on ``dag_run``, seen on SQLite): let the scheduler's write land first."""
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+        def scheduled_done():
+            runs = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+            done = [r for r in runs if r["run_type"] == "scheduled" and r["state"] in ("success", "failed")]
+            return done[0] if done else None
+
+        return self.wait_for(
+            scheduled_done,
+            timeout,
+            every=2,
+            what=f"the scheduled run of {dag_id} after unpausing",
+            state=lambda: self.runs_state(dag_id),
+        )
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.time() + timeout
@@ -163,19 +193,45 @@ class Airflow:
             f.write(f"{time.strftime('%H:%M:%S')} {time.monotonic() - started:7.2f}s {method} {path} {outcome}\n")
 
     def log_tail(self, lines: int = 60) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         path = Path(self.log.name)
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
-    def wait_for(self, predicate, timeout: float, every: float = 3, what: str = "condition"):
+    def wait_for(self, predicate, timeout: float, every: float = 3, what: str = "condition", state=None):
+        """``predicate()``'s first true value within ``timeout`` seconds. On timeout the error says
+        what ``state()`` (when given: the runs and their tasks, say) shows at that moment and ends
+        with the server's last log lines: a run that never finished must say where it stood."""
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
             last = predicate()
             if last:
                 return last
+            died = self.exited()
+            if died:
+                raise RuntimeError(f"{what}: {died}; last lines of {self.log.name}:\n{self.log_tail(40)}")
             time.sleep(every)
-        raise TimeoutError(f"{what} not reached after {timeout}s (last: {last!r}); see {self.log.name}")
+        try:
+            where = state() if state is not None else last
+        except Exception as exc:  # the server may be what broke
+            where = f"state unavailable: {exc!r}"
+        raise TimeoutError(
+            f"{what} not reached after {timeout}s: {where!r}; last lines of {self.log.name}:\n{self.log_tail(40)}"
+        )
+
+    def runs_state(self, dag_id: str) -> list[str]:
+        """One line a run of ``dag_id``: its date, type and state, and the state of each task
+        instance (a ``wait_for`` ``state``: where runs that never finished stood)."""
+        lines = []
+        for r in self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]:
+            tis = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}/taskInstances?limit=1000")
+            tasks = ", ".join(
+                f"{t['task_id']}[{t.get('map_index', -1)}]={t['state']}@{t.get('hostname') or '-'}"
+                for t in tis["task_instances"]
+            )
+            lines.append(f"{r['logical_date'][:10]} {r['run_type']} {r['state']}: {tasks}")
+        return lines
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -56,7 +56,7 @@ def airflow(tmp_path_factory, samples):
             lambda: _dag_known(af, "news_etl") and _dag_known(af, "news_etl_daily_counts"), 180, what="DAGs parsed"
         )
         # Backfill runs stay queued while a DAG is paused; the downstream DAG is unpaused by default.
-        af.request("PATCH", "/api/v2/dags/news_etl", {"is_paused": False})
+        af.unpause("news_etl")
         yield af
     finally:
         af.stop()
@@ -117,7 +117,9 @@ def backfilled(airflow):
         done = [r for r in runs if r["state"] in ("success", "failed")]
         return runs if len(runs) == len(DATES) and len(done) == len(DATES) else None
 
-    return airflow.wait_for(finished, 480, every=5, what="three backfill runs finished")
+    return airflow.wait_for(
+        finished, 480, every=5, what="three backfill runs finished", state=lambda: airflow.runs_state("news_etl")
+    )
 
 
 def test_backfill_over_three_dates_through_the_rest_api(airflow, backfilled):
@@ -197,7 +199,9 @@ def test_clearing_and_rerunning_one_date_leaves_the_dataset_identical(airflow, b
         again = json.loads(manifest.read_text())["run_id"]
         return (r, again) if r["state"] == "success" and again != first_run else None
 
-    airflow.wait_for(rerun_done, 300, every=5, what="the cleared date rerun")
+    airflow.wait_for(
+        rerun_done, 300, every=5, what="the cleared date rerun", state=lambda: airflow.runs_state("news_etl")
+    )
     assert _dataset(airflow.output).equals(before)
     assert _check(airflow.output).returncode == 0
 
@@ -257,7 +261,9 @@ def test_a_backfill_created_with_the_cli_while_the_server_runs(airflow, backfill
         runs = [r for r in _runs(airflow, "news_etl", "backfill") if r["logical_date"].startswith(CLI_DATE)]
         return runs if runs and runs[0]["state"] in ("success", "failed") else None
 
-    (run,) = airflow.wait_for(done, 300, every=5, what=f"the CLI backfill of {CLI_DATE}")
+    (run,) = airflow.wait_for(
+        done, 300, every=5, what=f"the CLI backfill of {CLI_DATE}", state=lambda: airflow.runs_state("news_etl")
+    )
     assert run["state"] == "success"
     assert json.loads((airflow.output / "_manifests" / f"{CLI_DATE}.json").read_text())["articles"] > 0
 
@@ -271,7 +277,9 @@ def broken_run(airflow, backfilled):
         r = airflow.request("GET", f"/api/v2/dags/news_etl/dagRuns/{run['dag_run_id']}")
         return r if r["state"] in ("success", "failed") else None
 
-    return airflow.wait_for(finished, 300, every=5, what=f"the run of {BROKEN_DATE}")
+    return airflow.wait_for(
+        finished, 300, every=5, what=f"the run of {BROKEN_DATE}", state=lambda: airflow.runs_state("news_etl")
+    )
 
 
 def _browser():
@@ -388,7 +396,13 @@ def test_ui_trigger_a_demo_date_read_its_log_and_a_failed_date_s_data_docs(airfl
             runs = [r for r in _runs(airflow, "news_etl", "manual") if r["dag_run_id"] not in before]
             return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
-        (run,) = airflow.wait_for(triggered, 300, every=5, what=f"the run of {DEMO_DATE} triggered from the form")
+        (run,) = airflow.wait_for(
+            triggered,
+            300,
+            every=5,
+            what=f"the run of {DEMO_DATE} triggered from the form",
+            state=lambda: airflow.runs_state("news_etl"),
+        )
         assert run["logical_date"] == f"{DEMO_DATE}T00:00:00Z" and run["state"] == "success", run
 
         # publish_date's log shows its news-etl summary line.
